@@ -52,12 +52,22 @@ export interface PayTypeEntry {
   readonly legacy?: boolean;
 }
 
+/** Singular and plural English names of a unit, for amounts written out in words. */
+export interface UnitName {
+  readonly one: string;
+  readonly other: string;
+}
+
 export interface CurrencyEntry {
   /** ISO 4217 alphabetic code. */
   readonly code: string;
   readonly name: string;
   /** ISO 4217 minor-unit exponent: txamt 1050 with exponent 2 is 10.50. */
   readonly exponent: number;
+  /** Name of the major unit in words ("Hong Kong dollar"); the code is used when absent. */
+  readonly majorUnit?: UnitName;
+  /** Name of the minor unit in words ("cent"); only meaningful when exponent > 0. */
+  readonly minorUnit?: UnitName;
 }
 
 export type EnvironmentName = 'local' | 'sandbox' | 'test' | 'prod';
@@ -69,4 +79,33 @@ export interface EnvironmentEntry {
   readonly baseUrl: string | null;
   readonly realMoney: boolean;
   readonly description: string;
+}
+
+/**
+ * Where a response code was read. The same code means different things in each place:
+ * `query` is the query call's own top-level respcd, `query_row` is a transaction's respcd inside
+ * the query answer's `data[]`.
+ */
+export type RespcdEndpoint =
+  'payment' | 'query' | 'query_row' | 'refund' | 'close' | 'reversal' | 'notification';
+
+export interface RespcdContext {
+  readonly endpoint?: RespcdEndpoint;
+  readonly mode?: PayMode;
+  /** A pay_type code; its mode is used when `mode` is not given. */
+  readonly payType?: string;
+}
+
+/** A response code explained for an agent (snake_case: it is returned by tools as is). */
+export interface RespcdExplanation {
+  readonly code: string;
+  readonly known: boolean;
+  readonly meaning: string;
+  readonly outcome: OutcomeClass;
+  readonly likely_cause: string;
+  readonly next_action: string;
+  /** What this code means in the given context (endpoint, pay mode), when that differs from the table. */
+  readonly context_note?: string;
+  /** True when the code only appears in old QFPay docs. */
+  readonly legacy?: boolean;
 }
