@@ -1,0 +1,68 @@
+import type { Readable, Writable } from 'node:stream';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+
+/*
+ * stdio: the host spawns us and speaks MCP over our stdin/stdout. stdout carries protocol and
+ * nothing else — one stray line and the host drops the connection — so diagnostics go to stderr.
+ * `serveStdio` pins one fresh server instance per connection and serves both protocol eras; a
+ * stdio connection is a return path, so elicitation works here for every era.
+ */
+
+export interface StdioServeOptions {
+  /** Builds a fresh McpServer for the connection (and for a discarded era probe). */
+  createServer: () => McpServer;
+  log?: (line: string) => void;
+  /** Defaults to process.stdin / process.stdout; tests may pass their own streams. */
+  input?: Readable;
+  output?: Writable;
+}
+
+export interface RunningStdioServer {
+  /** Settles when the client closes our stdin or `close()` is called. */
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+export function startStdioServer(options: StdioServeOptions): RunningStdioServer {
+  const log = options.log ?? (() => undefined);
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const handle = serveStdio(() => options.createServer(), {
+    transport: new StdioServerTransport(input, output),
+    onerror: (error) => log(`stdio: ${error.message}`),
+  });
+
+  let markClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => {
+    markClosed = resolve;
+  });
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= handle
+      .close()
+      .catch((error: unknown) => {
+        log(`stdio: close failed: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(markClosed));
+  // The host signals "go away" by closing our stdin (MCP stdio binding); treat it as shutdown.
+  const onInputEnded = () => void close();
+  input.once('end', onInputEnded);
+  input.once('close', onInputEnded);
+  return { closed, close };
+}
+
+/**
+ * In stdio mode a `console.log` anywhere (ours or a dependency's) would corrupt the protocol
+ * stream. Route the stdout-bound console methods to stderr; `process.stdout.write` stays untouched
+ * for the transport.
+ */
+export function routeConsoleToStderr(): void {
+  const toStderr = (...args: unknown[]) => console.error(...args);
+  // Reassigning (not calling) the stdout-bound methods is the point of this function.
+  /* eslint-disable no-console */
+  console.log = toStderr;
+  console.info = toStderr;
+  console.debug = toStderr;
+  /* eslint-enable no-console */
+}
