@@ -1,0 +1,369 @@
+import { findCurrency, CURRENCY_CODES } from '../qfpay/catalog/currencies.js';
+import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { QfpayConfigError } from '../qfpay/errors.js';
+import { formatMinor } from '../qfpay/money.js';
+import { MIN_CONFIRM_SECRET_BYTES } from './confirmation.js';
+import { resolveAuditLogPath } from './state-dir.js';
+
+/**
+ * Money limits set by the operator through the environment. Nothing a tool call says can change
+ * them (reliability notes §2.5 pattern 5; peers §3 gaps 5 and 10).
+ *
+ * | Variable | Meaning |
+ * |---|---|
+ * | `QFPAY_ALLOW_PROD_WRITES` | `1`/`true` (or `--allow-prod-writes`) enables money-moving calls in prod |
+ * | `QFPAY_CONFIRM` | `prod` (default): bound confirmation for prod writes; `always`: for every environment. It cannot be switched off. |
+ * | `QFPAY_MAX_TXAMT` | per-transaction caps, `HKD:500000,USD:50000` (minor units) |
+ * | `QFPAY_DAILY_LIMIT` | per-day caps (UTC+8 calendar day), same format; payments and refunds counted separately |
+ * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes that `notify_url`/`return_url` must start with |
+ * | `QFPAY_CONFIRM_SECRET` | HMAC secret for confirmation tokens, ≥ 32 bytes as hex or base64 |
+ * | `QFPAY_AUDIT_LOG` | ledger file (default `<state dir>/audit-<env>.jsonl`) |
+ *
+ * Caps fail closed: once a cap variable lists any currency, a currency it does not list is refused
+ * rather than left uncapped (an operator who capped HKD did not mean "USD is unlimited").
+ * Empty or unset means no cap of that kind.
+ */
+export interface MoneyPolicy {
+  readonly allowProdWrites: boolean;
+  readonly confirm: 'prod' | 'always';
+  /** Per transaction, minor units, by currency. */
+  readonly maxTxamt: ReadonlyMap<string, number>;
+  /** Per UTC+8 day, minor units, by currency; payments and refunds are counted separately. */
+  readonly dailyLimit: ReadonlyMap<string, number>;
+  /** Normalised URL prefixes for notify_url/return_url. Empty: none allowed (but see allowLoopbackUrls). */
+  readonly allowedUrlPrefixes: readonly string[];
+  /**
+   * In the local environment any http(s) URL on a loopback host is accepted too, so rehearsals
+   * against the simulator work without configuration. Off everywhere else.
+   */
+  readonly allowLoopbackUrls: boolean;
+  readonly confirmSecret?: Buffer;
+  readonly auditLogPath: string;
+}
+
+export type PolicyCheck =
+  { readonly ok: true } | { readonly ok: false; readonly message: string; readonly next_action: string };
+
+type Env = NodeJS.ProcessEnv;
+
+export function loadMoneyPolicy(
+  env: Env,
+  environment: EnvironmentName,
+  overrides: { readonly allowProdWrites?: boolean } = {},
+): MoneyPolicy {
+  const confirmSecret = parseConfirmSecret(read(env, 'QFPAY_CONFIRM_SECRET'));
+  return {
+    allowProdWrites: overrides.allowProdWrites ?? parseBoolean(env, 'QFPAY_ALLOW_PROD_WRITES'),
+    confirm: parseConfirmMode(read(env, 'QFPAY_CONFIRM')),
+    maxTxamt: parseCurrencyAmounts('QFPAY_MAX_TXAMT', read(env, 'QFPAY_MAX_TXAMT')),
+    dailyLimit: parseCurrencyAmounts('QFPAY_DAILY_LIMIT', read(env, 'QFPAY_DAILY_LIMIT')),
+    allowedUrlPrefixes: parseUrlPrefixes(read(env, 'QFPAY_ALLOWED_URLS')),
+    allowLoopbackUrls: environment === 'local',
+    ...(confirmSecret ? { confirmSecret } : {}),
+    auditLogPath: resolveAuditLogPath(environment, { env }),
+  };
+}
+
+/** Whether a write in `environment` needs a bound confirmation under this policy. */
+export function confirmationRequired(policy: MoneyPolicy, environment: EnvironmentName): boolean {
+  return policy.confirm === 'always' || environment === 'prod';
+}
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+function parseBoolean(env: Env, variable: string): boolean {
+  const raw = read(env, variable);
+  if (raw === undefined) return false;
+  const lower = raw.toLowerCase();
+  if (TRUE_WORDS.has(lower)) return true;
+  if (FALSE_WORDS.has(lower)) return false;
+  throw new QfpayConfigError(
+    variable,
+    'must be 1 or 0',
+    `Set ${variable}=1 to enable or ${variable}=0 (or unset) to disable.`,
+  );
+}
+
+function parseConfirmMode(raw: string | undefined): 'prod' | 'always' {
+  if (raw === undefined) return 'prod';
+  const lower = raw.toLowerCase();
+  if (lower === 'prod' || lower === 'always') return lower;
+  throw new QfpayConfigError(
+    'QFPAY_CONFIRM',
+    'must be prod or always',
+    'Set QFPAY_CONFIRM=always to require confirmation in every environment, or unset it (production writes always need confirmation; this cannot be turned off).',
+  );
+}
+
+/** `HKD:500000, USD:50000` → Map { HKD → 500000, USD → 50000 }. */
+export function parseCurrencyAmounts(variable: string, raw: string | undefined): Map<string, number> {
+  const amounts = new Map<string, number>();
+  if (raw === undefined) return amounts;
+  const example = `${variable}=HKD:500000,USD:50000 (minor units: HKD:500000 is HKD 5,000.00)`;
+  for (const item of raw.split(',').map((part) => part.trim())) {
+    if (item === '') continue;
+    const match = /^([A-Za-z]{3})\s*:\s*(\d+)$/.exec(item);
+    if (!match) {
+      throw new QfpayConfigError(
+        variable,
+        `"${item}" is not CURRENCY:AMOUNT with AMOUNT a whole number of minor units`,
+        `Write it as ${example}.`,
+      );
+    }
+    const [, code, digits] = match as unknown as [string, string, string];
+    const currency = findCurrency(code);
+    if (!currency) {
+      throw new QfpayConfigError(
+        variable,
+        `${code.toUpperCase()} is not a currency QFPay lists`,
+        `Use one of ${CURRENCY_CODES.join(', ')}.`,
+      );
+    }
+    const amount = Number(digits);
+    if (!Number.isSafeInteger(amount) || amount <= 0) {
+      throw new QfpayConfigError(
+        variable,
+        `the amount for ${currency.code} must be a positive whole number of minor units`,
+        `Write it as ${example}.`,
+      );
+    }
+    if (amounts.has(currency.code)) {
+      throw new QfpayConfigError(
+        variable,
+        `lists ${currency.code} twice`,
+        `Keep one ${currency.code}:AMOUNT entry.`,
+      );
+    }
+    amounts.set(currency.code, amount);
+  }
+  return amounts;
+}
+
+function parseUrlPrefixes(raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const prefixes: string[] = [];
+  for (const item of raw.split(',').map((part) => part.trim())) {
+    if (item === '') continue;
+    const url = parseUrl(item);
+    const problem = url ? urlProblem(url, true) : 'is not an absolute URL';
+    if (!url || problem) {
+      throw new QfpayConfigError(
+        'QFPAY_ALLOWED_URLS',
+        `"${item}" ${problem}`,
+        'List https:// URL prefixes separated by commas, e.g. QFPAY_ALLOWED_URLS=https://shop.example.com/qfpay/ (http:// only for loopback hosts).',
+      );
+    }
+    prefixes.push(url.href);
+  }
+  return prefixes;
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why a URL may not be used as (or in) an allowed callback, or undefined when it may. */
+function urlProblem(url: URL, isPrefix: boolean): string | undefined {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return `uses ${url.protocol} (only https and http are allowed)`;
+  if (url.username || url.password) return 'contains a user name or password';
+  if (!url.hostname) return 'has no host';
+  if (isPrefix && (url.search || url.hash))
+    return 'contains a query string or fragment (a prefix is an origin and path)';
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+    return 'uses plain http to a non-loopback host (use https)';
+  return undefined;
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return (
+    hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+  );
+}
+
+/**
+ * `QFPAY_CONFIRM_SECRET`: 64+ hex digits, or base64/base64url decoding to ≥ 32 bytes. An explicit
+ * `hex:` or `base64:` prefix removes any doubt. Plain passphrases are refused: their entropy is
+ * unknown, and a guessable secret lets anyone mint confirmations.
+ */
+export function parseConfirmSecret(raw: string | undefined): Buffer | undefined {
+  if (raw === undefined) return undefined;
+  const fix =
+    'Generate one with `openssl rand -hex 32` and set QFPAY_CONFIRM_SECRET to it (or unset it for a random per-process secret).';
+  const bytes = decodeSecret(raw);
+  if (!bytes) throw new QfpayConfigError('QFPAY_CONFIRM_SECRET', 'is neither hex nor base64', fix);
+  if (bytes.length < MIN_CONFIRM_SECRET_BYTES) {
+    throw new QfpayConfigError(
+      'QFPAY_CONFIRM_SECRET',
+      `decodes to ${bytes.length} bytes; at least ${MIN_CONFIRM_SECRET_BYTES} are required`,
+      fix,
+    );
+  }
+  if (bytes.every((byte) => byte === bytes[0])) {
+    throw new QfpayConfigError('QFPAY_CONFIRM_SECRET', 'is one byte repeated, not a secret', fix);
+  }
+  return bytes;
+}
+
+const HEX = /^[0-9a-fA-F]+$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+function decodeSecret(raw: string): Buffer | undefined {
+  const labelled = /^(hex|base64|base64url):(.*)$/i.exec(raw);
+  const kind = labelled?.[1]?.toLowerCase() ?? 'auto';
+  const body = labelled?.[2] ?? raw;
+  const asHex = (): Buffer | undefined =>
+    HEX.test(body) && body.length % 2 === 0 ? Buffer.from(body, 'hex') : undefined;
+  const asBase64 = (): Buffer | undefined => {
+    if (BASE64.test(body)) return Buffer.from(body, 'base64');
+    if (BASE64URL.test(body)) return Buffer.from(body, 'base64url');
+    return undefined;
+  };
+  if (kind === 'hex') return asHex();
+  if (kind === 'auto') return asHex() ?? asBase64();
+  return asBase64();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks, made before anything is sent upstream
+// ---------------------------------------------------------------------------------------------
+
+const OPERATOR_LIMIT =
+  'Nothing was sent to QFPay. This limit is set by the server operator and cannot be changed from a tool call; tell the person, who can take the payment another way or ask the operator to raise the limit.';
+
+export function checkAmountCaps(
+  policy: MoneyPolicy,
+  request: {
+    readonly kind: 'payment' | 'refund';
+    readonly txamt: number;
+    readonly txcurrcd: string;
+    readonly todayTotal: number;
+  },
+): PolicyCheck {
+  const { kind, txamt, todayTotal } = request;
+  if (!Number.isSafeInteger(txamt) || txamt < 0 || !Number.isSafeInteger(todayTotal) || todayTotal < 0) {
+    return {
+      ok: false,
+      message: 'The amount to check is not a non-negative whole number of minor units.',
+      next_action:
+        'Nothing was sent to QFPay. Pass txamt as an integer in the smallest currency unit (HKD 10.50 is 1050).',
+    };
+  }
+  const currency = findCurrency(request.txcurrcd)?.code;
+  if (!currency) {
+    return {
+      ok: false,
+      message: `${request.txcurrcd} is not a currency QFPay lists, so no cap can be applied.`,
+      next_action: `Use one of ${CURRENCY_CODES.join(', ')}.`,
+    };
+  }
+  const plural = kind === 'payment' ? 'payments' : 'refunds';
+  const amount = describe(txamt, currency);
+
+  if (policy.maxTxamt.size > 0) {
+    const cap = policy.maxTxamt.get(currency);
+    if (cap === undefined) {
+      return {
+        ok: false,
+        message: `QFPAY_MAX_TXAMT sets caps for ${[...policy.maxTxamt.keys()].join(', ')} but not ${currency}, so ${currency} ${plural} are refused.`,
+        next_action: OPERATOR_LIMIT,
+      };
+    }
+    if (txamt > cap) {
+      return {
+        ok: false,
+        message: `QFPAY_MAX_TXAMT caps ${currency} ${plural} at ${describe(cap, currency)} each; this one is ${amount}.`,
+        next_action: OPERATOR_LIMIT,
+      };
+    }
+  }
+
+  if (policy.dailyLimit.size > 0) {
+    const limit = policy.dailyLimit.get(currency);
+    if (limit === undefined) {
+      return {
+        ok: false,
+        message: `QFPAY_DAILY_LIMIT sets daily limits for ${[...policy.dailyLimit.keys()].join(', ')} but not ${currency}, so ${currency} ${plural} are refused.`,
+        next_action: OPERATOR_LIMIT,
+      };
+    }
+    if (todayTotal + txamt > limit) {
+      return {
+        ok: false,
+        message:
+          `QFPAY_DAILY_LIMIT caps ${currency} ${plural} at ${describe(limit, currency)} per day (UTC+8); ` +
+          `${describe(todayTotal, currency)} already counts today (including any whose outcome is still unknown), ` +
+          `so this ${amount} would exceed it by ${describe(todayTotal + txamt - limit, currency)}.`,
+        next_action: OPERATOR_LIMIT,
+      };
+    }
+  }
+  return { ok: true };
+}
+
+/** "HKD 5,000.00 (500000)": the grouped amount for people, the minor units for the agent. */
+function describe(txamt: number, currency: string): string {
+  const formatted = formatMinor(txamt, currency);
+  const [code, major = ''] = formatted.split(' ');
+  const [whole = '', fraction] = major.split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${code} ${grouped}${fraction === undefined ? '' : `.${fraction}`} (${txamt})`;
+}
+
+/**
+ * `notify_url` and `return_url` redirect money notifications and customers, so only operator-listed
+ * prefixes are accepted (reliability notes §2.4). The URL is parsed and normalised (host case,
+ * default port, dot segments, percent-encoding) before a prefix match that respects path
+ * boundaries: prefix `https://shop.example.com/qfpay` allows `/qfpay` and `/qfpay/notify` but
+ * not `/qfpay-evil`, and `https://shop.example.com` never allows `shop.example.com.evil.io`.
+ */
+export function checkUrlAllowed(
+  policy: MoneyPolicy,
+  field: 'notify_url' | 'return_url',
+  url: string,
+): PolicyCheck {
+  const parsed = typeof url === 'string' && url.length <= 2048 ? parseUrl(url) : undefined;
+  if (!parsed) {
+    return {
+      ok: false,
+      message: `${field} is not an absolute URL of at most 2048 characters.`,
+      next_action: `Nothing was sent to QFPay. Pass a full https:// URL, or leave ${field} out.`,
+    };
+  }
+  // Plain http is only acceptable to loopback hosts, which urlProblem already allows.
+  const problem = urlProblem(parsed, false);
+  if (problem) {
+    return {
+      ok: false,
+      message: `${field} ${problem}.`,
+      next_action: `Nothing was sent to QFPay. Use an https:// URL without credentials, or leave ${field} out.`,
+    };
+  }
+  if (policy.allowLoopbackUrls && isLoopbackHost(parsed.hostname)) return { ok: true };
+  if (policy.allowedUrlPrefixes.some((prefix) => matchesPrefix(parsed.href, prefix))) return { ok: true };
+  const listed = policy.allowedUrlPrefixes.length
+    ? `it does not start with any of the operator's allowed prefixes (${policy.allowedUrlPrefixes.join(', ')})`
+    : 'the operator has not allowed any callback URLs (QFPAY_ALLOWED_URLS is empty)';
+  return {
+    ok: false,
+    message: `${field} ${parsed.origin}${parsed.pathname} is refused: ${listed}.`,
+    next_action: `Nothing was sent to QFPay. Leave ${field} out, or ask the operator to add its prefix to QFPAY_ALLOWED_URLS; it cannot be allowed from a tool call.`,
+  };
+}
+
+function matchesPrefix(href: string, prefix: string): boolean {
+  if (!href.startsWith(prefix)) return false;
+  if (href.length === prefix.length || prefix.endsWith('/')) return true;
+  return '/?#'.includes(href.charAt(prefix.length));
+}
