@@ -87,6 +87,10 @@ export interface PaymentResponse {
   pay_params?: Record<string, unknown> | string;
   cardcd?: string;
   chnlsn?: string;
+  chnlsn2?: string;
+  /** Redirect URL for the pay types QFPay marks `*` (notes §3.2). */
+  web_url?: string;
+  udid?: string;
 }
 
 /** POST /trade/v1/query. Lists are sent comma-separated. */

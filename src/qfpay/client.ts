@@ -1,0 +1,809 @@
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type * as z from 'zod';
+import { findResponseCode } from './catalog/index.js';
+import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUT_MS } from './config.js';
+import {
+  QfpayRateLimitedError,
+  QfpayUnknownOutcomeError,
+  QfpayUpstreamError,
+  QfpayValidationError,
+} from './errors.js';
+import { getMerchantLimiter } from './limiter.js';
+import type { MerchantLimiter } from './limiter.js';
+import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
+import { signatureHeaders, verifyResponseSignature, wireParams } from './signature.js';
+import type { Params, SignType } from './signature.js';
+import { formatQfpayDateTime, parseQfpayDateTime, qfpayMonthRange, sleep } from './time.js';
+import type {
+  CancelRequest,
+  Credentials,
+  ModificationResponse,
+  PaymentRequest,
+  PaymentResponse,
+  QueryRequest,
+  QueryResponse,
+  RateWindow,
+  RefundRequest,
+  TransactionRecord,
+} from './types.js';
+import {
+  describeIssues,
+  modificationResponseSchema,
+  paymentResponseSchema,
+  queryResponseSchema,
+  sanitiseUpstreamText,
+} from './wire.js';
+
+/**
+ * The QFPay HTTP client. Every call: sign → wait for the merchant's rate limiter → one undici
+ * request under a deadline → verify the answer's signature → parse it with zod → classify.
+ *
+ * The rule that matters most: for a money-moving call (payment, refund, close, reversal) any
+ * answer we cannot trust — transport failure, timeout, dropped connection, 5xx, HTML or malformed
+ * body, bad signature — is an UNKNOWN outcome, never a failure and never a reason to re-send. The
+ * request may have been processed; the only safe next step is a query by the same out_trade_no.
+ * HTTP 429 is the exception: QFPay rejected the request before processing it, so it is re-sent
+ * unchanged (same out_trade_no, same signature) after a back-off.
+ */
+
+export type QfpayEndpoint = 'payment' | 'query' | 'refund' | 'close' | 'reversal';
+
+export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = {
+  payment: '/trade/v1/payment',
+  query: '/trade/v1/query',
+  refund: '/trade/v1/refund',
+  close: '/trade/v1/close',
+  reversal: '/trade/v1/reversal',
+};
+
+/** Never form fields of a header-signed request (the signature travels in X-QF-SIGN). */
+const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(['key', 'client_key', 'sign', 'sign_type']);
+
+const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set(['payment', 'refund', 'close', 'reversal']);
+
+/** Bigger than any sane answer (a 100-row query page is ~100 KB); anything larger is not QFPay. */
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+/** Retry-After beyond this is treated as this: the caller's signal is the way to give up sooner. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+export interface RetryOptions {
+  /** Attempts in total when QFPay keeps answering HTTP 429 (default 8). */
+  maxAttempts429?: number;
+  /** First back-off delay for 429 (default 250 ms), doubling per attempt. */
+  baseDelayMs?: number;
+  /** Cap on one 429 back-off delay (default 8000 ms). */
+  maxDelayMs?: number;
+  /** Attempts in total for a query whose answer could not be trusted (default 3). */
+  readAttempts?: number;
+  /** First back-off for query retries (default 500 ms), doubling, capped at readMaxDelayMs. */
+  readBaseDelayMs?: number;
+  /** Cap on one query back-off delay (default 5000 ms). */
+  readMaxDelayMs?: number;
+}
+
+export type ClientEventOutcome =
+  | 'ok'
+  | 'pending'
+  | 'upstream_error'
+  | 'rate_limited'
+  | 'transport_error'
+  | 'timeout'
+  | 'http_error'
+  | 'bad_answer'
+  | 'bad_signature';
+
+/** One HTTP exchange, for logs and metrics. Never carries the key, the signature or a body. */
+export interface ClientEvent {
+  endpoint: QfpayEndpoint;
+  attempt: number;
+  outcome: ClientEventOutcome;
+  durationMs: number;
+  httpStatus?: number;
+  respcd?: string;
+  out_trade_no?: string;
+  /** Set when the client will try again, after this many milliseconds. */
+  retryInMs?: number;
+  /** Short reason for a non-ok outcome (no upstream text). */
+  reason?: string;
+}
+
+export interface QfpayClientOptions {
+  baseUrl: string;
+  credentials: Credentials;
+  signType?: SignType;
+  /** Deadline for one HTTP exchange, from dispatch to the last byte (default 15 s). */
+  timeoutMs?: number;
+  rateLimits?: RateWindow[];
+  verifyResponseSignatures?: boolean;
+  retry?: RetryOptions;
+  onEvent?: (event: ClientEvent) => void;
+  /** Bring your own dispatcher (tests, proxies); otherwise the client owns an undici Pool. */
+  dispatcher?: Dispatcher;
+  /** Random source for back-off jitter, in [0, 1) (tests). */
+  random?: () => number;
+}
+
+export interface CallOptions {
+  /**
+   * Cancels the call while it waits (rate limiter, back-off, query retries). A money-moving
+   * request that has already been sent is NOT aborted by it: cutting the socket would not
+   * un-send the request, only lose the answer. Its deadline is timeoutMs.
+   */
+  signal?: AbortSignal;
+}
+
+export interface TransactionRef {
+  syssn?: string;
+  out_trade_no?: string;
+}
+
+/** Bounds of the refund scan in findTransaction. */
+const REFUND_SCAN_MONTHS = 3;
+const REFUND_SCAN_MAX_PAGES = 10;
+const QUERY_PAGE_SIZE = 100;
+
+interface ResolvedRetry {
+  maxAttempts429: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  readAttempts: number;
+  readBaseDelayMs: number;
+  readMaxDelayMs: number;
+}
+
+/** What one HTTP exchange produced, before QFPay's business code is looked at. */
+type Exchange =
+  | { kind: 'answer'; status: number; body: Buffer; signature: string | undefined }
+  | { kind: 'rate_limited'; status: number; retryAfterMs: number | undefined }
+  | Untrusted;
+
+/** An answer (or its absence) that says nothing reliable about what QFPay did. */
+interface Untrusted {
+  kind: 'untrusted';
+  outcome: ClientEventOutcome;
+  reason: string;
+  status?: number;
+}
+
+/** The common head of every QFPay answer. */
+interface QfpayAnswer {
+  respcd: string;
+  resperr: string;
+  respmsg: string;
+}
+
+/** What a step adds to an event; the loop adds endpoint, attempt, duration and out_trade_no. */
+type EventFields = Omit<ClientEvent, 'endpoint' | 'attempt' | 'durationMs'>;
+
+interface PreparedRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+interface CallSpec<T> {
+  endpoint: QfpayEndpoint;
+  params: Params;
+  schema: z.ZodType<T, unknown>;
+  outTradeNo?: string;
+  /** Extra checks that the answer belongs to this request; returns a reason when it does not. */
+  crossCheck?: (answer: T) => string | undefined;
+}
+
+export class QfpayClient {
+  readonly merchant: { appcode: string; mchid?: string };
+  readonly baseUrl: string;
+  readonly #credentials: Credentials;
+  readonly #signType: SignType;
+  readonly #timeoutMs: number;
+  readonly #verify: boolean;
+  readonly #retry: ResolvedRetry;
+  readonly #onEvent: ((event: ClientEvent) => void) | undefined;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #limiter: MerchantLimiter;
+  readonly #origin: string;
+  readonly #pathPrefix: string;
+  readonly #random: () => number;
+
+  constructor(options: QfpayClientOptions) {
+    const url = new URL(options.baseUrl);
+    this.#origin = url.origin;
+    this.#pathPrefix = url.pathname.replace(/\/+$/, '');
+    this.baseUrl = `${this.#origin}${this.#pathPrefix}`;
+    this.#credentials = options.credentials;
+    this.merchant = {
+      appcode: options.credentials.appcode,
+      ...(options.credentials.mchid ? { mchid: options.credentials.mchid } : {}),
+    };
+    this.#signType = options.signType ?? 'SHA256';
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#verify = options.verifyResponseSignatures ?? true;
+    this.#retry = {
+      maxAttempts429: options.retry?.maxAttempts429 ?? 8,
+      baseDelayMs: options.retry?.baseDelayMs ?? 250,
+      maxDelayMs: options.retry?.maxDelayMs ?? 8_000,
+      readAttempts: options.retry?.readAttempts ?? 3,
+      readBaseDelayMs: options.retry?.readBaseDelayMs ?? 500,
+      readMaxDelayMs: options.retry?.readMaxDelayMs ?? 5_000,
+    };
+    this.#onEvent = options.onEvent;
+    this.#random = options.random ?? Math.random;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Pool(this.#origin, {
+        // undici's defaults are 300 s; the per-request signal enforces the real deadline, these
+        // make sure no phase can outlive it even if a signal were lost.
+        connectTimeout: Math.min(this.#timeoutMs, 10_000),
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+      });
+    // One budget per merchant on one QFPay host, shared with every other client in the process.
+    const merchantKey = `${this.#origin}|${options.credentials.appcode}|${options.credentials.mchid ?? ''}`;
+    this.#limiter = getMerchantLimiter(merchantKey, options.rateLimits ?? [...DEFAULT_RATE_LIMITS]);
+  }
+
+  /** POST /trade/v1/payment. Returns for 0000 and pending codes; throws QfpayUpstreamError otherwise. */
+  async createPayment(req: PaymentRequest, opts: CallOptions = {}): Promise<PaymentResponse> {
+    requireAmount('txamt', req.txamt);
+    requireReference('out_trade_no', req.out_trade_no);
+    requireNonEmpty('pay_type', req.pay_type);
+    requireNonEmpty('txcurrcd', req.txcurrcd);
+    const params: Params = {
+      ...req,
+      txdtm: req.txdtm ?? formatQfpayDateTime(),
+      extend_info: serialiseExtendInfo(req.extend_info),
+    };
+    return this.#call(
+      {
+        endpoint: 'payment',
+        params,
+        schema: paymentResponseSchema,
+        outTradeNo: req.out_trade_no,
+        crossCheck: (answer) => echoMismatch(answer, req.out_trade_no, req.txamt),
+      },
+      opts,
+    );
+  }
+
+  /** POST /trade/v1/query. Top-level respcd must be 0000; per-row codes are the caller's to read. */
+  async query(req: QueryRequest, opts: CallOptions = {}): Promise<QueryResponse> {
+    const params: Params = {
+      syssn: joinList('syssn', req.syssn),
+      out_trade_no: joinList('out_trade_no', req.out_trade_no),
+      pay_type: joinList('pay_type', req.pay_type),
+      respcd: req.respcd,
+      start_time: req.start_time,
+      end_time: req.end_time,
+      page: req.page,
+      page_size: req.page_size,
+    };
+    if (
+      req.page_size !== undefined &&
+      !(Number.isInteger(req.page_size) && req.page_size >= 1 && req.page_size <= 100)
+    )
+      throw new QfpayValidationError(
+        'page_size',
+        'must be an integer from 1 to 100',
+        'Use at most 100 rows per page.',
+      );
+    return this.#call({ endpoint: 'query', params, schema: queryResponseSchema }, opts);
+  }
+
+  /** POST /trade/v1/refund: `syssn` is the original payment's, `out_trade_no` a new one for this refund. */
+  async refund(req: RefundRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
+    requireNonEmpty('syssn', req.syssn);
+    requireReference('out_trade_no', req.out_trade_no);
+    requireAmount('txamt', req.txamt);
+    const params: Params = { ...req, txdtm: req.txdtm ?? formatQfpayDateTime() };
+    return this.#call(
+      {
+        endpoint: 'refund',
+        params,
+        schema: modificationResponseSchema,
+        outTradeNo: req.out_trade_no,
+        crossCheck: (answer) => echoMismatch(answer, req.out_trade_no, req.txamt),
+      },
+      opts,
+    );
+  }
+
+  /** POST /trade/v1/close (unpaid orders of wallets that close rather than reverse). */
+  async closeOrder(req: CancelRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
+    return this.#cancel('close', req, opts);
+  }
+
+  /** POST /trade/v1/reversal (in-flight or unknown-state orders). */
+  async reverse(req: CancelRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
+    return this.#cancel('reversal', req, opts);
+  }
+
+  /**
+   * Every row for one reference: the transaction itself, the original payment when the reference
+   * is a refund, and the payment's refunds when its `cancel` flag says it has some. QFPay cannot
+   * query refunds by original syssn, so those are found by scanning the payment's month(s) by
+   * time range, bounded to REFUND_SCAN_MONTHS months and REFUND_SCAN_MAX_PAGES pages; if that is
+   * not enough, summariseTransactions reports `refunds_incomplete`.
+   */
+  async findTransaction(ref: TransactionRef, opts: CallOptions = {}): Promise<TransactionRecord[]> {
+    if (!ref.syssn && !ref.out_trade_no)
+      throw new QfpayValidationError(
+        'syssn',
+        'neither syssn nor out_trade_no was given',
+        'Pass the syssn QFPay returned or the out_trade_no you sent.',
+      );
+    // syssn is QFPay's own key; when both are known it is the precise one.
+    const first = await this.query(
+      ref.syssn
+        ? { syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }
+        : { out_trade_no: [ref.out_trade_no!], page_size: QUERY_PAGE_SIZE },
+      opts,
+    );
+    const rows = new Map<string, TransactionRecord>(first.data.map((r) => [r.syssn, r]));
+
+    const missingPayments = [...rows.values()]
+      .filter((r) => isRefundRow(r) && r.origssn && !rows.has(r.origssn))
+      .map((r) => r.origssn!);
+    if (missingPayments.length > 0) {
+      const parents = await this.query(
+        { syssn: [...new Set(missingPayments)], page_size: QUERY_PAGE_SIZE },
+        opts,
+      );
+      for (const row of parents.data) rows.set(row.syssn, row);
+    }
+
+    for (const payment of [...rows.values()]) {
+      if (isPaymentRow(payment) && hasRefundMarker(payment) && !refundsAccountedFor(payment, rows)) {
+        for (const refund of await this.#scanRefunds(payment, opts)) rows.set(refund.syssn, refund);
+      }
+    }
+    return [...rows.values()];
+  }
+
+  /** Closes the client's connection pool (a no-op for a dispatcher passed in). */
+  async destroy(): Promise<void> {
+    if (this.#ownsDispatcher) await this.#dispatcher.close();
+  }
+
+  async #cancel(
+    endpoint: 'close' | 'reversal',
+    req: CancelRequest,
+    opts: CallOptions,
+  ): Promise<ModificationResponse> {
+    if (!req.syssn && !req.out_trade_no)
+      throw new QfpayValidationError(
+        'syssn',
+        'neither syssn nor out_trade_no was given',
+        'Pass the syssn or out_trade_no of the order to cancel.',
+      );
+    requireAmount('txamt', req.txamt);
+    const params: Params = { ...req, txdtm: req.txdtm ?? formatQfpayDateTime() };
+    return this.#call(
+      {
+        endpoint,
+        params,
+        schema: modificationResponseSchema,
+        ...(req.out_trade_no ? { outTradeNo: req.out_trade_no } : {}),
+      },
+      opts,
+    );
+  }
+
+  async #scanRefunds(payment: TransactionRecord, opts: CallOptions): Promise<TransactionRecord[]> {
+    const since = parseQfpayDateTime(payment.sysdtm ?? '') ?? parseQfpayDateTime(payment.txdtm ?? '');
+    if (!since) return [];
+    const found: TransactionRecord[] = [];
+    const now = new Date();
+    let pagesLeft = REFUND_SCAN_MAX_PAGES;
+    for (let offset = 0; offset < REFUND_SCAN_MONTHS && pagesLeft > 0; offset++) {
+      const month = qfpayMonthRange(since, offset);
+      if (parseQfpayDateTime(month.start_time)! > now) break;
+      const start_time = offset === 0 ? formatQfpayDateTime(since) : month.start_time;
+      for (let page = 1; pagesLeft > 0; page++, pagesLeft--) {
+        const answer = await this.query(
+          { start_time, end_time: month.end_time, page, page_size: QUERY_PAGE_SIZE },
+          opts,
+        );
+        found.push(...answer.data.filter((r) => isRefundRow(r) && r.origssn === payment.syssn));
+        if (answer.data.length < QUERY_PAGE_SIZE) break;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * One logical call: re-sent unchanged after HTTP 429, re-sent after an untrustworthy answer only
+   * when it is a read, and otherwise settled by the answer's respcd.
+   */
+  async #call<T extends QfpayAnswer>(spec: CallSpec<T>, opts: CallOptions): Promise<T> {
+    const { signal } = opts;
+    const moneyMoving = MONEY_MOVING.has(spec.endpoint);
+    const request = this.#prepare(spec);
+    const failures = { rateLimited: 0, untrustedReads: 0 };
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      const started = performance.now();
+      const exchange = await this.#limiter.schedule(
+        () => this.#exchange(request, moneyMoving ? undefined : signal),
+        { signal },
+      );
+      const report = (fields: EventFields): void =>
+        this.#emit({
+          endpoint: spec.endpoint,
+          attempt,
+          durationMs: Math.round(performance.now() - started),
+          ...(spec.outTradeNo ? { out_trade_no: spec.outTradeNo } : {}),
+          ...fields,
+        });
+
+      if (exchange.kind === 'rate_limited') {
+        await this.#afterRateLimit(spec.endpoint, exchange, ++failures.rateLimited, report, signal);
+        continue;
+      }
+      const verdict = exchange.kind === 'answer' ? this.#interpret(spec, exchange) : exchange;
+      if (verdict.kind === 'untrusted') {
+        if (signal?.aborted) throw signal.reason;
+        if (moneyMoving) {
+          report(untrustedFields(verdict));
+          throw new QfpayUnknownOutcomeError(spec.endpoint, verdict.reason, spec.outTradeNo);
+        }
+        await this.#afterUntrustedRead(spec.endpoint, verdict, ++failures.untrustedReads, report, signal);
+        continue;
+      }
+      return this.#settle(spec.endpoint, verdict.answer, verdict.status, report);
+    }
+  }
+
+  /** Signed headers and form body, computed once: a re-sent request is byte-identical. */
+  #prepare<T>(spec: CallSpec<T>): PreparedRequest {
+    const sent = this.#wire(spec.params);
+    return {
+      path: `${this.#pathPrefix}${ENDPOINT_PATHS[spec.endpoint]}`,
+      headers: {
+        ...signatureHeaders(sent, this.#credentials.appcode, this.#credentials.key, this.#signType),
+        'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams(sent).toString(),
+    };
+  }
+
+  /** HTTP 429: QFPay did not process the request. Back off (shared by the merchant) or give up. */
+  async #afterRateLimit(
+    endpoint: QfpayEndpoint,
+    exchange: Extract<Exchange, { kind: 'rate_limited' }>,
+    rateLimited: number,
+    report: (fields: EventFields) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (rateLimited >= this.#retry.maxAttempts429) {
+      report({ outcome: 'rate_limited', httpStatus: exchange.status });
+      throw new QfpayRateLimitedError(endpoint, rateLimited);
+    }
+    const delay = Math.max(
+      exchange.retryAfterMs ?? 0,
+      this.#backoff(rateLimited, this.#retry.baseDelayMs, this.#retry.maxDelayMs),
+    );
+    // Everyone sharing this merchant would hit the same wall: pause the whole budget.
+    this.#limiter.holdFor(delay);
+    report({ outcome: 'rate_limited', httpStatus: exchange.status, retryInMs: delay });
+    await sleep(delay, signal);
+  }
+
+  /** A query whose answer could not be trusted: safe to ask again, a bounded number of times. */
+  async #afterUntrustedRead(
+    endpoint: QfpayEndpoint,
+    verdict: Untrusted,
+    failures: number,
+    report: (fields: EventFields) => void,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (failures >= this.#retry.readAttempts) {
+      report(untrustedFields(verdict));
+      throw new QfpayUnknownOutcomeError(
+        endpoint,
+        `${verdict.reason} (after ${failures} attempts)`,
+        undefined,
+      );
+    }
+    const delay = this.#backoff(failures, this.#retry.readBaseDelayMs, this.#retry.readMaxDelayMs);
+    report({ ...untrustedFields(verdict), retryInMs: delay });
+    await sleep(delay, signal);
+  }
+
+  /** A trustworthy answer: 0000 (and, except for queries, pending codes) return; the rest throw. */
+  #settle<T extends QfpayAnswer>(
+    endpoint: QfpayEndpoint,
+    answer: T,
+    httpStatus: number,
+    report: (fields: EventFields) => void,
+  ): T {
+    const pending = isPendingCode(answer.respcd);
+    const accepted = answer.respcd === '0000' || (pending && endpoint !== 'query');
+    const outcome = accepted ? (pending ? 'pending' : 'ok') : 'upstream_error';
+    report({ outcome, httpStatus, respcd: answer.respcd });
+    if (accepted) return answer;
+    const text = [answer.resperr, answer.respmsg].filter((t) => t !== '').join(' / ');
+    throw new QfpayUpstreamError(
+      answer.respcd,
+      findResponseCode(answer.respcd),
+      sanitiseUpstreamText(text),
+      endpoint,
+    );
+  }
+
+  /**
+   * Fields actually sent: empties dropped, mchid only when QFPay assigned one. The client key goes
+   * into the hash and nowhere else; QFPay's own refund sample puts `key=` in the body, so a field
+   * named like a secret, or any value containing the key, is refused before anything is sent.
+   */
+  #wire(params: Params): Record<string, string> {
+    const sent = wireParams({ ...params, mchid: this.#credentials.mchid });
+    for (const [name, value] of Object.entries(sent)) {
+      if (SECRET_FIELD_NAMES.has(name.toLowerCase()) || this.#containsKey(value))
+        throw new QfpayValidationError(
+          name,
+          'would put the client key (or a signature field) into the request body',
+          'Remove it: the key is only ever used to compute X-QF-SIGN.',
+        );
+    }
+    return sent;
+  }
+
+  /** Real keys are 32 hex characters; a toy key too short to be distinctive is not searched for. */
+  #containsKey(value: string): boolean {
+    const { key } = this.#credentials;
+    return key.length >= 8 && value.includes(key);
+  }
+
+  /** One HTTP exchange under the deadline. Never throws: every failure becomes a classification. */
+  async #exchange(request: PreparedRequest, callerSignal: AbortSignal | undefined): Promise<Exchange> {
+    const { path, headers, body } = request;
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.#dispatcher.request({
+        origin: this.#origin,
+        path,
+        method: 'POST',
+        headers,
+        body,
+        signal,
+      });
+    } catch (error) {
+      return transportFailure(error, deadline, this.#timeoutMs, 'before an answer arrived');
+    }
+    const { statusCode } = response;
+    if (statusCode === 429) {
+      await discard(response.body);
+      return {
+        kind: 'rate_limited',
+        status: statusCode,
+        retryAfterMs: parseRetryAfter(response.headers['retry-after']),
+      };
+    }
+    if (statusCode >= 500) {
+      await discard(response.body);
+      return {
+        kind: 'untrusted',
+        outcome: 'http_error',
+        reason: `QFPay answered HTTP ${statusCode}`,
+        status: statusCode,
+      };
+    }
+    let raw: Buffer;
+    try {
+      raw = await readCapped(response.body, MAX_ANSWER_BYTES);
+    } catch (error) {
+      return transportFailure(error, deadline, this.#timeoutMs, 'while reading the answer', statusCode);
+    }
+    const signature = headerValue(response.headers['x-qf-sign']);
+    return { kind: 'answer', status: statusCode, body: raw, signature };
+  }
+
+  /** Signature, JSON, shape and echo checks: any failure makes the answer untrusted. */
+  #interpret<T>(
+    spec: CallSpec<T>,
+    exchange: Extract<Exchange, { kind: 'answer' }>,
+  ): { kind: 'trusted'; answer: T; status: number } | Untrusted {
+    const untrusted = (outcome: ClientEventOutcome, reason: string): Untrusted => ({
+      kind: 'untrusted',
+      outcome,
+      reason,
+      status: exchange.status,
+    });
+    if (this.#verify && exchange.signature !== undefined) {
+      if (!verifyResponseSignature(exchange.body, exchange.signature, this.#credentials.key))
+        return untrusted(
+          'bad_signature',
+          "the answer's X-QF-SIGN does not match its body (tampered or wrong key)",
+        );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(exchange.body));
+    } catch {
+      return untrusted('bad_answer', `the answer (HTTP ${exchange.status}) is not valid JSON`);
+    }
+    const parsed = spec.schema.safeParse(json);
+    if (!parsed.success)
+      return untrusted(
+        'bad_answer',
+        `the answer (HTTP ${exchange.status}) is not a QFPay answer: ${describeIssues(parsed.error)}`,
+      );
+    // A 4xx (not 429) with a well-formed QFPay body is judged by the code inside; 5xx never got here.
+    const mismatch = spec.crossCheck?.(parsed.data);
+    if (mismatch) return untrusted('bad_answer', mismatch);
+    return { kind: 'trusted', answer: parsed.data, status: exchange.status };
+  }
+
+  #backoff(attempt: number, base: number, cap: number): number {
+    const exponential = Math.min(cap, base * 2 ** (attempt - 1));
+    // Jitter in [0.5, 1.0) × spreads clients that were rejected together (as stripe-node does).
+    return Math.round(exponential * (0.5 + this.#random() / 2));
+  }
+
+  #emit(event: ClientEvent): void {
+    if (!this.#onEvent) return;
+    try {
+      this.#onEvent(event);
+    } catch {
+      // A broken logger must not turn a payment answer into an exception.
+    }
+  }
+}
+
+function untrustedFields(verdict: Untrusted): EventFields {
+  return {
+    outcome: verdict.outcome,
+    reason: verdict.reason,
+    ...(verdict.status !== undefined ? { httpStatus: verdict.status } : {}),
+  };
+}
+
+function transportFailure(
+  error: unknown,
+  deadline: AbortSignal,
+  timeoutMs: number,
+  when: string,
+  status?: number,
+): Untrusted {
+  const base = status !== undefined ? { status } : {};
+  if (deadline.aborted)
+    return {
+      kind: 'untrusted',
+      outcome: 'timeout',
+      reason: `no complete answer within ${timeoutMs} ms`,
+      ...base,
+    };
+  const code = errorCode(error);
+  return {
+    kind: 'untrusted',
+    outcome: 'transport_error',
+    reason: `connection failed ${when}${code ? ` (${code})` : ''}`,
+    ...base,
+  };
+}
+
+/** A short, safe identifier for a transport error (undici/Node codes, never messages with data). */
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;
+  const name = (error as { name?: unknown }).name;
+  return typeof name === 'string' && /^[A-Za-z]{2,40}$/.test(name) ? name : undefined;
+}
+
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    size += buffer.length;
+    if (size > maxBytes) {
+      body.destroy();
+      throw Object.assign(new Error('answer too large'), { code: 'ANSWER_TOO_LARGE' });
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function discard(body: Dispatcher.ResponseData['body']): Promise<void> {
+  try {
+    await body.dump({ limit: 64 * 1024 });
+  } catch {
+    // The status already decided the outcome; a body we throw away may fail freely.
+  }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Retry-After as seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
+  const text = headerValue(value)?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Math.min(MAX_RETRY_AFTER_MS, Number(text) * 1000);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now));
+}
+
+function hasRefundMarker(payment: TransactionRecord): boolean {
+  return payment.respcd === '0000' && ['1', '3', '5'].includes(payment.cancel);
+}
+
+/** Whether the refund rows already seen explain the payment's cancel flag (no scan needed). */
+function refundsAccountedFor(payment: TransactionRecord, rows: Map<string, TransactionRecord>): boolean {
+  const refunded = [...rows.values()]
+    .filter((r) => isRefundRow(r) && r.origssn === payment.syssn && r.respcd === '0000')
+    .reduce((sum, r) => sum + r.txamt, 0);
+  if (payment.cancel === '3') return refunded >= payment.txamt;
+  if (payment.cancel === '5') return refunded > 0 && refunded < payment.txamt;
+  // cancel 1: reversed or refunded; any refund row settles which.
+  return refunded > 0;
+}
+
+function echoMismatch(
+  answer: { out_trade_no?: string; txamt?: number },
+  outTradeNo: string,
+  txamt: number,
+): string | undefined {
+  if (answer.out_trade_no && answer.out_trade_no !== outTradeNo)
+    return 'the answer names a different out_trade_no than the request';
+  if (answer.txamt !== undefined && answer.txamt !== txamt)
+    return 'the answer names a different txamt than the request';
+  return undefined;
+}
+
+function serialiseExtendInfo(value: PaymentRequest['extend_info']): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function joinList(field: string, values: readonly string[] | undefined): string | undefined {
+  if (!values || values.length === 0) return undefined;
+  for (const value of values) {
+    if (value === '' || value.includes(','))
+      throw new QfpayValidationError(
+        field,
+        'list entries must be non-empty and contain no commas',
+        `Pass each ${field} separately.`,
+      );
+  }
+  return values.join(',');
+}
+
+function requireAmount(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new QfpayValidationError(
+      field,
+      'must be a positive whole number of minor units',
+      `Give ${field} as an integer in the currency's smallest unit, e.g. 1050 for HKD 10.50.`,
+    );
+}
+
+function requireNonEmpty(field: string, value: string | undefined): void {
+  if (value === undefined || value.trim() === '')
+    throw new QfpayValidationError(field, 'is required', `Provide ${field}.`);
+}
+
+/**
+ * out_trade_no is String(128); the old Japan reference asks for letters, digits, `_`, `|`, `*`
+ * only. The client enforces what would break the protocol (non-ASCII, spaces, the comma that
+ * separates query lists); stricter house rules belong to the caller.
+ */
+function requireReference(field: string, value: string | undefined): void {
+  requireNonEmpty(field, value);
+  if (!/^[\x21-\x2b\x2d-\x7e]{1,128}$/.test(value!))
+    throw new QfpayValidationError(
+      field,
+      'must be 1–128 printable ASCII characters without spaces or commas',
+      'Use a merchant reference such as order_20250101_0001 (letters, digits, _, | and * are safest).',
+    );
+}

@@ -1,0 +1,311 @@
+import * as z from 'zod';
+import { ENVIRONMENT_NAMES, getEnvironment } from './catalog/index.js';
+import type { EnvironmentName } from './catalog/types.js';
+import { QfpayConfigError } from './errors.js';
+import { formatRateWindows, parseRateWindows } from './rate-windows.js';
+import type { SignType } from './signature.js';
+import type { Credentials, RateWindow } from './types.js';
+
+/**
+ * Environment variables → QfpayConfig. Fails fast with an error naming the variable and the fix.
+ * Secret values (the client key) never appear in any message; the app code is never echoed
+ * either, only its length or a masked prefix in describeConfig.
+ */
+
+export interface QfpayConfig {
+  environment: EnvironmentName;
+  /** null = start the embedded simulator (local without QFPAY_BASE_URL). */
+  baseUrl: string | null;
+  /** null only in local without credentials: the embedded simulator's default credential is used. */
+  credentials: Credentials | null;
+  signType: SignType;
+  /** Deadline for one HTTP exchange with QFPay, from sending to the last byte of the answer. */
+  timeoutMs: number;
+  rateLimits: RateWindow[];
+  verifyResponseSignatures: boolean;
+}
+
+export const DEFAULT_TIMEOUT_MS = 15_000;
+export const MIN_TIMEOUT_MS = 1_000;
+export const MAX_TIMEOUT_MS = 120_000;
+
+/**
+ * QFPay allows 100 requests/s and 400/min per merchant (notes §7). We stay 5% under both: the
+ * limiter stamps requests when they leave this process, and network jitter can bunch them up by
+ * the time QFPay counts them; a margin keeps that jitter from turning into 429s.
+ */
+export const DEFAULT_RATE_LIMITS: readonly RateWindow[] = [
+  { count: 95, durationMs: 1_000 },
+  { count: 380, durationMs: 60_000 },
+];
+
+type Env = NodeJS.ProcessEnv;
+
+const ENVIRONMENT_ALIASES: Record<string, EnvironmentName> = { production: 'prod' };
+
+/** Printable ASCII without spaces: what every QFPay credential example looks like. */
+const token = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/^[\x21-\x7e]+$/);
+
+const appcodeSchema = token(64);
+const keySchema = token(128);
+const mchidSchema = token(64);
+
+export function loadConfig(env: Env = process.env): QfpayConfig {
+  const environment = resolveEnvironment(env);
+  const credentials = resolveCredentials(env, environment);
+  return {
+    environment,
+    baseUrl: resolveBaseUrl(env, environment),
+    credentials,
+    signType: resolveSignType(env),
+    timeoutMs: resolveTimeout(env),
+    rateLimits: resolveRateLimits(env),
+    verifyResponseSignatures: resolveBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
+  };
+}
+
+/** A summary safe to log or show: which secrets are set, never their values. */
+export function describeConfig(config: QfpayConfig): Record<string, string | number | boolean | null> {
+  return {
+    environment: config.environment,
+    baseUrl: config.baseUrl ?? '(embedded simulator)',
+    appcode: config.credentials ? maskAppcode(config.credentials.appcode) : null,
+    key: config.credentials ? 'set' : 'not set',
+    mchid: config.credentials?.mchid ? 'set' : 'not set',
+    credentials: config.credentials ? 'configured' : 'embedded simulator default',
+    signType: config.signType,
+    timeoutMs: config.timeoutMs,
+    rateLimits: formatRateWindows(config.rateLimits),
+    verifyResponseSignatures: config.verifyResponseSignatures,
+  };
+}
+
+/** First four characters and an ellipsis; short values are hidden entirely. */
+export function maskAppcode(appcode: string): string {
+  return appcode.length >= 8 ? `${appcode.slice(0, 4)}…` : '…';
+}
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function resolveEnvironment(env: Env): EnvironmentName {
+  const raw = read(env, 'QFPAY_ENV');
+  if (raw === undefined) return anyCredentialSet(env) ? 'sandbox' : 'local';
+  const lower = raw.toLowerCase();
+  const name = ENVIRONMENT_ALIASES[lower] ?? lower;
+  const parsed = z.enum(ENVIRONMENT_NAMES).safeParse(name);
+  if (!parsed.success)
+    throw new QfpayConfigError(
+      'QFPAY_ENV',
+      'is not a known environment',
+      `Set QFPAY_ENV to one of ${ENVIRONMENT_NAMES.join(', ')} (production is accepted for prod).`,
+    );
+  return parsed.data;
+}
+
+function anyCredentialSet(env: Env): boolean {
+  const names = ['QFPAY_APPCODE', 'QFPAY_KEY'];
+  for (const e of ENVIRONMENT_NAMES) names.push(envVar(e, 'APPCODE'), envVar(e, 'KEY'));
+  return names.some((name) => read(env, name) !== undefined);
+}
+
+function envVar(environment: EnvironmentName, field: 'APPCODE' | 'KEY' | 'MCHID'): string {
+  return `QFPAY_${environment.toUpperCase()}_${field}`;
+}
+
+/** The per-environment variable wins over the plain one; returns the name that supplied the value. */
+function pick(
+  env: Env,
+  environment: EnvironmentName,
+  field: 'APPCODE' | 'KEY' | 'MCHID',
+): { name: string; value: string } | undefined {
+  for (const name of [envVar(environment, field), `QFPAY_${field}`]) {
+    const value = read(env, name);
+    if (value !== undefined) return { name, value };
+  }
+  return undefined;
+}
+
+function resolveCredentials(env: Env, environment: EnvironmentName): Credentials | null {
+  const appcode = pick(env, environment, 'APPCODE');
+  const key = pick(env, environment, 'KEY');
+  const mchid = pick(env, environment, 'MCHID');
+  const preferred = (field: 'APPCODE' | 'KEY') => `QFPAY_${field} (or ${envVar(environment, field)})`;
+
+  if (!appcode && !key) {
+    if (mchid)
+      throw new QfpayConfigError(
+        mchid.name,
+        'is set but no app code and key are configured',
+        `Set ${preferred('APPCODE')} and ${preferred('KEY')} too, or unset ${mchid.name}.`,
+      );
+    if (environment === 'local') return null;
+    throw new QfpayConfigError(
+      preferred('APPCODE'),
+      `QFPay credentials are required for the ${environment} environment`,
+      `Set ${preferred('APPCODE')} and ${preferred('KEY')} to the app code and client key QFPay issued, ` +
+        'or set QFPAY_ENV=local to use the embedded simulator.' +
+        otherEnvironmentHint(env, environment),
+    );
+  }
+  if (!appcode)
+    throw new QfpayConfigError(
+      preferred('APPCODE'),
+      `is missing while ${key?.name} is set`,
+      `Set ${preferred('APPCODE')} to the app code that belongs to the client key.`,
+    );
+  if (!key)
+    throw new QfpayConfigError(
+      preferred('KEY'),
+      `is missing while ${appcode.name} is set`,
+      `Set ${preferred('KEY')} to the client key QFPay issued with the app code.`,
+    );
+
+  checkToken(appcode.name, appcode.value, appcodeSchema, 'app code', 64);
+  checkToken(key.name, key.value, keySchema, 'client key', 128);
+  if (mchid) checkToken(mchid.name, mchid.value, mchidSchema, 'mchid', 64);
+  return { appcode: appcode.value, key: key.value, ...(mchid ? { mchid: mchid.value } : {}) };
+}
+
+function otherEnvironmentHint(env: Env, environment: EnvironmentName): string {
+  const others = ENVIRONMENT_NAMES.filter(
+    (e) => e !== environment && read(env, envVar(e, 'APPCODE')) !== undefined,
+  );
+  return others.length > 0
+    ? ` Credentials were found for ${others.join(', ')}; set QFPAY_ENV accordingly if that is what you meant.`
+    : '';
+}
+
+/** Validates a credential without ever putting its value (or any part of it) into the message. */
+function checkToken(variable: string, value: string, schema: z.ZodString, what: string, max: number): void {
+  if (schema.safeParse(value).success) return;
+  const problem =
+    value.length > max
+      ? `is too long for a QFPay ${what} (${value.length} characters, at most ${max})`
+      : `contains characters a QFPay ${what} cannot have (spaces, control or non-ASCII characters)`;
+  throw new QfpayConfigError(
+    variable,
+    problem,
+    `Copy the ${what} exactly as QFPay issued it, without quotes or surrounding text.`,
+  );
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+/**
+ * QFPAY_BASE_URL overrides the environment's host. Plain http is accepted for loopback hosts
+ * (a simulator or an egress proxy on the same machine) and, in the local environment, for any
+ * host (a simulator in another container). Anywhere else it must be https: the app code and the
+ * request signature travel in headers, and an answer that could be altered in transit cannot be
+ * trusted about money.
+ */
+function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
+  const raw = read(env, 'QFPAY_BASE_URL');
+  if (raw === undefined) return getEnvironment(environment).baseUrl;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new QfpayConfigError(
+      'QFPAY_BASE_URL',
+      'is not a valid URL',
+      'Set it to an origin such as https://openapi-hk.qfapi.com or http://127.0.0.1:8787.',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new QfpayConfigError(
+      'QFPAY_BASE_URL',
+      `uses ${url.protocol.replace(':', '')}, not http or https`,
+      'Use an https:// URL (http:// only for loopback or QFPAY_ENV=local).',
+    );
+  if (url.username || url.password)
+    throw new QfpayConfigError(
+      'QFPAY_BASE_URL',
+      'contains a user name or password',
+      'Remove the credentials from the URL; QFPay credentials go in QFPAY_APPCODE and QFPAY_KEY.',
+    );
+  if (url.search || url.hash)
+    throw new QfpayConfigError(
+      'QFPAY_BASE_URL',
+      'contains a query string or fragment',
+      'Give only the origin (and an optional path prefix), e.g. https://openapi-hk.qfapi.com.',
+    );
+  if (url.protocol === 'http:' && environment !== 'local' && !isLoopbackHost(url.hostname))
+    throw new QfpayConfigError(
+      'QFPAY_BASE_URL',
+      `uses plain http to a non-loopback host in the ${environment} environment`,
+      'Use https://, or point it at 127.0.0.1/localhost, or set QFPAY_ENV=local for a remote simulator.',
+    );
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function resolveSignType(env: Env): SignType {
+  const raw = read(env, 'QFPAY_SIGN_TYPE');
+  if (raw === undefined) return 'SHA256';
+  const normalised = raw.toUpperCase().replace(/[-_]/g, '');
+  if (normalised === 'SHA256' || normalised === 'MD5') return normalised;
+  throw new QfpayConfigError(
+    'QFPAY_SIGN_TYPE',
+    'must be SHA256 or MD5',
+    'Set QFPAY_SIGN_TYPE=SHA256 (recommended by QFPay) or MD5 if your channel requires it.',
+  );
+}
+
+function resolveTimeout(env: Env): number {
+  const raw = read(env, 'QFPAY_TIMEOUT_MS');
+  if (raw === undefined) return DEFAULT_TIMEOUT_MS;
+  const parsed = z
+    .string()
+    .regex(/^\d+$/)
+    .transform(Number)
+    .pipe(z.int().min(MIN_TIMEOUT_MS).max(MAX_TIMEOUT_MS))
+    .safeParse(raw);
+  if (!parsed.success)
+    throw new QfpayConfigError(
+      'QFPAY_TIMEOUT_MS',
+      `must be a whole number of milliseconds between ${MIN_TIMEOUT_MS} and ${MAX_TIMEOUT_MS}`,
+      `Set QFPAY_TIMEOUT_MS to e.g. ${DEFAULT_TIMEOUT_MS}, or unset it for the default.`,
+    );
+  return parsed.data;
+}
+
+function resolveRateLimits(env: Env): RateWindow[] {
+  const raw = read(env, 'QFPAY_RATE_LIMITS');
+  if (raw === undefined) return DEFAULT_RATE_LIMITS.map((w) => ({ ...w }));
+  try {
+    return parseRateWindows(raw);
+  } catch (error) {
+    throw new QfpayConfigError(
+      'QFPAY_RATE_LIMITS',
+      error instanceof Error ? error.message : 'is not a list of COUNT/DURATION windows',
+      `Use comma-separated windows such as ${formatRateWindows(DEFAULT_RATE_LIMITS)}, or unset it for the default.`,
+    );
+  }
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
+
+function resolveBoolean(env: Env, variable: string, fallback: boolean): boolean {
+  const raw = read(env, variable);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (TRUE_WORDS.has(lower)) return true;
+  if (FALSE_WORDS.has(lower)) return false;
+  throw new QfpayConfigError(
+    variable,
+    'must be 1 or 0',
+    `Set ${variable}=1 to enable or ${variable}=0 to disable.`,
+  );
+}
