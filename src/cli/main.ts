@@ -26,9 +26,9 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   {
     name: 'simulator',
     summary: 'Run the local QFPay-compatible simulator on loopback',
-    run: async (argv) => {
+    run: async (argv, io) => {
       const { runSimulatorCli } = await import('../simulator/index.js');
-      await runSimulatorCli([...argv]);
+      await runSimulatorCli([...argv], { out: io.out });
       return EXIT_OK;
     },
   },

@@ -1,0 +1,274 @@
+import type { McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+
+import { ENVIRONMENT_NAMES } from '../qfpay/catalog/index.js';
+import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/client.js';
+import { loadConfig, type QfpayConfig } from '../qfpay/config.js';
+import { QfpayConfigError } from '../qfpay/errors.js';
+import type { Credentials } from '../qfpay/types.js';
+import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions, startSimulator } from '../simulator/index.js';
+import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from './guard.js';
+import { buildMcpServer } from './server.js';
+import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
+import { selectTools } from './tools/index.js';
+
+export interface RuntimeOptions {
+  /** Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** payments, reporting, reference, integration (local is added in the local environment); default all. Also QFPAY_TOOLSETS. */
+  toolsets?: string[];
+  /** Also QFPAY_READ_ONLY=1|true: no tool that changes anything is registered at all. */
+  readOnly?: boolean;
+  /** Also QFPAY_ALLOW_PROD_WRITES=1: carried to the guard, which refuses production writes without it. */
+  allowProdWrites?: boolean;
+  /** Line logger for operators (stderr by default). Never receives secrets. */
+  log?: (line: string) => void;
+  /**
+   * Replaces the BasicGuard (production gate only) with a fuller policy: a guard, or a factory
+   * called once configuration is resolved. The runtime closes it (`close()`) on shutdown.
+   */
+  guard?: MoneyGuard | GuardFactory;
+  /** How long a write whose answer was lost is reconciled by querying (default 20 s). */
+  unknownOutcomeWindowMs?: number;
+  /** Pause between polls while waiting or reconciling (default: the poller's 2 s growing to 5 s). */
+  pollIntervalMs?: number;
+  /** Retry tuning of the QFPay client (HTTP 429 back-off, query retries). */
+  retry?: RetryOptions;
+  /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
+  simulator?: Omit<SimulatorOptions, 'credentials'>;
+}
+
+export interface QfpayMcpRuntime {
+  readonly environment: EnvironmentName;
+  /** Resolved base URL (the embedded simulator's in local); empty when running without credentials. */
+  readonly baseUrl: string;
+  readonly merchant: MerchantIdentity | null;
+  readonly toolNames: readonly string[];
+  readonly readOnly: boolean;
+  /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
+  createServer(): McpServer;
+  /** Stops the embedded simulator and closes the client's connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_UNKNOWN_OUTCOME_WINDOW_MS = 20_000;
+
+/** Tools that need no QFPay credentials (integration tools degrade: they say no key is configured). */
+const CREDENTIAL_FREE: ReadonlySet<Toolset> = new Set(['reference', 'integration']);
+
+/**
+ * Builds everything a server needs once per process: configuration, the QFPay client (with its
+ * shared rate limiter), the embedded simulator in `local`, the guard and the tool selection.
+ *
+ * Without credentials: `local` always has the simulator's. In sandbox/test/prod the configuration
+ * fails fast (a payments server must not start half-configured), except when only credential-free
+ * toolsets are enabled (QFPAY_TOOLSETS=reference,integration): then it runs with no client at all.
+ */
+export async function createRuntime(options: RuntimeOptions = {}): Promise<QfpayMcpRuntime> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const requested = resolveToolsets(options.toolsets, env);
+  const readOnly = options.readOnly ?? readFlag(env, 'QFPAY_READ_ONLY');
+  const allowProdWrites = options.allowProdWrites ?? readFlag(env, 'QFPAY_ALLOW_PROD_WRITES');
+  const config = loadOrDegrade(env, requested);
+
+  const environment = config ? config.environment : environmentWithoutCredentials(env);
+  const toolsets = withLocalToolset(requested, environment);
+  const tools = selectTools({ environment, toolsets, readOnly });
+
+  const connection = config ? await connect(config, options, log) : undefined;
+  const merchant = connection?.client.merchant ?? null;
+  let guard: MoneyGuard;
+  try {
+    guard = await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
+  } catch (error) {
+    await connection?.client.destroy();
+    await connection?.stopSimulator?.();
+    throw error;
+  }
+  const deps: ToolDeps = {
+    environment,
+    client: connection?.client ?? null,
+    credentials: connection?.credentials ?? null,
+    merchant,
+    guard,
+    simulatorBaseUrl: environment === 'local' ? (connection?.baseUrl ?? null) : null,
+    timing: timing(options),
+    log,
+  };
+  const toolNames = tools.map((entry) => entry.tool.name);
+  if (!connection)
+    log(`qfpay-mcp: no QFPay credentials for ${environment}; serving ${toolNames.join(', ')} only`);
+
+  let closed = false;
+  return {
+    environment,
+    baseUrl: connection?.baseUrl ?? '',
+    merchant: deps.merchant,
+    toolNames,
+    readOnly,
+    createServer: () => buildMcpServer(deps, tools),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await guard.close?.();
+      } finally {
+        await connection?.client.destroy();
+        await connection?.stopSimulator?.();
+      }
+    },
+  };
+}
+
+async function buildGuard(
+  option: MoneyGuard | GuardFactory | undefined,
+  context: Parameters<GuardFactory>[0],
+): Promise<MoneyGuard> {
+  if (option === undefined) return new BasicGuard({ allowProdWrites: context.allowProdWrites });
+  return typeof option === 'function' ? option(context) : option;
+}
+
+interface Connection {
+  client: QfpayClient;
+  credentials: Credentials;
+  baseUrl: string;
+  stopSimulator?: () => Promise<void>;
+}
+
+async function connect(
+  config: QfpayConfig,
+  options: RuntimeOptions,
+  log: (line: string) => void,
+): Promise<Connection> {
+  let baseUrl = config.baseUrl;
+  let credentials = config.credentials;
+  let stopSimulator: (() => Promise<void>) | undefined;
+  if (baseUrl === null) {
+    // local without QFPAY_BASE_URL: an in-process simulator on a free loopback port, accepting
+    // the configured credentials if any, otherwise its documented default credential.
+    credentials = credentials ?? DEFAULT_SIMULATOR_CREDENTIAL;
+    const simulator = await startSimulator({
+      ...options.simulator,
+      port: options.simulator?.port ?? 0,
+      credentials: [credentials],
+    });
+    baseUrl = simulator.baseUrl;
+    stopSimulator = () => simulator.close();
+  }
+  if (!credentials) {
+    throw new QfpayConfigError(
+      'QFPAY_APPCODE',
+      'no credentials for the configured QFPay base URL',
+      'Set QFPAY_APPCODE and QFPAY_KEY.',
+    );
+  }
+  const client = new QfpayClient({
+    baseUrl,
+    credentials,
+    signType: config.signType,
+    timeoutMs: config.timeoutMs,
+    rateLimits: config.rateLimits,
+    verifyResponseSignatures: config.verifyResponseSignatures,
+    ...(options.retry ? { retry: options.retry } : {}),
+    onEvent: (event) => logClientEvent(event, log),
+  });
+  return {
+    client,
+    credentials,
+    baseUrl,
+    ...(stopSimulator ? { stopSimulator } : {}),
+  };
+}
+
+/** Operators see every exchange that did not simply succeed; never a key, signature or body. */
+function logClientEvent(event: ClientEvent, log: (line: string) => void): void {
+  if (event.outcome === 'ok' || event.outcome === 'pending') return;
+  const parts = [
+    `qfpay ${event.endpoint} attempt ${event.attempt}: ${event.outcome}`,
+    event.respcd ? `respcd ${event.respcd}` : '',
+    event.httpStatus !== undefined ? `HTTP ${event.httpStatus}` : '',
+    event.out_trade_no ? `out_trade_no ${event.out_trade_no}` : '',
+    event.reason ?? '',
+    event.retryInMs !== undefined ? `retry in ${event.retryInMs} ms` : '',
+  ];
+  log(parts.filter(Boolean).join(', '));
+}
+
+function timing(options: RuntimeOptions): ReconcileTiming {
+  return {
+    unknownOutcomeWindowMs: options.unknownOutcomeWindowMs ?? DEFAULT_UNKNOWN_OUTCOME_WINDOW_MS,
+    ...(options.pollIntervalMs !== undefined ? { pollIntervalMs: options.pollIntervalMs } : {}),
+  };
+}
+
+/** The toolsets asked for (explicit list or QFPAY_TOOLSETS); all when unspecified. */
+export function resolveToolsets(
+  explicit: readonly string[] | undefined,
+  env: NodeJS.ProcessEnv,
+): Set<Toolset> {
+  const fromEnv = env.QFPAY_TOOLSETS?.trim();
+  const names = explicit ?? (fromEnv ? fromEnv.split(',') : undefined);
+  if (names === undefined) return new Set(TOOLSETS);
+  const cleaned = names.map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+  if (cleaned.includes('all')) return new Set(TOOLSETS);
+  const unknown = cleaned.filter((n) => !(TOOLSETS as readonly string[]).includes(n));
+  if (unknown.length > 0 || cleaned.length === 0) {
+    const valid = `${TOOLSETS.filter((t) => t !== 'local').join(', ')}, all`;
+    throw new QfpayConfigError(
+      'QFPAY_TOOLSETS',
+      `${unknown.length > 0 ? `unknown toolset ${unknown.map((n) => `"${n}"`).join(', ')}` : 'is empty'} (valid: ${valid})`,
+      `Use a comma-separated list of ${valid}; local is added automatically with payments in the local environment.`,
+    );
+  }
+  return new Set(cleaned as Toolset[]);
+}
+
+/** The simulator controls come with the payment tools in `local`: rehearsing a flow needs both. */
+function withLocalToolset(requested: Set<Toolset>, environment: EnvironmentName): Set<Toolset> {
+  const toolsets = new Set(requested);
+  if (environment === 'local' && toolsets.has('payments')) toolsets.add('local');
+  return toolsets;
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', '']);
+
+function readFlag(env: NodeJS.ProcessEnv, variable: string): boolean {
+  const raw = (env[variable] ?? '').trim().toLowerCase();
+  if (TRUE_WORDS.has(raw)) return true;
+  if (FALSE_WORDS.has(raw)) return false;
+  throw new QfpayConfigError(
+    variable,
+    'must be 1 or 0',
+    `Set ${variable}=1 to enable or ${variable}=0 (or unset) to disable.`,
+  );
+}
+
+const CREDENTIAL_VARIABLE = /^QFPAY_(?:[A-Z]+_)?(?:APPCODE|KEY|MCHID)$/;
+
+function loadOrDegrade(env: NodeJS.ProcessEnv, requested: ReadonlySet<Toolset>): QfpayConfig | undefined {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    const credentialFreeOnly = [...requested].every((t) => CREDENTIAL_FREE.has(t));
+    const noCredentialSet = !Object.entries(env).some(
+      ([name, value]) => CREDENTIAL_VARIABLE.test(name) && (value ?? '').trim() !== '',
+    );
+    if (error instanceof QfpayConfigError && credentialFreeOnly && noCredentialSet) return undefined;
+    throw error;
+  }
+}
+
+/** QFPAY_ENV read the same way as the configuration does, for the credential-free mode only. */
+function environmentWithoutCredentials(env: NodeJS.ProcessEnv): EnvironmentName {
+  const raw = (env.QFPAY_ENV ?? '').trim().toLowerCase();
+  const parsed = z.enum(ENVIRONMENT_NAMES).safeParse(raw === 'production' ? 'prod' : raw);
+  if (parsed.success) return parsed.data;
+  throw new QfpayConfigError(
+    'QFPAY_ENV',
+    'is not a known environment',
+    `Set QFPAY_ENV to one of ${ENVIRONMENT_NAMES.join(', ')}.`,
+  );
+}

@@ -1,0 +1,268 @@
+import * as z from 'zod';
+
+import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
+import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
+import type { QfpayClient } from '../../qfpay/client.js';
+import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
+import { amountInWords } from '../../qfpay/money.js';
+import type { PaymentSummary } from '../../qfpay/outcome.js';
+import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
+import type { WriteIntent } from '../guard.js';
+import { writeResultShape } from '../result-shape.js';
+import {
+  defineTool,
+  type KnownFields,
+  type ToolCall,
+  type ToolOutput,
+  ToolFailure,
+  validationFailure,
+} from './define.js';
+import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
+import { findPayment, paymentRef } from './lookup.js';
+import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
+import {
+  confirmationFields,
+  explainWriteError,
+  reconcileLostAnswer,
+  refusal,
+  requireClient,
+  runThroughGuard,
+} from './write-flow.js';
+
+const inputSchema = z.strictObject({
+  syssn: syssnInput.optional().describe('syssn of the payment to cancel (preferred).'),
+  out_trade_no: outTradeNoInput
+    .optional()
+    .describe("The payment's out_trade_no, when its syssn is not at hand."),
+  txamt: txamtInput
+    .optional()
+    .describe("The payment's full amount in minor units; looked up when absent (and checked when given)."),
+  confirmation_token: confirmationTokenInput,
+});
+
+const outputSchema = z.object({
+  ...writeResultShape,
+  pay_type: z.string().optional(),
+  cancel_endpoint: z
+    .enum(['close', 'reversal'])
+    .optional()
+    .describe('Which QFPay endpoint was used; chosen from the pay type.'),
+  cancel_syssn: z.string().optional().describe('syssn of the close/reversal transaction QFPay created.'),
+  reconciled: z
+    .boolean()
+    .optional()
+    .describe("True when QFPay's answer was lost and this result comes from querying the payment."),
+});
+
+type Output = z.output<typeof outputSchema>;
+
+const ALREADY_PAID: ReadonlySet<NormalisedStatus> = new Set(['PAID', 'PARTIALLY_REFUNDED', 'REFUNDED']);
+const CANCELLABLE: ReadonlySet<NormalisedStatus> = new Set(['AWAITING_CUSTOMER', 'PROCESSING', 'UNKNOWN']);
+
+export const cancelPaymentTool = defineTool({
+  name: 'cancel_payment',
+  title: 'Cancel an unpaid QFPay payment',
+  description: [
+    'Stops a payment that is NOT paid: closes an unpaid QR/online order (customer gave up) or reverses a scanned-code payment whose outcome is stuck or unknown. The server picks /trade/v1/close or /trade/v1/reversal from the pay type.',
+    'It refuses a payment that is already PAID (use refund instead) and one that is already final (failed, expired, cancelled); nothing is sent in that case. Query first when unsure: after a cancel the server queries the payment again and reports its real state, because a customer can pay at the last moment.',
+    'Identify the payment by syssn or out_trade_no; txamt (minor units) is looked up when absent. Confirm with the user first. May answer CONFIRMATION_REQUIRED: repeat with confirmation_token.',
+  ].join('\n'),
+  inputSchema,
+  outputSchema,
+  async run(args, call): Promise<ToolOutput<Output>> {
+    const client = requireClient(call);
+    const ref = paymentRef(args.syssn, args.out_trade_no, 'out_trade_no');
+    const payment = await findPayment(client, ref, call.signal);
+    const payType = findPayType(payment.pay_type);
+    const known: KnownFields = {
+      syssn: payment.syssn,
+      out_trade_no: payment.out_trade_no,
+      txcurrcd: payment.txcurrcd,
+      pay_type: payment.pay_type,
+      status: payment.status,
+      ...(payment.txamt !== null
+        ? { txamt: payment.txamt, amount_display: amountDisplay(payment.txamt, payment.txcurrcd) }
+        : {}),
+    };
+    checkCancellable(payment, known);
+    const endpoint = cancelEndpointOf(payType, payment, known);
+    const txamt = checkedAmount(args.txamt, payment, known);
+    known.cancel_endpoint = endpoint;
+    const intent = writeIntent(call, payment, payType, txamt, endpoint);
+    const request = { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt };
+
+    let outcome;
+    try {
+      // No signal: a cancel that has been sent must be seen through, not abandoned.
+      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
+        endpoint === 'close' ? client.closeOrder(request) : client.reverse(request),
+      );
+    } catch (error) {
+      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, known);
+      throw explainWriteError(error, call, { endpoint, payType: payment.pay_type, ref: payment, known });
+    }
+    if (outcome.kind === 'refused') throw refusal(outcome, known);
+    if (outcome.kind === 'confirmation_required') {
+      const fields = confirmationFields(outcome, 'cancel_payment', `syssn "${payment.syssn}"`);
+      return {
+        structured: { environment: call.deps.environment, ...known, ...fields },
+        summary: `Confirmation required before cancelling payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+      };
+    }
+    return answered(call, client, payment, known, outcome.value);
+  },
+});
+
+function checkCancellable(payment: PaymentSummary, known: KnownFields): void {
+  if (ALREADY_PAID.has(payment.status)) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `Payment ${payment.syssn} is ${payment.status}: the customer has paid, so it cannot be cancelled.`,
+        next_action: `Nothing was sent. To give the money back, use refund with syssn ${payment.syssn}.`,
+      },
+      known,
+    );
+  }
+  if (!CANCELLABLE.has(payment.status)) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `Payment ${payment.syssn} is already ${payment.status}; there is nothing to cancel.`,
+        next_action: `Nothing was sent. ${nextActionFor(payment.status, payment)}`,
+      },
+      known,
+    );
+  }
+}
+
+function cancelEndpointOf(
+  payType: PayTypeEntry | undefined,
+  payment: PaymentSummary,
+  known: KnownFields,
+): 'close' | 'reversal' {
+  if (!payType || payType.cancelEndpoint === 'none') {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `${payTypeLabel(payment.pay_type)} orders cannot be cancelled through the QFPay API.`,
+        next_action:
+          'Nothing was sent. Let the order expire, or cancel it on the terminal or checkout where it was created; refund it if it ends up paid.',
+      },
+      known,
+    );
+  }
+  return payType.cancelEndpoint;
+}
+
+function checkedAmount(given: number | undefined, payment: PaymentSummary, known: KnownFields): number {
+  if (payment.txamt === null) {
+    throw new ToolFailure(
+      {
+        kind: 'not_found',
+        message: `The amount of payment ${payment.syssn} is unknown.`,
+        next_action: 'Call query_transaction on the payment first.',
+      },
+      known,
+    );
+  }
+  if (given !== undefined && given !== payment.txamt) {
+    throw validationFailure(
+      'txamt',
+      `${amountDisplay(given, payment.txcurrcd)} is not the payment's amount ${amountDisplay(payment.txamt, payment.txcurrcd)}`,
+      "A cancel always covers the whole payment: leave txamt out, or pass the payment's full amount.",
+      known,
+    );
+  }
+  return payment.txamt;
+}
+
+function writeIntent(
+  call: ToolCall,
+  payment: PaymentSummary,
+  payType: PayTypeEntry | undefined,
+  txamt: number,
+  endpoint: 'close' | 'reversal',
+): WriteIntent {
+  return {
+    tool: 'cancel_payment',
+    environment: call.deps.environment,
+    merchant: requireClient(call).merchant,
+    params: { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt, endpoint },
+    out_trade_no: payment.out_trade_no,
+    txamt,
+    txcurrcd: payment.txcurrcd,
+    summary:
+      `Cancel (${endpoint}) ${payment.status === 'AWAITING_CUSTOMER' ? 'the unpaid' : 'the unfinished'} order ${payment.out_trade_no} ` +
+      `(syssn ${payment.syssn}) of ${amountDisplay(txamt, payment.txcurrcd)} (${amountInWords(txamt, payment.txcurrcd)}) ` +
+      `by ${payType ? payTypeLabel(payType.payType) : payment.pay_type} in the ${call.deps.environment} environment.`,
+  };
+}
+
+async function answered(
+  call: ToolCall,
+  client: QfpayClient,
+  payment: PaymentSummary,
+  known: KnownFields,
+  response: ModificationResponse,
+): Promise<ToolOutput<Output>> {
+  const endpoint = known.cancel_endpoint as 'close' | 'reversal';
+  const explanation = explainRespcd(response.respcd, { endpoint, payType: payment.pay_type });
+  const common = {
+    environment: call.deps.environment,
+    ...known,
+    respcd: response.respcd,
+    respcd_explanation: explanation,
+    ...(response.syssn ? { cancel_syssn: response.syssn } : {}),
+  };
+  if (response.respcd !== '0000') {
+    const next = `The cancel is still being processed. Call query_transaction with syssn ${payment.syssn} in a little while; do not create a new order for this customer until it shows CANCELLED.`;
+    return {
+      structured: { ...common, status: 'PROCESSING', next_action: next },
+      summary: `Cancel of payment ${payment.syssn} accepted but still processing.\nNext: ${next}`,
+    };
+  }
+  // A reversal or close does not prove the customer was not charged: read the state back.
+  const after = await findPayment(client, { syssn: payment.syssn }, call.signal);
+  const next =
+    after.status === 'CANCELLED'
+      ? 'The order is cancelled; nothing is owed on it. Create a new payment with a new out_trade_no if the customer still wants to pay.'
+      : `QFPay accepted the ${endpoint}, but the payment now reads ${after.status}. ${nextActionFor(after.status, after)}`;
+  return {
+    structured: { ...common, status: after.status, next_action: next },
+    summary: `Cancel (${endpoint}) of payment ${payment.syssn}: QFPay accepted it; the payment is now ${after.status}.\nNext: ${next}`,
+  };
+}
+
+async function reconcile(
+  call: ToolCall,
+  payment: PaymentSummary,
+  known: KnownFields,
+): Promise<ToolOutput<Output>> {
+  const result = await reconcileLostAnswer(call, { syssn: payment.syssn }, 'cancel');
+  if (result.record && (result.status === 'CANCELLED' || ALREADY_PAID.has(result.status))) {
+    const next =
+      result.status === 'CANCELLED'
+        ? 'The order is cancelled; nothing is owed on it.'
+        : nextActionFor(result.status, payment);
+    return {
+      structured: {
+        environment: call.deps.environment,
+        ...known,
+        status: result.status,
+        reconciled: true,
+        next_action: next,
+      },
+      summary: `QFPay's answer to the cancel was lost; querying payment ${payment.syssn} shows it is ${result.status}.\nNext: ${next}`,
+    };
+  }
+  const next = `Call query_transaction with syssn ${payment.syssn} in a little while to see whether the cancel took effect; do not create a new order for this customer until it is final.`;
+  throw new ToolFailure(
+    {
+      kind: 'unknown_outcome',
+      message: `QFPay's answer to the cancel was lost, and after ${result.polls} quer${result.polls === 1 ? 'y' : 'ies'} the payment reads ${result.status}.`,
+      next_action: next,
+    },
+    { ...known, status: 'UNKNOWN', reconciled: true, next_action: next },
+  );
+}

@@ -1,0 +1,474 @@
+import { createHash } from 'node:crypto';
+
+import * as z from 'zod';
+
+import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
+import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
+import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
+import { amountInWords, validateAmount } from '../../qfpay/money.js';
+import { isFinal, statusOfPaymentResponse } from '../../qfpay/outcome.js';
+import type { PaymentRequest, PaymentResponse } from '../../qfpay/types.js';
+import type { WriteIntent } from '../guard.js';
+import { generateOutTradeNo } from '../order-number.js';
+import { qrPngImage } from '../qr-image.js';
+import { writeResultShape } from '../result-shape.js';
+import { maskAuthCode } from '../sanitize.js';
+import {
+  defineTool,
+  type KnownFields,
+  type ToolCall,
+  type ToolImage,
+  type ToolOutput,
+  ToolFailure,
+  validationFailure,
+} from './define.js';
+import {
+  confirmationTokenInput,
+  currencyInput,
+  outTradeNoInput,
+  payTypeInput,
+  txamtInput,
+} from './inputs.js';
+import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
+import {
+  confirmationFields,
+  explainWriteError,
+  reconcileLostAnswer,
+  refusal,
+  requireClient,
+  runThroughGuard,
+} from './write-flow.js';
+
+const inputSchema = z.strictObject({
+  pay_type: payTypeInput,
+  txamt: txamtInput,
+  txcurrcd: currencyInput,
+  out_trade_no: outTradeNoInput
+    .optional()
+    .describe(
+      'Your unique order reference (unique across all payments and refunds). Generated when absent and always returned. When retrying the same payment, reuse the SAME value: QFPay then refuses a duplicate instead of charging twice.',
+    ),
+  auth_code: z
+    .string()
+    .regex(/^[A-Za-z0-9]{6,128}$/, { error: 'auth_code must be the digits scanned from the customer wallet' })
+    .optional()
+    .describe(
+      'CPM only (pay types ending in 08): the payment code scanned from the customer wallet. Single use.',
+    ),
+  goods_name: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe(
+      'Item description shown to the customer (keep under 20 characters). Required for in-app pay types.',
+    ),
+  goods_info: z.string().min(1).max(256).optional().describe('Longer description (Alipay, in-app).'),
+  expired_time: z
+    .int()
+    .min(5)
+    .max(120)
+    .optional()
+    .describe(
+      'Minutes before an unpaid QR/online order expires (5-120, QFPay default 30). Only for pay types that honour it.',
+    ),
+  notify_url: z
+    .url({ protocol: /^https?$/, error: 'notify_url must be an http(s) URL' })
+    .max(256)
+    .optional()
+    .describe(
+      'Where QFPay POSTs the signed success notification (ports 80/443). Optional: QFPay support can set one per merchant.',
+    ),
+  return_url: z
+    .url({ protocol: /^https?$/, error: 'return_url must be an http(s) URL' })
+    .max(512)
+    .optional()
+    .describe('Web/WAP/JSAPI only: where the browser goes after paying.'),
+  sub_openid: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('WeChat JSAPI (800207) and mini-program (800213): the payer openid.'),
+  openid: z.string().min(1).max(64).optional().describe('Alipay service window (800107): the payer user_id.'),
+  extend_info: z
+    .union([z.record(z.string(), z.unknown()), z.string().min(2).max(4096)])
+    .optional()
+    .describe(
+      'Extra JSON for some pay types, as an object or a JSON string; required for WeChat H5 800212: {"scene_info":{"h5_info":{"type":"Wap","wap_url":"…","wap_name":"…"}},"spbill_create_ip":"…"}.',
+    ),
+  limit_pay: z
+    .literal('no_credit')
+    .optional()
+    .describe('"no_credit" blocks credit cards (mainland wallets only).'),
+  pay_tag: z
+    .enum(['ALIPAYHK', 'ALIPAYCN'])
+    .optional()
+    .describe('Alipay wallet: ALIPAYHK (default) or ALIPAYCN.'),
+  rmb_tag: z.literal('Y').optional().describe('"Y" with txcurrcd CNY for WeChat Pay HK RMB pricing.'),
+  confirmation_token: confirmationTokenInput,
+});
+
+const outputSchema = z.object({
+  ...writeResultShape,
+  pay_type: z.string().optional(),
+  pay_type_name: z.string().optional(),
+  mode: z.string().optional().describe('CPM, MPM, WEB, WAP, APP, JSAPI or MINI.'),
+  qrcode: z
+    .string()
+    .optional()
+    .describe('MPM: the content to show as a QR code (also attached as an image).'),
+  pay_url: z
+    .string()
+    .optional()
+    .describe('WEB/WAP: send the customer to this URL (or show it as a QR on desktop).'),
+  pay_params: z
+    .union([z.record(z.string(), z.unknown()), z.string()])
+    .optional()
+    .describe('APP/JSAPI/MINI: hand these to the wallet SDK in the app or page, unchanged.'),
+  sysdtm: z.string().optional().describe('QFPay time of the transaction (UTC+8).'),
+  reconciled: z
+    .boolean()
+    .optional()
+    .describe("True when QFPay's answer was lost and this result comes from querying the same out_trade_no."),
+});
+
+type Input = z.output<typeof inputSchema>;
+type Output = z.output<typeof outputSchema>;
+
+/** Input fields that are pay-type specific and must be listed in the catalogue to be sent. */
+const TYPE_SPECIFIC_FIELDS = [
+  'auth_code',
+  'goods_info',
+  'expired_time',
+  'return_url',
+  'sub_openid',
+  'openid',
+  'extend_info',
+  'limit_pay',
+  'pay_tag',
+  'rmb_tag',
+] as const satisfies readonly (keyof Input)[];
+
+export const createPaymentTool = defineTool({
+  name: 'create_payment',
+  title: 'Create a QFPay payment',
+  description: [
+    'Creates a payment for any QFPay pay type. Amounts are integers in the smallest currency unit (txamt 1050 + txcurrcd HKD = HKD 10.50).',
+    'Modes: CPM (…08): you scan the customer wallet code and pass auth_code; the money is usually taken at once (PAID) or the wallet asks for a PIN (PROCESSING → call wait_for_payment). MPM (…01): QFPay returns a qrcode (also attached as an image) for the customer to scan; status AWAITING_CUSTOMER → call wait_for_payment. WEB/WAP: returns pay_url. APP/JSAPI/MINI: returns pay_params for the wallet SDK.',
+    'Confirm amount, currency and order reference with the user before calling: this moves money. out_trade_no is generated when absent and always returned; to retry the same payment reuse the SAME out_trade_no. If the outcome is UNKNOWN, do not create a new order: call query_transaction with the out_trade_no.',
+    'May answer CONFIRMATION_REQUIRED: then show the summary to the user and repeat the call with confirmation_token.',
+  ].join('\n'),
+  inputSchema,
+  outputSchema,
+  async run(args, call): Promise<ToolOutput<Output>> {
+    const client = requireClient(call);
+    const payType = checkPayType(args);
+    const outTradeNo = args.out_trade_no ?? generateOutTradeNo('mcp');
+    const known: KnownFields = {
+      out_trade_no: outTradeNo,
+      txamt: args.txamt,
+      txcurrcd: args.txcurrcd,
+      amount_display: amountDisplay(args.txamt, args.txcurrcd),
+      pay_type: payType.payType,
+      pay_type_name: payType.name,
+      mode: payType.mode,
+    };
+    checkFields(args, payType, known);
+    checkAmount(args, payType, known);
+    const request = paymentRequest(args, outTradeNo);
+    const intent = writeIntent(call, args, payType, outTradeNo);
+
+    let outcome;
+    try {
+      // No signal: once sent, a payment must not be abandoned because the MCP request was cancelled.
+      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
+        client.createPayment(request),
+      );
+    } catch (error) {
+      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payType, known, outTradeNo);
+      throw explainWriteError(error, call, {
+        endpoint: 'payment',
+        payType: payType.payType,
+        ref: { out_trade_no: outTradeNo },
+        known,
+      });
+    }
+    if (outcome.kind === 'refused') throw refusal(outcome, known);
+    if (outcome.kind === 'confirmation_required') {
+      const fields = confirmationFields(outcome, 'create_payment', `including out_trade_no "${outTradeNo}"`);
+      return {
+        structured: { environment: call.deps.environment, ...known, ...fields },
+        summary: `Confirmation required before taking ${known.amount_display as string} by ${payTypeLabel(payType.payType)} (order ${outTradeNo}).\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+      };
+    }
+    return answered(call, payType, known, outcome.value);
+  },
+});
+
+function checkPayType(args: Input): PayTypeEntry {
+  const payType = findPayType(args.pay_type);
+  if (!payType || !payType.apiCreatable) {
+    throw validationFailure(
+      'pay_type',
+      `${args.pay_type} cannot be created through this server`,
+      'Choose an API-creatable pay type from list_pay_types (cards go through QFPay Checkout or a terminal).',
+    );
+  }
+  return payType;
+}
+
+function checkFields(args: Input, payType: PayTypeEntry, known: KnownFields): void {
+  for (const field of payType.requiredFields) {
+    if (args[field as keyof Input] === undefined) {
+      throw validationFailure(
+        field,
+        `is required for ${payTypeLabel(payType.payType)}`,
+        field === 'auth_code'
+          ? 'Scan the payment code in the customer wallet and pass its digits as auth_code, or choose an MPM pay type (…01) to show a QR instead.'
+          : `Provide ${field}; list_pay_types shows each type's required fields.`,
+        known,
+      );
+    }
+  }
+  const accepted = new Set([...payType.requiredFields, ...payType.optionalFields]);
+  for (const field of TYPE_SPECIFIC_FIELDS) {
+    if (args[field] !== undefined && !accepted.has(field)) {
+      throw validationFailure(
+        field,
+        `is not used by ${payTypeLabel(payType.payType)} (${payType.mode})`,
+        field === 'auth_code'
+          ? 'auth_code is only for CPM pay types (…08), where you scan the customer code. Choose a CPM pay type, or drop auth_code to show a QR.'
+          : `Remove ${field}, or choose a pay type that takes it (see list_pay_types).`,
+        known,
+      );
+    }
+  }
+  if (typeof args.extend_info === 'string' && !isJsonObjectText(args.extend_info)) {
+    throw validationFailure(
+      'extend_info',
+      'is not a JSON object',
+      'Pass an object, or a string holding a JSON object such as {"scene_info":{…}}.',
+      known,
+    );
+  }
+  if (args.rmb_tag === 'Y' && args.txcurrcd !== 'CNY') {
+    throw validationFailure(
+      'rmb_tag',
+      'only applies with txcurrcd CNY',
+      'Drop rmb_tag or set txcurrcd to CNY.',
+      known,
+    );
+  }
+}
+
+function isJsonObjectText(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
+function checkAmount(args: Input, payType: PayTypeEntry, known: KnownFields): void {
+  const check = validateAmount(args.txamt, args.txcurrcd, payType);
+  if (!check.ok) {
+    throw new ToolFailure(
+      { kind: 'validation', field: check.field, message: check.message, next_action: check.fix },
+      known,
+    );
+  }
+}
+
+function paymentRequest(args: Input, outTradeNo: string): PaymentRequest {
+  const optional = {
+    auth_code: args.auth_code,
+    goods_name: args.goods_name,
+    goods_info: args.goods_info,
+    expired_time: args.expired_time,
+    notify_url: args.notify_url,
+    return_url: args.return_url,
+    sub_openid: args.sub_openid,
+    openid: args.openid,
+    extend_info: args.extend_info,
+    limit_pay: args.limit_pay,
+    pay_tag: args.pay_tag,
+    rmb_tag: args.rmb_tag,
+  };
+  const present = Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined));
+  return {
+    pay_type: args.pay_type,
+    txamt: args.txamt,
+    txcurrcd: args.txcurrcd,
+    out_trade_no: outTradeNo,
+    ...present,
+  };
+}
+
+function writeIntent(call: ToolCall, args: Input, payType: PayTypeEntry, outTradeNo: string): WriteIntent {
+  const amount = amountDisplay(args.txamt, args.txcurrcd);
+  const words = amountInWords(args.txamt, args.txcurrcd);
+  return {
+    tool: 'create_payment',
+    environment: call.deps.environment,
+    merchant: requireClient(call).merchant,
+    params: {
+      pay_type: args.pay_type,
+      txamt: args.txamt,
+      txcurrcd: args.txcurrcd,
+      out_trade_no: outTradeNo,
+      // The wallet code is a one-time bearer credential: bound by digest, shown masked.
+      auth_code: args.auth_code !== undefined ? maskAuthCode(args.auth_code) : undefined,
+      auth_code_sha256: args.auth_code !== undefined ? sha256(args.auth_code) : undefined,
+      goods_name: args.goods_name,
+      goods_info: args.goods_info,
+      expired_time: args.expired_time,
+      notify_url: args.notify_url,
+      return_url: args.return_url,
+      sub_openid: args.sub_openid,
+      openid: args.openid,
+      extend_info:
+        args.extend_info === undefined
+          ? undefined
+          : typeof args.extend_info === 'string'
+            ? args.extend_info
+            : JSON.stringify(args.extend_info),
+      limit_pay: args.limit_pay,
+      pay_tag: args.pay_tag,
+      rmb_tag: args.rmb_tag,
+    },
+    out_trade_no: outTradeNo,
+    txamt: args.txamt,
+    txcurrcd: args.txcurrcd,
+    summary: `Take ${amount} (${words}) by ${payTypeLabel(payType.payType)} in the ${call.deps.environment} environment, order reference ${outTradeNo}.`,
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+async function answered(
+  call: ToolCall,
+  payType: PayTypeEntry,
+  known: KnownFields,
+  response: PaymentResponse,
+): Promise<ToolOutput<Output>> {
+  const status = statusOfPaymentResponse(response, payType);
+  const explanation = explainRespcd(response.respcd, { endpoint: 'payment', payType: payType.payType });
+  const ref = {
+    ...(response.syssn ? { syssn: response.syssn } : {}),
+    out_trade_no: known.out_trade_no as string,
+  };
+  const customerFacing = customerArtefacts(response);
+  const structured: Output = {
+    environment: call.deps.environment,
+    ...known,
+    status,
+    ...(response.syssn ? { syssn: response.syssn } : {}),
+    respcd: response.respcd,
+    respcd_explanation: explanation,
+    next_action: nextActionFor(status, ref),
+    ...customerFacing,
+    ...(response.sysdtm ? { sysdtm: response.sysdtm } : {}),
+  };
+  const images: ToolImage[] = [];
+  if (customerFacing.qrcode) images.push(await qrPngImage(customerFacing.qrcode));
+  return {
+    structured,
+    summary: [
+      `Payment ${ref.out_trade_no}${response.syssn ? ` (syssn ${response.syssn})` : ''}: ${known.amount_display as string} by ${payTypeLabel(payType.payType)} — ${status}.`,
+      customerFacing.qrcode ? 'The QR code for the customer is attached as an image.' : '',
+      customerFacing.pay_url ? `Payment link for the customer: ${customerFacing.pay_url}` : '',
+      `Next: ${structured.next_action ?? ''}`,
+    ]
+      .filter(Boolean)
+      .join('\n'),
+    images,
+  };
+}
+
+/** What the customer needs, checked to be plausible (no control characters, bounded length). */
+function customerArtefacts(response: PaymentResponse): Pick<Output, 'qrcode' | 'pay_url' | 'pay_params'> {
+  const out: Pick<Output, 'qrcode' | 'pay_url' | 'pay_params'> = {};
+  if (isPlainToken(response.qrcode, 2048)) out.qrcode = response.qrcode;
+  if (isPlainToken(response.pay_url, 4096)) out.pay_url = response.pay_url;
+  // pay_params go to a wallet SDK byte for byte; they are passed on unchanged but bounded.
+  if (response.pay_params !== undefined && JSON.stringify(response.pay_params).length <= 16_384) {
+    out.pay_params = response.pay_params;
+  }
+  return out;
+}
+
+/** Passed on byte for byte (EMVCo payloads such as FPS contain spaces), but never with control characters. */
+function isPlainToken(value: string | undefined, maxLength: number): value is string {
+  return (
+    typeof value === 'string' &&
+    value.trim().length > 0 &&
+    value.length <= maxLength &&
+    !/\p{Cc}/u.test(value)
+  );
+}
+
+async function reconcile(
+  call: ToolCall,
+  payType: PayTypeEntry,
+  known: KnownFields,
+  outTradeNo: string,
+): Promise<ToolOutput<Output>> {
+  // An order waiting for its customer will not change until they see the QR / link, which was lost
+  // with the answer: finding it is enough. A CPM payment can still finish, so that one waits.
+  const result = await reconcileLostAnswer(
+    call,
+    { out_trade_no: outTradeNo },
+    'payment',
+    (status) => isFinal(status) || (payType.returns !== 'none' && status === 'AWAITING_CUSTOMER'),
+  );
+  const record = result.record;
+  const status = record ? result.status : 'UNKNOWN';
+  const base = {
+    environment: call.deps.environment,
+    ...known,
+    status,
+    reconciled: true,
+    ...(record ? { syssn: record.syssn, respcd: record.respcd } : {}),
+  };
+  const ref = { ...(record ? { syssn: record.syssn } : {}), out_trade_no: outTradeNo };
+  if (
+    record &&
+    (status === 'PAID' || status === 'FAILED' || status === 'EXPIRED' || status === 'CANCELLED')
+  ) {
+    const next = nextActionFor(status, ref);
+    return {
+      structured: { ...base, next_action: next },
+      summary: `QFPay's answer to the payment was lost; querying out_trade_no ${outTradeNo} shows it is ${status}.\nNext: ${next}`,
+    };
+  }
+  const next = lostAnswerNextAction(status, payType, outTradeNo, record !== undefined);
+  throw new ToolFailure(
+    {
+      kind: 'unknown_outcome',
+      message:
+        `QFPay's answer to the payment was lost (timeout, dropped connection or unverifiable answer), and after ${result.polls} ` +
+        `quer${result.polls === 1 ? 'y' : 'ies'} the payment is ${record ? status : 'not visible yet'}.`,
+      next_action: next,
+    },
+    { ...base, next_action: next },
+  );
+}
+
+function lostAnswerNextAction(
+  status: string,
+  payType: PayTypeEntry,
+  outTradeNo: string,
+  found: boolean,
+): string {
+  if (!found) {
+    return `Do not create a new order. Call query_transaction with out_trade_no ${outTradeNo} in a little while; if it is still not found after a few minutes, the payment was not created and may be retried with the SAME out_trade_no.`;
+  }
+  if (status === 'AWAITING_CUSTOMER' && payType.returns !== 'none') {
+    return `The order exists but its ${payType.returns} was lost with the answer. Call cancel_payment with out_trade_no ${outTradeNo}, then create a new payment with a new out_trade_no.`;
+  }
+  return `Do not create a new order. Call wait_for_payment with out_trade_no ${outTradeNo} until the status is final.`;
+}

@@ -1,0 +1,161 @@
+import type { ToolAnnotations } from '@modelcontextprotocol/server';
+import type * as z from 'zod';
+
+import type { EnvironmentName } from '../../qfpay/catalog/types.js';
+import type { QfpayClient } from '../../qfpay/client.js';
+import type { Credentials } from '../../qfpay/types.js';
+import type { GuardContext, MerchantIdentity, MoneyGuard } from '../guard.js';
+import type { SharedResultFields, ToolErrorInfo } from '../result-shape.js';
+
+/** Groups an operator can switch on or off (QFPAY_TOOLSETS / --toolsets). */
+export const TOOLSETS = ['payments', 'reporting', 'reference', 'integration', 'local'] as const;
+export type Toolset = (typeof TOOLSETS)[number];
+
+/**
+ * What a tool does to the world, declared once per tool in the registry and used for read-only
+ * filtering and annotations alike, so the two can never disagree.
+ * - write: moves money at QFPay (goes through the guard)
+ * - read: reads live QFPay state
+ * - reference: answers from the built-in catalogue, touches nothing
+ * - integration: local computation with the configured key (signatures, notifications)
+ * - local: drives the embedded simulator (local environment only)
+ */
+export type AccessKind = 'write' | 'read' | 'reference' | 'integration' | 'local';
+
+export function isReadOnlyAccess(access: AccessKind): boolean {
+  return access === 'read' || access === 'reference' || access === 'integration';
+}
+
+export function annotationsFor(access: AccessKind, title: string): ToolAnnotations {
+  switch (access) {
+    case 'write':
+      return {
+        title,
+        readOnlyHint: false,
+        destructiveHint: true,
+        idempotentHint: false,
+        openWorldHint: true,
+      };
+    case 'read':
+      return { title, readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true };
+    case 'reference':
+    case 'integration':
+      return {
+        title,
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: true,
+        openWorldHint: false,
+      };
+    case 'local':
+      // Changes simulated state only: not read-only, but nothing real is destroyed.
+      return {
+        title,
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: false,
+      };
+  }
+}
+
+/** Timing of the unknown-outcome reconciliation (shortened in tests). */
+export interface ReconcileTiming {
+  /** How long a write whose answer was lost is reconciled by querying before answering UNKNOWN. */
+  readonly unknownOutcomeWindowMs: number;
+  /** Delay between queries while waiting or reconciling; undefined = the poller's default. */
+  readonly pollIntervalMs?: number;
+}
+
+/** What every tool may use; one instance per runtime, shared by all sessions. */
+export interface ToolDeps {
+  readonly environment: EnvironmentName;
+  /** Null when no credentials are configured (reference tools still work). */
+  readonly client: QfpayClient | null;
+  readonly credentials: Credentials | null;
+  readonly merchant: MerchantIdentity | null;
+  readonly guard: MoneyGuard;
+  /** Base URL of the simulator's control API; only in the local environment. */
+  readonly simulatorBaseUrl: string | null;
+  readonly timing: ReconcileTiming;
+  readonly log: (line: string) => void;
+}
+
+export interface ProgressUpdate {
+  readonly progress: number;
+  readonly total?: number;
+  readonly message?: string;
+}
+
+/** Per-call context handed to a tool: its dependencies plus the MCP request's signal and progress. */
+export interface ToolCall {
+  readonly deps: ToolDeps;
+  /** Aborted when the client cancels. Never passed to a money-moving POST (see create_payment). */
+  readonly signal: AbortSignal;
+  readonly guardContext: GuardContext;
+  /** Sends notifications/progress when the caller asked for progress; otherwise does nothing. */
+  reportProgress(update: ProgressUpdate): Promise<void>;
+}
+
+export interface ToolImage {
+  /** Base64 without a data: prefix. */
+  readonly data: string;
+  readonly mimeType: 'image/png';
+}
+
+export interface ToolOutput<Structured> {
+  readonly structured: Structured;
+  /** A few human-readable lines; the JSON follows in its own block. */
+  readonly summary: string;
+  readonly isError?: boolean;
+  readonly images?: readonly ToolImage[];
+}
+
+export interface ToolDefinition<
+  Input extends z.ZodObject = z.ZodObject,
+  Output extends z.ZodObject = z.ZodObject,
+> {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly inputSchema: Input;
+  readonly outputSchema: Output;
+  // Method syntax on purpose: definitions with concrete schemas must fit a registry typed with the base.
+  run(args: z.output<Input>, call: ToolCall): Promise<ToolOutput<z.output<Output>>>;
+}
+
+export function defineTool<Input extends z.ZodObject, Output extends z.ZodObject>(
+  definition: ToolDefinition<Input, Output>,
+): ToolDefinition<Input, Output> {
+  return definition;
+}
+
+/** Extra fields known at the time of failure (shared ones, plus tool-specific ones like orig_syssn). */
+export type KnownFields = Partial<Omit<SharedResultFields, 'environment' | 'error'>> &
+  Record<string, unknown>;
+
+/**
+ * A failure the tool has already explained: becomes an isError result with this error object and
+ * the fields known so far. Thrown before anything is sent upstream for validation and refusals.
+ */
+export class ToolFailure extends Error {
+  constructor(
+    readonly info: ToolErrorInfo,
+    readonly known: KnownFields = {},
+  ) {
+    super(info.message);
+    this.name = 'ToolFailure';
+  }
+}
+
+export function validationFailure(
+  field: string,
+  message: string,
+  fix: string,
+  known?: KnownFields,
+): ToolFailure {
+  return new ToolFailure(
+    { kind: 'validation', field, message: `${field}: ${message}`, next_action: fix },
+    known,
+  );
+}

@@ -1,0 +1,60 @@
+import * as z from 'zod';
+
+import { CURRENCY_CODES, PAY_TYPE_CODES } from '../../qfpay/catalog/index.js';
+import { MAX_TXAMT } from '../../qfpay/money.js';
+import { OUT_TRADE_NO_PATTERN } from '../order-number.js';
+
+/**
+ * Input fields shared by several tools, declared once so that every tool describes and
+ * validates `txamt`, `out_trade_no` or `pay_type` the same way. Messages name the fix, because
+ * the SDK hands them to the model verbatim as the isError text.
+ */
+
+export const txamtInput = z
+  .int({ error: 'txamt must be a whole number in the smallest currency unit, e.g. 1050 for HKD 10.50' })
+  .positive({ error: 'txamt must be greater than 0 (smallest currency unit, e.g. 1050 for HKD 10.50)' })
+  .max(MAX_TXAMT, { error: `txamt must be at most ${MAX_TXAMT} (QFPay Int(11))` })
+  .describe(
+    'Amount as an integer in the smallest unit of txcurrcd: 1050 = HKD 10.50, 100 = JPY 100. Never a decimal.',
+  );
+
+export const currencyInput = z
+  .enum(CURRENCY_CODES, {
+    error: `txcurrcd must be an upper-case ISO 4217 code QFPay lists: ${CURRENCY_CODES.join(', ')}`,
+  })
+  .describe('ISO 4217 currency code (the credentials must be enabled for it).');
+
+export const payTypeInput = z
+  .enum(PAY_TYPE_CODES, {
+    error:
+      'pay_type must be one of the six-digit codes this server can create; call list_pay_types to choose one',
+  })
+  .describe(
+    'QFPay pay type code. The last two digits give the mode: 01 = merchant shows a QR (MPM), 08 = merchant scans the customer code (CPM, needs auth_code), 12 = mobile web (pay_url), 14 = desktop web (pay_url), 10 = in-app (pay_params), 07/13 = WeChat/Alipay JSAPI or mini-program (pay_params). Use list_pay_types.',
+  );
+
+export const outTradeNoInput = z.string().regex(OUT_TRADE_NO_PATTERN, {
+  error:
+    'out_trade_no must be 1-128 characters of letters, digits, "_", "|" or "*" (no spaces or Chinese characters)',
+});
+
+export const syssnInput = z
+  .string()
+  .regex(/^[A-Za-z0-9]{1,40}$/, {
+    error: 'syssn must be the QFPay transaction number: up to 40 letters or digits',
+  })
+  .describe('QFPay transaction number (syssn) as returned by create_payment or query_transaction.');
+
+export const confirmationTokenInput = z
+  .string()
+  .min(1)
+  .max(1024)
+  .optional()
+  .describe(
+    'Only when a previous call answered CONFIRMATION_REQUIRED and the user approved: the token from that answer. All other arguments must be identical.',
+  );
+
+/** `YYYY-MM-DD hh:mm:ss` in Hong Kong time (UTC+8), QFPay's only date format. */
+export const qfpayDateTimeInput = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, {
+  error: 'use "YYYY-MM-DD hh:mm:ss" in Hong Kong time (UTC+8), e.g. "2025-11-26 09:30:00"',
+});

@@ -1,0 +1,356 @@
+import * as z from 'zod';
+
+import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
+import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
+import { amountInWords } from '../../qfpay/money.js';
+import type { PaymentSummary } from '../../qfpay/outcome.js';
+import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
+import type { WriteIntent } from '../guard.js';
+import { generateOutTradeNo } from '../order-number.js';
+import { writeResultShape } from '../result-shape.js';
+import {
+  defineTool,
+  type KnownFields,
+  type ToolCall,
+  type ToolOutput,
+  ToolFailure,
+  validationFailure,
+} from './define.js';
+import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
+import { findPayment, paymentRef } from './lookup.js';
+import { amountDisplay, payTypeLabel } from './views.js';
+import {
+  confirmationFields,
+  explainWriteError,
+  reconcileLostAnswer,
+  refusal,
+  requireClient,
+  runThroughGuard,
+} from './write-flow.js';
+
+const inputSchema = z.strictObject({
+  syssn: syssnInput.optional().describe('syssn of the PAYMENT to refund (preferred).'),
+  orig_out_trade_no: outTradeNoInput
+    .optional()
+    .describe("The payment's own out_trade_no, when its syssn is not at hand."),
+  txamt: txamtInput
+    .optional()
+    .describe(
+      'Amount to refund in the smallest currency unit (1050 = HKD 10.50). Default: everything still refundable.',
+    ),
+  out_trade_no: outTradeNoInput
+    .optional()
+    .describe(
+      "A NEW unique reference for this refund (not the payment's). Generated when absent and always returned; reuse it when retrying the same refund so it cannot happen twice.",
+    ),
+  confirmation_token: confirmationTokenInput,
+});
+
+const outputSchema = z.object({
+  ...writeResultShape,
+  orig_syssn: z.string().optional().describe('syssn of the refunded payment.'),
+  orig_out_trade_no: z.string().optional().describe('out_trade_no of the refunded payment.'),
+  refunded_txamt: z
+    .int()
+    .optional()
+    .describe('Total successfully refunded on the payment, including this refund when it went through.'),
+  refundable_txamt: z.int().optional().describe('What can still be refunded afterwards, in minor units.'),
+  refundable_display: z.string().optional(),
+  reconciled: z
+    .boolean()
+    .optional()
+    .describe(
+      "True when QFPay's answer was lost and this result comes from querying the refund's out_trade_no.",
+    ),
+});
+
+type Output = z.output<typeof outputSchema>;
+
+export const refundTool = defineTool({
+  name: 'refund',
+  title: 'Refund a QFPay payment',
+  description: [
+    'Refunds a paid payment in full or in part. Identify the payment by syssn (or orig_out_trade_no). txamt is in the smallest currency unit and defaults to the whole refundable remainder.',
+    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder; a refused check sends nothing.',
+    "out_trade_no is the refund's own NEW reference (generated when absent, always returned). Confirm the amount with the user first: this moves money. If the outcome is UNKNOWN, do not refund again: call query_transaction with the refund's out_trade_no.",
+    "In the answer, status is the payment's state after the refund (REFUNDED or PARTIALLY_REFUNDED), PROCESSING while the refund is pending, and syssn/out_trade_no are the refund transaction's.",
+    'May answer CONFIRMATION_REQUIRED: then show the summary to the user and repeat the call with confirmation_token.',
+  ].join('\n'),
+  inputSchema,
+  outputSchema,
+  async run(args, call): Promise<ToolOutput<Output>> {
+    const client = requireClient(call);
+    const ref = paymentRef(args.syssn, args.orig_out_trade_no, 'orig_out_trade_no');
+    const payment = await findPayment(client, ref, call.signal);
+    const paymentKnown: KnownFields = {
+      orig_syssn: payment.syssn,
+      orig_out_trade_no: payment.out_trade_no,
+      txcurrcd: payment.txcurrcd,
+      refunded_txamt: payment.refunded_txamt,
+      refundable_txamt: payment.refundable_txamt,
+      refundable_display: amountDisplay(payment.refundable_txamt, payment.txcurrcd),
+    };
+    checkRefundable(payment, paymentKnown);
+    const txamt = args.txamt ?? payment.refundable_txamt;
+    checkAmount(payment, txamt, paymentKnown);
+    const refundNo = args.out_trade_no ?? generateOutTradeNo('mcprf');
+    if (refundNo === payment.out_trade_no) {
+      throw validationFailure(
+        'out_trade_no',
+        "is the payment's own reference; a refund needs a new one",
+        'Leave out_trade_no out to have one generated, or pass a new unique reference.',
+        paymentKnown,
+      );
+    }
+    const known: KnownFields = {
+      ...paymentKnown,
+      out_trade_no: refundNo,
+      txamt,
+      amount_display: amountDisplay(txamt, payment.txcurrcd),
+    };
+    const intent = writeIntent(call, payment, txamt, refundNo);
+
+    let outcome;
+    try {
+      // No signal: a refund that has been sent must be seen through, not abandoned.
+      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
+        client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
+      );
+    } catch (error) {
+      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, txamt, known);
+      throw explainWriteError(error, call, {
+        endpoint: 'refund',
+        payType: payment.pay_type,
+        ref: { out_trade_no: refundNo },
+        known,
+      });
+    }
+    if (outcome.kind === 'refused') throw refusal(outcome, known);
+    if (outcome.kind === 'confirmation_required') {
+      const fields = confirmationFields(outcome, 'refund', `including out_trade_no "${refundNo}"`);
+      return {
+        structured: { environment: call.deps.environment, ...known, ...fields },
+        summary: `Confirmation required before refunding ${known.amount_display as string} of payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+      };
+    }
+    return answered(call, payment, txamt, known, outcome.value);
+  },
+});
+
+function checkRefundable(payment: PaymentSummary, known: KnownFields): void {
+  const payType = findPayType(payment.pay_type);
+  if (payType && !payType.refundable) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `${payTypeLabel(payment.pay_type)} payments cannot be refunded through QFPay.`,
+        next_action:
+          'Nothing was sent. Return the money to the customer another way (for FPS, a transfer from the merchant bank account) and record it outside QFPay.',
+      },
+      { ...known, status: payment.status },
+    );
+  }
+  if (payment.status === 'PAID' || payment.status === 'PARTIALLY_REFUNDED') return;
+  throw new ToolFailure(
+    {
+      kind: 'refused',
+      message: `Payment ${payment.syssn} is ${payment.status}; ${notRefundableBecause(payment.status)}`,
+      next_action: notRefundableNext(payment),
+    },
+    { ...known, status: payment.status },
+  );
+}
+
+function notRefundableBecause(status: NormalisedStatus): string {
+  switch (status) {
+    case 'REFUNDED':
+      return 'it is already fully refunded.';
+    case 'AWAITING_CUSTOMER':
+    case 'PROCESSING':
+      return 'it is not paid yet, so there is nothing to refund.';
+    case 'UNKNOWN':
+      return 'its outcome is not known yet.';
+    default:
+      return 'no money was taken, so there is nothing to refund.';
+  }
+}
+
+function notRefundableNext(payment: PaymentSummary): string {
+  switch (payment.status) {
+    case 'AWAITING_CUSTOMER':
+    case 'PROCESSING':
+      return `Nothing was sent. To stop the order use cancel_payment with syssn ${payment.syssn}; or wait_for_payment and refund once it is PAID.`;
+    case 'UNKNOWN':
+      return `Nothing was sent. Call wait_for_payment with syssn ${payment.syssn} and refund once it is PAID.`;
+    default:
+      return 'Nothing was sent and nothing needs to be done.';
+  }
+}
+
+function checkAmount(payment: PaymentSummary, txamt: number, known: KnownFields): void {
+  const remainder = payment.refundable_txamt;
+  if (remainder <= 0) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `Nothing is left to refund on payment ${payment.syssn}${payment.refund_processing_txamt > 0 ? ` (${amountDisplay(payment.refund_processing_txamt, payment.txcurrcd)} of refunds are still processing)` : ''}.`,
+        next_action: 'Nothing was sent. Call query_transaction on the payment to see its refunds.',
+      },
+      { ...known, status: payment.status },
+    );
+  }
+  if (txamt > remainder) {
+    throw validationFailure(
+      'txamt',
+      `refund of ${amountDisplay(txamt, payment.txcurrcd)} exceeds the refundable remainder ${amountDisplay(remainder, payment.txcurrcd)}`,
+      `Nothing was sent. Refund at most ${remainder} (${amountDisplay(remainder, payment.txcurrcd)}), or leave txamt out to refund the whole remainder.`,
+      { ...known, status: payment.status },
+    );
+  }
+}
+
+function writeIntent(call: ToolCall, payment: PaymentSummary, txamt: number, refundNo: string): WriteIntent {
+  const amount = amountDisplay(txamt, payment.txcurrcd);
+  const original = payment.txamt !== null ? amountDisplay(payment.txamt, payment.txcurrcd) : 'unknown';
+  return {
+    tool: 'refund',
+    environment: call.deps.environment,
+    merchant: requireClient(call).merchant,
+    params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
+    out_trade_no: refundNo,
+    txamt,
+    txcurrcd: payment.txcurrcd,
+    summary:
+      `Refund ${amount} (${amountInWords(txamt, payment.txcurrcd)}) of payment ${payment.syssn} (order ${payment.out_trade_no}, ` +
+      `originally ${original}, ${amountDisplay(payment.refundable_txamt, payment.txcurrcd)} refundable before this refund) ` +
+      `in the ${call.deps.environment} environment, refund reference ${refundNo}.`,
+  };
+}
+
+function paymentStateAfter(payment: PaymentSummary, txamt: number): NormalisedStatus {
+  const refunded = payment.refunded_txamt + txamt;
+  return payment.txamt !== null && refunded >= payment.txamt ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
+}
+
+function answered(
+  call: ToolCall,
+  payment: PaymentSummary,
+  txamt: number,
+  known: KnownFields,
+  response: ModificationResponse,
+): ToolOutput<Output> {
+  const explanation = explainRespcd(response.respcd, { endpoint: 'refund', payType: payment.pay_type });
+  const refundNo = known.out_trade_no as string;
+  if (response.respcd !== '0000') {
+    // Accepted but pending (1143/1145): the money is reserved, the result is not final.
+    const next = `The refund is still being processed. Do not refund again: call query_transaction with out_trade_no ${refundNo} in a little while.`;
+    return {
+      structured: {
+        environment: call.deps.environment,
+        ...known,
+        status: 'PROCESSING',
+        ...(response.syssn ? { syssn: response.syssn } : {}),
+        respcd: response.respcd,
+        respcd_explanation: explanation,
+        refundable_txamt: payment.refundable_txamt - txamt,
+        refundable_display: amountDisplay(payment.refundable_txamt - txamt, payment.txcurrcd),
+        next_action: next,
+      },
+      summary: `Refund ${refundNo} of ${known.amount_display as string} on payment ${payment.syssn} is PROCESSING.\nNext: ${next}`,
+    };
+  }
+  return succeeded(call, payment, txamt, known, {
+    syssn: response.syssn,
+    respcd: response.respcd,
+    explanation,
+  });
+}
+
+function succeeded(
+  call: ToolCall,
+  payment: PaymentSummary,
+  txamt: number,
+  known: KnownFields,
+  refund: {
+    syssn: string | undefined;
+    respcd: string;
+    explanation?: ReturnType<typeof explainRespcd>;
+    reconciled?: boolean;
+  },
+): ToolOutput<Output> {
+  const remaining = payment.refundable_txamt - txamt;
+  const remainingDisplay = amountDisplay(remaining, payment.txcurrcd);
+  const status = paymentStateAfter(payment, txamt);
+  const next =
+    status === 'REFUNDED'
+      ? 'The payment is now fully refunded; nothing more to do.'
+      : `Done. ${remainingDisplay} of the payment can still be refunded.`;
+  return {
+    structured: {
+      environment: call.deps.environment,
+      ...known,
+      status,
+      ...(refund.syssn ? { syssn: refund.syssn } : {}),
+      respcd: refund.respcd,
+      ...(refund.explanation ? { respcd_explanation: refund.explanation } : {}),
+      refunded_txamt: payment.refunded_txamt + txamt,
+      refundable_txamt: remaining,
+      refundable_display: remainingDisplay,
+      ...(refund.reconciled ? { reconciled: true } : {}),
+      next_action: next,
+    },
+    summary: `Refunded ${known.amount_display as string} of payment ${payment.syssn} (refund reference ${known.out_trade_no as string}${refund.syssn ? `, syssn ${refund.syssn}` : ''}). Payment is now ${status}; refundable remainder ${remainingDisplay}.`,
+  };
+}
+
+async function reconcile(
+  call: ToolCall,
+  payment: PaymentSummary,
+  txamt: number,
+  known: KnownFields,
+): Promise<ToolOutput<Output>> {
+  const refundNo = known.out_trade_no as string;
+  const result = await reconcileLostAnswer(call, { out_trade_no: refundNo }, 'refund');
+  const record = result.record;
+  if (record && result.status === 'REFUNDED') {
+    return succeeded(call, payment, txamt, known, {
+      syssn: record.syssn,
+      respcd: record.respcd,
+      reconciled: true,
+    });
+  }
+  if (record && result.status === 'FAILED') {
+    const explanation = explainRespcd(record.respcd, { endpoint: 'query_row', payType: payment.pay_type });
+    throw new ToolFailure(
+      {
+        kind: 'upstream',
+        respcd: record.respcd,
+        message: `QFPay's answer was lost, and a query shows refund ${refundNo} failed: ${explanation.meaning}`,
+        next_action: explanation.next_action,
+      },
+      {
+        ...known,
+        status: 'FAILED',
+        syssn: record.syssn,
+        respcd: record.respcd,
+        respcd_explanation: explanation,
+        reconciled: true,
+      },
+    );
+  }
+  const next = `Do not refund again. Call query_transaction with out_trade_no ${refundNo} (the refund's reference) until the refund shows REFUNDED or FAILED.`;
+  throw new ToolFailure(
+    {
+      kind: 'unknown_outcome',
+      message: `QFPay's answer to the refund was lost, and after ${result.polls} quer${result.polls === 1 ? 'y' : 'ies'} the refund is ${record ? result.status : 'not visible yet'}.`,
+      next_action: next,
+    },
+    {
+      ...known,
+      status: 'UNKNOWN',
+      ...(record ? { syssn: record.syssn } : {}),
+      reconciled: true,
+      next_action: next,
+    },
+  );
+}

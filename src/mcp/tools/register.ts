@@ -1,0 +1,159 @@
+import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
+
+import type { GuardContext } from '../guard.js';
+import { redactSecrets } from '../sanitize.js';
+import type { ToolErrorInfo } from '../result-shape.js';
+import {
+  type AccessKind,
+  annotationsFor,
+  type ToolCall,
+  type ToolDefinition,
+  type ToolDeps,
+  type ToolOutput,
+} from './define.js';
+import { describeFailure } from './failures.js';
+
+/**
+ * Registers one tool with a wrapper that (1) builds the per-call context, (2) turns every thrown
+ * error into a sanitised isError result, and (3) checks the structured output against the
+ * declared schema before it leaves, so a contract slip is caught here and not by a client.
+ */
+export function registerToolDefinition(
+  server: McpServer,
+  definition: ToolDefinition,
+  access: AccessKind,
+  deps: ToolDeps,
+): void {
+  server.registerTool(
+    definition.name,
+    {
+      title: definition.title,
+      description: definition.description,
+      inputSchema: definition.inputSchema,
+      outputSchema: definition.outputSchema,
+      annotations: annotationsFor(access, definition.title),
+    },
+    async (args, ctx) => {
+      const call = buildCall(deps, ctx);
+      let result: CallToolResult;
+      try {
+        const output = await definition.run(args, call);
+        result = toCallToolResult(definition, output, deps);
+      } catch (error) {
+        result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted);
+      }
+      return withoutSecrets(result, deps);
+    },
+  );
+}
+
+function buildCall(deps: ToolDeps, ctx: ServerContext): ToolCall {
+  const progressToken = ctx.mcpReq._meta?.progressToken;
+  const guardContext: GuardContext = {
+    ...(ctx.sessionId !== undefined ? { sessionId: ctx.sessionId } : {}),
+    ...(ctx.http?.authInfo?.clientId !== undefined ? { clientId: ctx.http.authInfo.clientId } : {}),
+    requestId: ctx.mcpReq.id,
+    log: deps.log,
+  };
+  return {
+    deps,
+    signal: ctx.mcpReq.signal,
+    guardContext,
+    async reportProgress(update) {
+      if (progressToken === undefined || ctx.mcpReq.signal.aborted) return;
+      try {
+        await ctx.mcpReq.notify({
+          method: 'notifications/progress',
+          params: {
+            progressToken,
+            progress: update.progress,
+            ...(update.total !== undefined ? { total: update.total } : {}),
+            ...(update.message !== undefined ? { message: update.message } : {}),
+          },
+        });
+      } catch {
+        // Progress is best effort; a closed stream must not fail the payment flow.
+      }
+    },
+  };
+}
+
+function toCallToolResult(
+  definition: ToolDefinition,
+  output: ToolOutput<unknown>,
+  deps: ToolDeps,
+): CallToolResult {
+  const checked = definition.outputSchema.safeParse(output.structured);
+  if (!checked.success) {
+    deps.log(
+      `tool ${definition.name} produced output outside its schema: ${checked.error.issues.map((i) => i.path.join('.') + ' ' + i.message).join('; ')}`,
+    );
+    return failureResult(definition, new Error('output schema mismatch'), deps, false);
+  }
+  const structured = checked.data;
+  return {
+    content: [
+      { type: 'text', text: output.summary },
+      ...(output.images ?? []).map((image) => ({
+        type: 'image' as const,
+        data: image.data,
+        mimeType: image.mimeType,
+      })),
+      { type: 'text', text: JSON.stringify(structured, null, 2) },
+    ],
+    structuredContent: structured,
+    ...(output.isError ? { isError: true } : {}),
+  };
+}
+
+function failureResult(
+  definition: ToolDefinition,
+  error: unknown,
+  deps: ToolDeps,
+  cancelled: boolean,
+): CallToolResult {
+  const described = cancelled
+    ? {
+        info: {
+          kind: 'internal' as const,
+          message: 'The request was cancelled by the client.',
+          next_action:
+            'If a payment, refund or cancel was in flight, call query_transaction with its out_trade_no to learn the outcome.',
+        },
+        known: {},
+      }
+    : describeFailure(error, deps.log);
+  const structured: Record<string, unknown> = {
+    environment: deps.environment,
+    ...described.known,
+    next_action: described.info.next_action,
+    error: described.info,
+  };
+  const conforms = definition.outputSchema.safeParse(structured);
+  const summary = { type: 'text' as const, text: errorSummary(definition.name, described.info) };
+  // Only attach structured content that matches the declared schema; a v2 client may validate it.
+  if (!conforms.success) return { content: [summary], isError: true };
+  const data = conforms.data;
+  return {
+    content: [summary, { type: 'text', text: JSON.stringify(data, null, 2) }],
+    structuredContent: data,
+    isError: true,
+  };
+}
+
+/**
+ * Last line of defence: no tool result ever carries the client key, whatever a tool or an
+ * upstream answer put into it (a key pasted into an argument and echoed back, for instance).
+ */
+function withoutSecrets(result: CallToolResult, deps: ToolDeps): CallToolResult {
+  const key = deps.credentials?.key;
+  if (!key) return result;
+  const text = JSON.stringify(result);
+  const redacted = redactSecrets(text, [key]);
+  return redacted === text ? result : (JSON.parse(redacted) as CallToolResult);
+}
+
+export function errorSummary(toolName: string, info: ToolErrorInfo): string {
+  const field = info.field ? ` [field: ${info.field}]` : '';
+  return `${toolName} failed (${info.kind})${field}: ${info.message}\nNext: ${info.next_action}`;
+}

@@ -1,0 +1,115 @@
+import * as z from 'zod';
+
+import { parseNotification } from '../../qfpay/notification.js';
+import { sharedResultShape, untrustedTextSchema } from '../result-shape.js';
+import { cleanUpstreamText, optionalUpstreamText } from '../upstream-text.js';
+import { defineTool, type ToolOutput, ToolFailure } from './define.js';
+import { amountDisplay, nextActionFor } from './views.js';
+
+const inputSchema = z.strictObject({
+  body: z
+    .string()
+    .min(1)
+    .max(65_536)
+    .describe(
+      'The raw notification body exactly as received (the bytes QFPay POSTed, as text). Do not re-serialise parsed JSON: the signature covers the exact bytes.',
+    ),
+  signature: z.string().min(1).max(256).describe('The X-QF-SIGN header of the notification.'),
+});
+
+const outputSchema = z.object({
+  ...sharedResultShape,
+  valid: z.boolean().optional().describe('True when X-QF-SIGN matches the body under the configured key.'),
+  reason: z
+    .string()
+    .optional()
+    .describe('Why it is not valid, or a note on a valid notification of a kind not interpreted.'),
+  notify_type: z.string().optional().describe('payment or refund.'),
+  pay_type: z.string().optional(),
+  cancel: z.string().optional(),
+  sysdtm: z.string().optional(),
+  paydtm: z.string().optional(),
+  goods_name: untrustedTextSchema.optional(),
+});
+
+type Output = z.output<typeof outputSchema>;
+
+export const verifyNotificationTool = defineTool({
+  name: 'verify_notification',
+  title: 'Verify a QFPay notification',
+  description: [
+    'Checks a QFPay asynchronous notification: X-QF-SIGN must equal upper(MD5(raw body + client key)), computed over the body exactly as received. Returns whether it is valid, the parsed fields and the normalised status.',
+    'Uses the configured client key (the simulator key in the local environment). Never act on an invalid notification; for a valid one, answer HTTP 200 with body SUCCESS and handle duplicates idempotently. Sends nothing to QFPay.',
+  ].join('\n'),
+  inputSchema,
+  outputSchema,
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async run(args, call): Promise<ToolOutput<Output>> {
+    const credentials = call.deps.credentials;
+    if (!credentials) {
+      throw new ToolFailure({
+        kind: 'configuration',
+        message: 'No QFPay client key is configured, so notification signatures cannot be checked.',
+        next_action:
+          'Ask the operator to set QFPAY_KEY (with QFPAY_APPCODE) for the environment the notifications come from.',
+      });
+    }
+    const parsed = parseNotification(args.body, args.signature, credentials.key);
+    const environment = call.deps.environment;
+    if (!parsed.valid) {
+      const next =
+        'Do not act on it and do not answer SUCCESS. If you expected a payment or refund, call query_transaction to learn its real state.';
+      return {
+        structured: {
+          environment,
+          valid: false,
+          ...(parsed.reason ? { reason: parsed.reason } : {}),
+          next_action: next,
+        },
+        summary: `INVALID notification: ${parsed.reason ?? 'signature mismatch'}.\nNext: ${next}`,
+      };
+    }
+    const body = parsed.body;
+    if (!body) {
+      const next =
+        'The signature is genuine. Answer HTTP 200 with body SUCCESS; this server does not interpret this notification type.';
+      return {
+        structured: {
+          environment,
+          valid: true,
+          ...(parsed.reason ? { reason: parsed.reason } : {}),
+          next_action: next,
+        },
+        summary: `Valid notification (${parsed.reason ?? 'not a payment or refund'}).\nNext: ${next}`,
+      };
+    }
+    const status = parsed.status ?? 'UNKNOWN';
+    const ack =
+      'Answer HTTP 200 with body SUCCESS (QFPay retries otherwise) and process it once: the same notification can arrive again.';
+    const next = `${ack} ${body.notify_type === 'refund' && status === 'REFUNDED' ? 'The refund went through.' : nextActionFor(status, body)}`;
+    const goodsName = optionalUpstreamText(body.goods_name, 64);
+    const structured: Output = {
+      environment,
+      valid: true,
+      status,
+      notify_type: body.notify_type,
+      syssn: cleanUpstreamText(body.syssn, 64),
+      out_trade_no: cleanUpstreamText(body.out_trade_no, 128),
+      txamt: body.txamt,
+      txcurrcd: body.txcurrcd,
+      amount_display: amountDisplay(body.txamt, body.txcurrcd),
+      respcd: body.respcd,
+      pay_type: body.pay_type,
+      cancel: body.cancel,
+      ...(body.sysdtm ? { sysdtm: body.sysdtm } : {}),
+      ...(body.paydtm ? { paydtm: body.paydtm } : {}),
+      ...(goodsName ? { goods_name: goodsName } : {}),
+      ...(parsed.reason ? { reason: parsed.reason } : {}),
+      next_action: next,
+    };
+    return {
+      structured,
+      summary: `Valid ${body.notify_type} notification: ${body.out_trade_no} (syssn ${body.syssn}) ${structured.amount_display ?? ''} — ${status}.\nNext: ${next}`,
+    };
+  },
+});

@@ -1,0 +1,141 @@
+import * as z from 'zod';
+
+import { isFinal } from '../../qfpay/outcome.js';
+import { pollUntilFinal } from '../../qfpay/reconcile.js';
+import { refundViewSchema, sharedResultShape } from '../result-shape.js';
+import { defineTool, type ToolOutput } from './define.js';
+import { outTradeNoInput, syssnInput } from './inputs.js';
+import { paymentRef } from './lookup.js';
+import { describeRef, nextActionFor, paymentView } from './views.js';
+import { requireClient } from './write-flow.js';
+
+/**
+ * 45 s by default: under the 60 s request timeout most MCP clients apply when they do not reset
+ * it on progress, and the window WeChat Pay recommends for polling a scanned-code payment.
+ */
+const DEFAULT_TIMEOUT_SECONDS = 45;
+const MAX_TIMEOUT_SECONDS = 300;
+
+const inputSchema = z.strictObject({
+  syssn: syssnInput.optional().describe('syssn of the payment to wait for (preferred).'),
+  out_trade_no: outTradeNoInput
+    .optional()
+    .describe('out_trade_no of the payment, e.g. when create_payment returned no syssn.'),
+  timeout_seconds: z
+    .int()
+    .min(1)
+    .max(MAX_TIMEOUT_SECONDS)
+    .default(DEFAULT_TIMEOUT_SECONDS)
+    .describe(
+      `How long to wait, 1-${MAX_TIMEOUT_SECONDS} s (default ${DEFAULT_TIMEOUT_SECONDS}). Progress notifications are sent on every poll; above 60 s your client must reset its request timeout on progress.`,
+    ),
+});
+
+const outputSchema = z.object({
+  ...sharedResultShape,
+  pay_type: z.string().optional(),
+  final: z.boolean().optional().describe('True when the status can no longer change by itself.'),
+  timed_out: z
+    .boolean()
+    .optional()
+    .describe('True when timeout_seconds passed before the payment was final.'),
+  polls: z.int().optional().describe('How many times QFPay was queried.'),
+  waited_seconds: z.number().optional(),
+  refunds: z.array(refundViewSchema).optional(),
+  refundable_txamt: z.int().optional(),
+  refundable_display: z.string().optional(),
+});
+
+type Output = z.output<typeof outputSchema>;
+
+export const waitForPaymentTool = defineTool({
+  name: 'wait_for_payment',
+  title: 'Wait for a QFPay payment to finish',
+  description: [
+    'Polls one payment (by syssn or out_trade_no) until it is final (PAID, FAILED, CANCELLED, EXPIRED, REFUNDED…) or timeout_seconds pass, sending MCP progress notifications on every poll. Cancelling the request stops the wait; it never changes the payment.',
+    'Use it after create_payment answers AWAITING_CUSTOMER (QR or link shown to the customer) or PROCESSING (wallet asking for a PIN). At timeout it answers honestly with the current status (AWAITING_CUSTOMER, PROCESSING or UNKNOWN) and timed_out: true; call it again to keep waiting, or cancel_payment if the customer gave up. Never create a new order because a wait timed out. Read-only.',
+  ].join('\n'),
+  inputSchema,
+  outputSchema,
+  async run(args, call): Promise<ToolOutput<Output>> {
+    const client = requireClient(call);
+    const ref = paymentRef(args.syssn, args.out_trade_no, 'out_trade_no');
+    const timeoutMs = args.timeout_seconds * 1000;
+    let lastProgress = -1;
+    const started = Date.now();
+    const result = await pollUntilFinal(client, ref, {
+      timeoutMs,
+      ...(call.deps.timing.pollIntervalMs !== undefined
+        ? { intervalMs: call.deps.timing.pollIntervalMs }
+        : {}),
+      signal: call.signal,
+      onPoll: ({ attempt, status, elapsedMs }) => {
+        // Progress must strictly increase; elapsed tenths of a second, never repeated.
+        const progress = Math.max(lastProgress + 0.1, Math.round(elapsedMs / 100) / 10);
+        lastProgress = progress;
+        void call.reportProgress({
+          progress,
+          total: args.timeout_seconds,
+          message: `poll ${attempt}: ${status} after ${Math.round(elapsedMs / 1000)} s`,
+        });
+      },
+    });
+    const waited = Math.round((Date.now() - started) / 100) / 10;
+    const base = {
+      environment: call.deps.environment,
+      final: !result.timedOut && result.summary !== undefined && isFinal(result.status),
+      timed_out: result.timedOut,
+      polls: result.polls,
+      waited_seconds: waited,
+    };
+    if (!result.summary || !result.summary.payment_found) {
+      const next = `No payment with ${describeRef(ref)} is visible at QFPay yet. Check the reference and environment; if create_payment's outcome was unknown, query again shortly and do not create a new order meanwhile.`;
+      const structured: Output = { ...base, status: 'UNKNOWN', ...ref, next_action: next };
+      return {
+        structured,
+        summary: `After ${waited} s and ${result.polls} poll(s), ${describeRef(ref)} was not found.\nNext: ${next}`,
+      };
+    }
+    const view = paymentView(result.summary);
+    const next = result.timedOut
+      ? timedOutNextAction(view.status, ref, args.timeout_seconds)
+      : nextActionFor(view.status, view, view.refundable_display);
+    const structured: Output = {
+      ...base,
+      status: view.status,
+      syssn: view.syssn,
+      out_trade_no: view.out_trade_no,
+      ...(view.txamt !== undefined ? { txamt: view.txamt } : {}),
+      txcurrcd: view.txcurrcd,
+      ...(view.amount_display ? { amount_display: view.amount_display } : {}),
+      respcd: view.respcd,
+      pay_type: view.pay_type,
+      refunds: view.refunds,
+      refundable_txamt: view.refundable_txamt,
+      ...(view.refundable_display ? { refundable_display: view.refundable_display } : {}),
+      next_action: next,
+    };
+    const verdict = result.timedOut
+      ? `still ${view.status} after ${waited} s (timed out)`
+      : `${view.status} after ${waited} s`;
+    return {
+      structured,
+      summary: `Payment ${view.out_trade_no} (syssn ${view.syssn}, ${view.amount_display ?? ''}): ${verdict}, ${result.polls} poll(s).\nNext: ${next}`,
+    };
+  },
+});
+
+function timedOutNextAction(
+  status: string,
+  ref: { syssn?: string; out_trade_no?: string },
+  waitedSeconds: number,
+): string {
+  const id = describeRef(ref);
+  if (status === 'AWAITING_CUSTOMER') {
+    return `The customer has not paid within ${waitedSeconds} s. Call wait_for_payment again with ${id} to keep waiting, or cancel_payment if the customer gave up. Do not create a new order for the same purchase while this one is open.`;
+  }
+  if (status === 'PROCESSING') {
+    return `The wallet is still processing. Call wait_for_payment again with ${id}. Do not create a new order and do not re-send the payment.`;
+  }
+  return `The outcome is still unknown. Call wait_for_payment or query_transaction again with ${id}; do not create a new order meanwhile.`;
+}

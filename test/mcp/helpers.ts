@@ -1,0 +1,115 @@
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
+import { request } from 'undici';
+
+import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
+
+export interface Connected {
+  readonly runtime: QfpayMcpRuntime;
+  readonly client: Client;
+  readonly logs: string[];
+  close(): Promise<void>;
+}
+
+/** A real MCP client talking to a fresh server of a real runtime over an in-memory pair. */
+export async function connect(options: RuntimeOptions = {}): Promise<Connected> {
+  const logs: string[] = [];
+  const runtime = await createRuntime({
+    env: { QFPAY_ENV: 'local' },
+    log: (line) => logs.push(line),
+    unknownOutcomeWindowMs: 2_000,
+    pollIntervalMs: 50,
+    ...options,
+  });
+  const { client, close } = await attach(runtime);
+  return {
+    runtime,
+    client,
+    logs,
+    async close() {
+      await close();
+      await runtime.close();
+    },
+  };
+}
+
+export async function attach(
+  runtime: QfpayMcpRuntime,
+): Promise<{ client: Client; close: () => Promise<void> }> {
+  const server = runtime.createServer();
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverTransport);
+  const client = new Client({ name: 'qfpay-mcp-test', version: '1.0.0' });
+  await client.connect(clientTransport);
+  // Listing tools first makes the client validate every structuredContent against its outputSchema.
+  await client.listTools();
+  return {
+    client,
+    async close() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+export interface ToolAnswer {
+  readonly isError: boolean;
+  readonly text: string;
+  readonly structured: Record<string, unknown>;
+  readonly images: { data: string; mimeType: string }[];
+}
+
+export async function call(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+  onprogress?: (progress: { progress: number; total?: number; message?: string }) => void,
+): Promise<ToolAnswer> {
+  const result = await client.callTool({ name, arguments: args }, onprogress ? { onprogress } : undefined);
+  const content = result.content as { type: string; text?: string; data?: string; mimeType?: string }[];
+  return {
+    isError: result.isError === true,
+    text: content
+      .filter((c) => c.type === 'text')
+      .map((c) => c.text ?? '')
+      .join('\n'),
+    structured: (result.structuredContent ?? {}) as Record<string, unknown>,
+    images: content
+      .filter((c) => c.type === 'image')
+      .map((c) => ({ data: c.data ?? '', mimeType: c.mimeType ?? '' })),
+  };
+}
+
+export interface LoggedRequest {
+  readonly path: string;
+  readonly http_status: number | null;
+  readonly respcd?: string;
+}
+
+/** What the simulator received, through its HTTP control API. */
+export async function simulatorRequests(baseUrl: string): Promise<LoggedRequest[]> {
+  const response = await request(`${baseUrl}/__sim/requests`);
+  const body = (await response.body.json()) as { requests: LoggedRequest[] };
+  return body.requests;
+}
+
+export async function countRequests(baseUrl: string, path: string): Promise<number> {
+  return (await simulatorRequests(baseUrl)).filter((r) => r.path === path).length;
+}
+
+export async function simulatorControl(
+  baseUrl: string,
+  method: 'POST' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  const response = await request(`${baseUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const json: unknown = await response.body.json();
+  if (response.statusCode >= 300)
+    throw new Error(`simulator control ${path}: HTTP ${response.statusCode} ${JSON.stringify(json)}`);
+  return json;
+}
