@@ -1,3 +1,4 @@
+import { formatQfpayDateTime, parseQfpayDateTime } from '../qfpay/time.js';
 /**
  * The simulated clock. It runs `timeScale` times faster than the real clock and can be set or
  * advanced through the control API; expiries, pending settlement, notification retries, the
@@ -46,8 +47,7 @@ const UTC8_OFFSET_MS = 8 * 60 * 60 * 1000;
 
 /** `YYYY-MM-DD hh:mm:ss` in UTC+8, the format of sysdtm, txdtm, start_time and end_time. */
 export function formatUtc8(epochMs: number): string {
-  const iso = new Date(epochMs + UTC8_OFFSET_MS).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  return formatQfpayDateTime(new Date(epochMs));
 }
 
 /** `YYYYMMDD` in UTC+8, the prefix of every syssn. */
@@ -55,29 +55,9 @@ export function utc8DatePrefix(epochMs: number): string {
   return formatUtc8(epochMs).slice(0, 10).replaceAll('-', '');
 }
 
-const QFPAY_DATETIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
-
-/**
- * Parses `YYYY-MM-DD hh:mm:ss` as UTC+8. Returns undefined for anything else, including dates
- * that do not exist (2026-02-30) and out-of-range times.
- */
+/** Parses `YYYY-MM-DD hh:mm:ss` as UTC+8; undefined for anything else, including 2026-02-30. */
 export function parseUtc8(text: string): number | undefined {
-  const match = QFPAY_DATETIME.exec(text);
-  if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59)
-    return undefined;
-  const utcMs = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(utcMs);
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1) return undefined;
-  return utcMs - UTC8_OFFSET_MS;
+  return parseQfpayDateTime(text)?.getTime();
 }
 
 /** The calendar month (UTC+8) an instant falls in, as `YYYY-MM`. */
