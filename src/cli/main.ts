@@ -33,6 +33,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     },
   },
   {
+    name: 'doctor',
+    summary: 'Check configuration, credentials and the connection to QFPay',
+    run: async (argv, io) => (await import('../doctor.js')).runDoctorCli(argv, io),
+  },
+  {
     name: 'audit',
     summary: 'Inspect and verify the audit ledger of money-moving calls',
     run: async (argv, io) => {

@@ -1,0 +1,234 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+
+/**
+ * The published artefact, not the checkout: `npm pack` must hold only what runs, and the tarball
+ * installed into an empty folder must work as `npx qfpay-mcp` and as a library. Installing needs
+ * the package's dependencies from the npm registry (or npm's cache); when that fails this test
+ * fails with npm's own message — it never skips.
+ *
+ * Slow by nature (npm pack + npm install, a few seconds with a warm cache): up to 180 s.
+ */
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  bin: Record<string, string>;
+};
+const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx';
+
+interface PackedFile {
+  path: string;
+  size: number;
+}
+
+let work: string;
+let tarball: string;
+let files: string[];
+let installDir: string;
+
+function assertFreshBuild(): void {
+  const cli = path.join(ROOT, 'dist', 'cli.js');
+  if (!existsSync(cli))
+    throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does this).');
+  if (newestMtime(path.join(ROOT, 'src')) > statSync(cli).mtimeMs)
+    throw new Error('dist/ is older than src/: run `npm run build` first (npm test does this).');
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+async function npm(args: string[], cwd: string, timeout = 150_000): Promise<string> {
+  try {
+    const { stdout } = await run(NPM, args, {
+      cwd,
+      timeout,
+      maxBuffer: 32 * 1024 * 1024,
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
+    return stdout;
+  } catch (error) {
+    const failure = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(
+      `npm ${args.join(' ')} failed in ${cwd}:\n${failure.stderr ?? ''}${failure.stdout ?? ''}\n${failure.message}`,
+      { cause: error },
+    );
+  }
+}
+
+beforeAll(async () => {
+  assertFreshBuild();
+  work = mkdtempSync(path.join(tmpdir(), 'qfpay-pack-'));
+  const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], ROOT)) as Array<{
+    filename: string;
+    files: PackedFile[];
+  }>;
+  tarball = path.join(work, packed[0]!.filename);
+  files = packed[0]!.files.map((f) => f.path).sort();
+
+  installDir = path.join(work, 'consumer');
+  // An empty project, as a merchant's developer would have.
+  await run(process.execPath, ['-e', 'require("fs").mkdirSync(process.argv[1])', installDir]);
+  writeFileSync(
+    path.join(installDir, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  );
+  await npm(
+    ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
+    installDir,
+  );
+}, 180_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('contains only what runs: built JS and types, docs, skill, examples and configs', () => {
+    const allowed = [
+      /^dist\/.+\.js$/,
+      /^dist\/.+\.d\.ts$/,
+      /^README\.md$/,
+      /^LICENSE$/,
+      /^SKILL\.md$/,
+      /^references\/[a-z-]+\.md$/,
+      /^examples\/[a-z-]+\.m?js$/,
+      /^mcp\.json\.example$/,
+      /^server\.json$/,
+      /^package\.json$/,
+    ];
+    const unexpected = files.filter((f) => !allowed.some((pattern) => pattern.test(f)));
+    expect(unexpected, 'files that should not ship').toEqual([]);
+    expect(
+      files.filter((f) => /^(src|test|bench|scripts|docs|\.ci)\//.test(f) || f.endsWith('.map')),
+    ).toEqual([]);
+  });
+
+  it('ships the entry points, the skill and its references, and the registry files', () => {
+    for (const required of [
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'SKILL.md',
+      'references/setup.md',
+      'references/tools.md',
+      'references/response-codes.md',
+      'references/safety.md',
+      'mcp.json.example',
+      'server.json',
+      pkg.bin['qfpay-mcp']!,
+      'dist/index.js',
+      'dist/index.d.ts',
+    ])
+      expect(files, `${required} is in the tarball`).toContain(required);
+  });
+
+  it('ships no stale build output: every dist file comes from a source file', () => {
+    const stale = files
+      .filter((f) => f.startsWith('dist/'))
+      .map((f) => f.replace(/^dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts'))
+      .filter((source) => !existsSync(path.join(ROOT, source)));
+    expect(stale, 'dist files without a source (clean dist/ before building)').toEqual([]);
+  });
+
+  it('ships nothing that needs a devDependency at run time', () => {
+    const dev = Object.keys(
+      (
+        JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+          devDependencies: Record<string, string>;
+        }
+      ).devDependencies,
+    );
+    for (const file of files.filter((f) => f.endsWith('.js') || f.endsWith('.mjs'))) {
+      const text = readFileSync(path.join(installDir, 'node_modules', pkg.name, file), 'utf8');
+      for (const name of dev) {
+        const imported = new RegExp(
+          `(?:from\\s+|import\\()\\s*['"]${name.replace(/[/.]/g, '\\$&')}(?:/[^'"]*)?['"]`,
+        ).test(text);
+        expect(imported, `${file} imports the devDependency ${name}`).toBe(false);
+      }
+    }
+  });
+});
+
+describe('the installed tarball', () => {
+  it('runs as npx qfpay-mcp --version', async () => {
+    const { stdout } = await run(NPX, ['qfpay-mcp', '--version'], { cwd: installDir, timeout: 60_000 });
+    expect(stdout.trim()).toBe(pkg.version);
+  });
+
+  it('serves tools/list over stdio to the official MCP client', async () => {
+    const stateDir = path.join(work, 'state');
+    const transport = new StdioClientTransport({
+      command: path.join(
+        installDir,
+        'node_modules',
+        '.bin',
+        process.platform === 'win32' ? 'qfpay-mcp.cmd' : 'qfpay-mcp',
+      ),
+      args: [],
+      cwd: installDir,
+      env: { ...getDefaultEnvironment(), QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
+      stderr: 'pipe',
+    });
+    let stderr = '';
+    transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const client = new Client({ name: 'package-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toEqual(
+        expect.arrayContaining([
+          'create_payment',
+          'wait_for_payment',
+          'refund',
+          'cancel_payment',
+          'query_transaction',
+          'explain_respcd',
+          'list_pay_types',
+          'list_currencies',
+          'verify_notification',
+          'diagnose_signature',
+          'simulate_customer_payment',
+        ]),
+      );
+      const answer = await client.callTool({ name: 'list_currencies', arguments: { code: 'HKD' } });
+      expect(answer.isError).not.toBe(true);
+    } finally {
+      await client.close();
+    }
+    expect(stderr).toContain('ready:');
+  });
+
+  it('works as a library: the shipped example runs against the simulator', async () => {
+    const example = path.join(installDir, 'node_modules', pkg.name, 'examples', 'scripted-workflow.mjs');
+    const { stdout } = await run(process.execPath, [example], { cwd: installDir, timeout: 90_000 });
+    expect(stdout).toMatch(/Charging HKD 10\.50 as order shop_\d+/);
+    expect(stdout).toMatch(/Paid: syssn \d+\./);
+    expect(stdout).toMatch(
+      /Now (PAID|PARTIALLY_REFUNDED): refunded HKD \d+\.\d\d, still refundable HKD \d+\.\d\d\./,
+    );
+  });
+
+  it('installs the skill files where an agent can copy them from', () => {
+    const installed = path.join(installDir, 'node_modules', pkg.name);
+    expect(readFileSync(path.join(installed, 'SKILL.md'), 'utf8')).toMatch(/^---\nname: qfpay\n/);
+    expect(existsSync(path.join(installed, 'references', 'tools.md'))).toBe(true);
+  });
+});
