@@ -1,0 +1,152 @@
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
+import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { StdioRpc } from './lib/stdio-rpc.mjs';
+import { serverEverythingBin, scratchStateDir } from './lib/paths.mjs';
+import { OUR_SERVER, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
+
+/**
+ * Benchmark 5 — context cost: what a host puts in the model's context before the first call
+ * (the tools/list answer, plus the server instructions from initialize), in UTF-8 bytes and
+ * approximate tokens (bytes / 4), per tool and in total. Also the size of typical results.
+ * Measured on the wire with a bare JSON-RPC client, so the bytes are exactly what the server sent.
+ */
+
+const tokens = (bytes) => Math.round(bytes / 4);
+const byteLength = (value) => Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
+
+async function toolset(spec) {
+  const rpc = new StdioRpc(spec);
+  try {
+    const init = await rpc.initialize();
+    const list = await rpc.request('tools/list');
+    const tools = list.message.result.tools;
+    const instructions = init.message.result.instructions ?? '';
+    // Hosts typically hand the model name + description + input schema (the shape of an LLM API
+    // tool definition); the output schema is used by the client to validate results.
+    const modelFacing = (tool) =>
+      byteLength({ name: tool.name, description: tool.description, input_schema: tool.inputSchema });
+    const modelFacingTotal = tools.reduce((sum, tool) => sum + modelFacing(tool), 0);
+    return {
+      rpc,
+      summary: {
+        tools: tools.length,
+        tools_list_bytes: byteLength(tools),
+        tools_list_tokens: tokens(byteLength(tools)),
+        model_facing_bytes: modelFacingTotal,
+        model_facing_tokens: tokens(modelFacingTotal),
+        instructions_bytes: byteLength(instructions),
+        instructions_tokens: tokens(byteLength(instructions)),
+        per_tool: tools.map((tool) => ({
+          name: tool.name,
+          bytes: byteLength(tool),
+          tokens: tokens(byteLength(tool)),
+          model_facing_bytes: modelFacing(tool),
+          description_bytes: byteLength(tool.description ?? ''),
+          input_schema_bytes: byteLength(tool.inputSchema ?? {}),
+          output_schema_bytes: byteLength(tool.outputSchema ?? {}),
+        })),
+      },
+    };
+  } catch (error) {
+    await rpc.close();
+    throw error;
+  }
+}
+
+/** Calls a write tool, repeating with the token when a guard asks for confirmation. */
+async function callConfirmed(rpc, name, args) {
+  let answer = await rpc.callTool(name, args);
+  const token = answer.message.result.structuredContent?.confirmation_token;
+  if (token) answer = await rpc.callTool(name, { ...args, confirmation_token: token });
+  return answer;
+}
+
+async function resultSizes(rpc) {
+  const sizes = [];
+  const record = (label, answer) => {
+    const result = answer.message.result;
+    const textBytes = result.content
+      .filter((c) => c.type === 'text')
+      .reduce((s, c) => s + byteLength(c.text), 0);
+    const imageBytes = result.content
+      .filter((c) => c.type === 'image')
+      .reduce((s, c) => s + byteLength(c.data), 0);
+    sizes.push({
+      call: label,
+      bytes: byteLength(answer.line),
+      text_bytes: textBytes,
+      text_tokens: tokens(textBytes),
+      structured_bytes: byteLength(result.structuredContent ?? {}),
+      image_base64_bytes: imageBytes,
+    });
+  };
+  record('explain_respcd {respcd:"1143"}', await rpc.callTool('explain_respcd', { respcd: '1143' }));
+  record('list_currencies {}', await rpc.callTool('list_currencies', {}));
+  record('list_pay_types {}', await rpc.callTool('list_pay_types', {}));
+  const cpm = await callConfirmed(rpc, 'create_payment', {
+    pay_type: '800108',
+    txamt: 1050,
+    txcurrcd: 'HKD',
+    auth_code: '280000000000000001',
+  });
+  record('create_payment CPM (PAID)', cpm);
+  const mpm = await callConfirmed(rpc, 'create_payment', {
+    pay_type: '800101',
+    txamt: 1050,
+    txcurrcd: 'HKD',
+  });
+  record('create_payment MPM (QR image attached)', mpm);
+  const ref = cpm.message.result.structuredContent.out_trade_no;
+  record('query_transaction (1 payment)', await rpc.callTool('query_transaction', { out_trade_no: ref }));
+  return sizes;
+}
+
+export async function run({ log }) {
+  log('context-cost: tools/list of the full, production-like and read-only toolsets');
+  const full = await toolset(OUR_SERVER(embeddedServerEnv()));
+  let results;
+  try {
+    results = await resultSizes(full.rpc);
+  } finally {
+    await full.rpc.close();
+  }
+  // A non-local environment has no simulator tool; no request leaves the machine for tools/list.
+  const sandbox = await toolset(
+    OUR_SERVER({
+      ...getDefaultEnvironment(),
+      QFPAY_ENV: 'sandbox',
+      QFPAY_APPCODE: 'BENCHAPPCODE00000000000000000000',
+      QFPAY_KEY: 'bench-key-not-used-for-any-request',
+      QFPAY_STATE_DIR: scratchStateDir(),
+    }),
+  );
+  await sandbox.rpc.close();
+  const readOnly = await toolset(OUR_SERVER(embeddedServerEnv(), ['--read-only']));
+  await readOnly.rpc.close();
+  const everything = serverEverythingBin();
+  const reference = await toolset({
+    command: process.execPath,
+    args: [everything.path, 'stdio'],
+    env: getDefaultEnvironment(),
+  });
+  await reference.rpc.close();
+  return {
+    token_estimate: 'bytes / 4 (rough rule for English text and JSON with common BPE tokenizers; ±25%)',
+    toolsets: {
+      'full (QFPAY_ENV=local)': full.summary,
+      'full (QFPAY_ENV=sandbox, no simulator tool)': sandbox.summary,
+      'read-only (--read-only)': readOnly.summary,
+    },
+    reference: {
+      server: `@modelcontextprotocol/server-everything ${everything.version}`,
+      tools: reference.summary.tools,
+      tools_list_bytes: reference.summary.tools_list_bytes,
+      tools_list_tokens: reference.summary.tools_list_tokens,
+      model_facing_bytes: reference.summary.model_facing_bytes,
+    },
+    result_sizes: results,
+  };
+}
+
+runIfMain(import.meta.url, run);

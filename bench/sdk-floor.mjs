@@ -1,0 +1,114 @@
+import process from 'node:process';
+import { URL } from 'node:url';
+import { Buffer } from 'node:buffer';
+import { rounded, summarise, median, nowMs, round } from './lib/stats.mjs';
+import { StdioRpc } from './lib/stdio-rpc.mjs';
+import { serverEverythingBin } from './lib/paths.mjs';
+import { OUR_SERVER, connectOfficialClient, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
+import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+
+/**
+ * Benchmark 2 — the SDK floor: how close a reference-only tool of ours gets to the official
+ * reference server's trivial `echo`, with the same client, interleaved call by call.
+ *   ours        explain_respcd {respcd:"1143"} on `node dist/cli.js` (QFPAY_ENV=local)
+ *   everything  echo {message:"…"} on @modelcontextprotocol/server-everything (v1 SDK), stdio
+ *   v2-echo     the same echo rebuilt on OUR SDK (v2 + serveStdio, bench/lib/v2-echo-server.mjs):
+ *               v2-echo / everything is what the SDK generation costs, ours / v2-echo what our tool costs
+ * Measured twice: with the official v2 client (the "same client" of the target) and with a bare
+ * JSON-RPC line client (server cost without client-side validation).
+ */
+
+const CALLS = Number(process.env.BENCH_FLOOR_CALLS ?? 2_000);
+const WARMUP = 200;
+
+export async function run({ log }) {
+  const everything = serverEverythingBin();
+  const oursSpec = OUR_SERVER(embeddedServerEnv());
+  const v2EchoSpec = {
+    command: process.execPath,
+    args: [new URL('./lib/v2-echo-server.mjs', import.meta.url).pathname],
+    env: getDefaultEnvironment(),
+  };
+  const everythingSpec = {
+    command: process.execPath,
+    args: [everything.path, 'stdio'],
+    env: getDefaultEnvironment(),
+  };
+  const closers = [];
+  try {
+    const sdkOurs = await connectOfficialClient(oursSpec);
+    closers.push(sdkOurs);
+    const sdkEverything = await connectOfficialClient(everythingSpec);
+    closers.push(sdkEverything);
+    const sdkV2Echo = await connectOfficialClient(v2EchoSpec);
+    closers.push(sdkV2Echo);
+    const lineOurs = new StdioRpc(oursSpec);
+    closers.push(lineOurs);
+    const lineEverything = new StdioRpc(everythingSpec);
+    closers.push(lineEverything);
+    await Promise.all([
+      lineOurs.initialize(),
+      lineEverything.initialize(),
+      sdkOurs.listTools(),
+      sdkEverything.listTools(),
+      sdkV2Echo.listTools(),
+    ]);
+
+    const message = 'The quick brown fox jumps over the lazy dog';
+    const contenders = {
+      'sdk:ours': async () => {
+        const r = await sdkOurs.callTool({ name: 'explain_respcd', arguments: { respcd: '1143' } });
+        if (r.isError || r.structuredContent?.respcd !== '1143') throw new Error('explain_respcd failed');
+        return r;
+      },
+      'sdk:everything': async () => {
+        const r = await sdkEverything.callTool({ name: 'echo', arguments: { message } });
+        if (r.isError || !r.content[0].text.includes(message)) throw new Error('echo failed');
+        return r;
+      },
+      'sdk:v2-echo': async () => {
+        const r = await sdkV2Echo.callTool({ name: 'echo', arguments: { message } });
+        if (r.isError || !r.content[0].text.includes(message)) throw new Error('v2 echo failed');
+        return r;
+      },
+      'line:ours': async () => lineOurs.callTool('explain_respcd', { respcd: '1143' }),
+      'line:everything': async () => lineEverything.callTool('echo', { message }),
+    };
+    const names = Object.keys(contenders);
+    const samples = Object.fromEntries(names.map((name) => [name, []]));
+    const bytes = {};
+    log(`sdk-floor: ${WARMUP} warm-up + ${CALLS} measured rounds of ${names.join(', ')}`);
+    for (let round = 0; round < WARMUP + CALLS; round++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(round + k) % names.length];
+        const started = nowMs();
+        const answer = await contenders[name]();
+        if (round >= WARMUP) samples[name].push(nowMs() - started);
+        if (round === 0 && name.startsWith('line:')) bytes[name] = Buffer.byteLength(answer.line);
+      }
+    }
+    const s = Object.fromEntries(names.map((name) => [name, rounded(summarise(samples[name]))]));
+    const pairedRatio = (a, b) => median(samples[a].map((x, i) => x / samples[b][i]));
+    const ratio = round(s['sdk:ours'].p50 / s['sdk:everything'].p50);
+    return {
+      calls: CALLS,
+      warmup: WARMUP,
+      reference: `@modelcontextprotocol/server-everything ${everything.version} (stdio, v1 SDK), tool echo`,
+      ours: 'qfpay-mcp dist/cli.js (QFPAY_ENV=local), tool explain_respcd',
+      latency_ms: s,
+      response_bytes: { ours: bytes['line:ours'], everything: bytes['line:everything'] },
+      ratio_p50_official_client: ratio,
+      ratio_p99_official_client: round(s['sdk:ours'].p99 / s['sdk:everything'].p99),
+      ratio_paired_median_official_client: round(pairedRatio('sdk:ours', 'sdk:everything')),
+      ratio_p50_sdk_generation_v2_echo_vs_reference: round(s['sdk:v2-echo'].p50 / s['sdk:everything'].p50),
+      ratio_p50_our_tool_vs_v2_echo: round(s['sdk:ours'].p50 / s['sdk:v2-echo'].p50),
+      ratio_p50_line_client: round(s['line:ours'].p50 / s['line:everything'].p50),
+      target: { ratio_at_most: 1.2 },
+      met: ratio <= 1.2,
+    };
+  } finally {
+    for (const closer of closers) await closer.close();
+  }
+}
+
+runIfMain(import.meta.url, run);
