@@ -10,13 +10,15 @@ import type { SimTransaction, TransactionState } from './state.js';
 
 /** One trade-API request as the simulator received it (control API `GET /__sim/requests`). */
 export interface RequestLogEntry {
-  /** Real epoch ms of arrival. */
+  /** Epoch ms of arrival on the monotonic clock the rate limiter uses (fractional). */
   readonly at_ms: number;
   readonly method: string;
   readonly path: string;
   /** X-QF-APPCODE as sent (null when absent). */
   readonly appcode: string | null;
   readonly mchid?: string;
+  /** The request's out_trade_no (a comma list for queries), when it carried one. */
+  readonly out_trade_no?: string;
   /** null when the connection was dropped without an answer (drop_after_commit). */
   http_status: number | null;
   respcd?: string;

@@ -120,7 +120,8 @@ class SimulatorApp {
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const arrivedAtMs = Date.now();
+    // The rate limiter's clock, so window checks on the log agree with what the limiter admitted.
+    const arrivedAtMs = performance.timeOrigin + performance.now();
     const url = new URL(req.url ?? '/', 'http://simulator.invalid');
     const body = await readBody(req);
     if (url.pathname === '/__sim' || url.pathname.startsWith('/__sim/')) {
@@ -175,6 +176,9 @@ class SimulatorApp {
     const parsed = parseParams(req, url, body);
     const mchid = parsed instanceof WireError ? undefined : parsed.get('mchid');
     if (mchid !== undefined && mchid !== '') Object.assign(entry, { mchid });
+    // Not a secret, and it lets tests attribute every answer to the order it concerns.
+    const outTradeNo = parsed instanceof WireError ? undefined : parsed.get('out_trade_no');
+    if (outTradeNo !== undefined && outTradeNo !== '') Object.assign(entry, { out_trade_no: outTradeNo });
     const knownKey = this.keyForAppcode(entry.appcode ?? undefined);
 
     if (!this.limiter.tryAdmit(`${entry.appcode ?? ''}|${mchid ?? ''}`)) {
