@@ -1,10 +1,12 @@
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import type { NormalisedStatus } from '../qfpay/types.js';
 
 /**
  * The money-movement seam. Every write tool goes tool → guard → client, so that the
  * production gate, confirmations, caps, idempotency and the audit ledger live in one place
- * and can never be skipped by a tool. `BasicGuard` is the minimal policy (production gate
- * only); the full guard implements the same interface.
+ * and can never be skipped by a tool. The runtime builds the full guard (`SafeGuard`, in
+ * write-safety/) from the operator's policy; `BasicGuard` is the minimal one (production gate
+ * only) for embedders and tests that bring their own policy.
  */
 
 export type WriteToolName = 'create_payment' | 'refund' | 'cancel_payment';
@@ -25,6 +27,8 @@ export interface WriteIntent {
   readonly out_trade_no: string;
   readonly txamt: number;
   readonly txcurrcd: string;
+  /** Refunds and cancellations: the payment they act on. */
+  readonly orig_syssn?: string;
   /** Human-readable, with the amount in words, for a person to approve. */
   readonly summary: string;
 }
@@ -35,13 +39,48 @@ export interface GuardContext {
   readonly sessionId?: string;
   /** OAuth client id or token subject from the HTTP transport, when authenticated. */
   readonly clientId?: string;
-  /** The MCP request being served, for correlating ledger lines. */
+  /** The MCP request being served, for correlating ledger lines and routing a confirmation prompt. */
   readonly requestId?: string | number;
   readonly log: (line: string) => void;
 }
 
+/** What an execution (or a later query) established, in the terms the ledger records. */
+export interface ExecutionReport {
+  readonly status: NormalisedStatus;
+  readonly syssn?: string;
+  readonly respcd?: string;
+  readonly message?: string;
+}
+
+/** An earlier execution of the same action, as far as the server recorded it. */
+export interface RecordedWrite {
+  /** The latest known status; UNKNOWN when the outcome was lost or never written. */
+  readonly status: NormalisedStatus;
+  readonly syssn?: string;
+  readonly respcd?: string;
+  /** ISO 8601 time of the original intent. */
+  readonly recorded_at: string;
+  /** memory: this process ran it; ledger: found in the audit ledger (another process or before a restart). */
+  readonly source: 'memory' | 'ledger';
+}
+
 export type GuardOutcome<T> =
-  | { readonly kind: 'executed'; readonly value: T }
+  | {
+      readonly kind: 'executed';
+      readonly value: T;
+      /** How a person approved it, when a confirmation was required. */
+      readonly approval?: 'token' | 'elicitation';
+    }
+  | {
+      /**
+       * The same action (same out_trade_no, same parameters) was already sent: nothing was sent
+       * again. `value` is the original answer when this process still holds it; otherwise the
+       * tool reads the current state by querying, never by re-sending.
+       */
+      readonly kind: 'replayed';
+      readonly recorded: RecordedWrite;
+      readonly value?: T;
+    }
   | {
       readonly kind: 'confirmation_required';
       readonly token: string;
@@ -50,6 +89,42 @@ export type GuardOutcome<T> =
       readonly expires_at: string;
     }
   | { readonly kind: 'refused'; readonly reason: string; readonly next_action: string };
+
+export interface RunOptions<T> {
+  /** Turns a successful answer into what the ledger records as the outcome. */
+  readonly describe?: (value: T) => ExecutionReport;
+  /**
+   * The MCP request's cancellation. Only waits are cut short by it (a person being asked): once
+   * the call to QFPay has started, it is seen through whatever happens to the request.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** What the server remembers about an earlier action with this reference (see {@link MoneyGuard.recall}). */
+export interface RecalledWrite {
+  readonly txamt: number;
+  readonly txcurrcd: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly recorded: RecordedWrite;
+}
+
+/** One audit ledger line as an agent may read it (secrets were never written; codes are masked). */
+export interface AuditView {
+  recent(limit: number): Promise<readonly Readonly<Record<string, unknown>>[]>;
+}
+
+/**
+ * Asks the person at the client directly (MCP elicitation). `unavailable` means the question
+ * could not be asked on this connection; the guard then falls back to a confirmation token.
+ */
+export interface HumanApproval {
+  canAsk(): boolean;
+  ask(
+    summary: string,
+    ctx: GuardContext,
+    signal?: AbortSignal,
+  ): Promise<'approved' | 'declined' | 'cancelled' | 'unavailable'>;
+}
 
 export interface MoneyGuard {
   /**
@@ -61,7 +136,26 @@ export interface MoneyGuard {
     confirmationToken: string | undefined,
     ctx: GuardContext,
     execute: () => Promise<T>,
+    options?: RunOptions<T>,
   ): Promise<GuardOutcome<T>>;
+  /**
+   * What this server already did under `out_trade_no` with `tool` (any parameters), when it
+   * may have moved money. Lets a retried refund reuse the amount it was first resolved to.
+   */
+  recall?(tool: WriteToolName, out_trade_no: string): Promise<RecalledWrite | undefined>;
+  /** Runs `work` alone among calls with the same key (refunds of one payment, for example). */
+  exclusive?<R>(key: string, work: () => Promise<R>): Promise<R>;
+  /**
+   * Refunds of `origSyssn` that this server sent and that may have moved money but are not among
+   * `visibleRefunds` (the refund out_trade_nos QFPay's query shows): their sum in minor units.
+   */
+  unaccountedRefunds?(origSyssn: string, visibleRefunds: ReadonlySet<string>): Promise<number>;
+  /** Records what a query established after the execution's answer was lost or not final. */
+  noteReconciliation?(intent: WriteIntent, report: ExecutionReport): Promise<void>;
+  /** The same guard, able to ask the person on one MCP connection directly. */
+  forConnection?(approval: HumanApproval): MoneyGuard;
+  /** The audit trail, for the qfpay://audit/recent resource. */
+  auditView?(): AuditView | undefined;
   /** Releases what the guard holds (ledger file, timers); called once when the runtime closes. */
   close?(): Promise<void>;
 }
@@ -82,7 +176,14 @@ export interface BasicGuardOptions {
   readonly allowProdWrites: boolean;
 }
 
-/** Refuses production writes unless explicitly allowed; otherwise executes. */
+export const PROD_WRITES_OFF_NEXT_ACTION =
+  'Nothing was sent to QFPay. Ask the operator to restart the server with --allow-prod-writes (QFPAY_ALLOW_PROD_WRITES=1) if production writes are intended.';
+
+export function prodWritesOffReason(tool: WriteToolName): string {
+  return `${tool} would move real money in production, and production writes are switched off on this server.`;
+}
+
+/** Refuses production writes unless explicitly allowed; otherwise executes. No ledger, no caps. */
 export class BasicGuard implements MoneyGuard {
   constructor(private readonly options: BasicGuardOptions) {}
 
@@ -95,9 +196,8 @@ export class BasicGuard implements MoneyGuard {
     if (intent.environment === 'prod' && !this.options.allowProdWrites) {
       return {
         kind: 'refused',
-        reason: `${intent.tool} would move real money in production, and production writes are switched off on this server.`,
-        next_action:
-          'Nothing was sent to QFPay. Ask the operator to restart the server with --allow-prod-writes (QFPAY_ALLOW_PROD_WRITES=1) if production writes are intended.',
+        reason: prodWritesOffReason(intent.tool),
+        next_action: PROD_WRITES_OFF_NEXT_ACTION,
       };
     }
     return { kind: 'executed', value: await execute() };

@@ -117,6 +117,9 @@ export type IdempotencyDecision<T> =
   | { readonly kind: 'replay'; readonly result: T; readonly source: 'memory' | 'ledger' }
   | { readonly kind: 'conflict'; readonly message: string; readonly next_action: string };
 
+/** Every decision except starting a new execution: what an earlier use of the key says. */
+export type EarlierDecision<T> = Exclude<IdempotencyDecision<T>, NewExecution<T>>;
+
 interface InFlight<T> {
   readonly state: 'in_flight';
   readonly fingerprint: string;
@@ -147,6 +150,16 @@ export class IdempotencyRegistry<T, E extends LedgerEntryLike = LedgerEntryLike>
 
   /** Synchronous, so concurrent callers cannot both see "new" for one key. */
   begin(key: string, fingerprint: string): IdempotencyDecision<T> {
+    const known = this.peek(key, fingerprint);
+    return known.kind === 'none' ? this.startExecution(key, fingerprint) : known;
+  }
+
+  /**
+   * What `begin` would decide, without starting an execution when the key is free (`none`).
+   * Lets a caller answer a replay or a conflict before doing work that must precede execution
+   * (policy checks, asking for a confirmation); `begin` stays the only atomic claim of a key.
+   */
+  peek(key: string, fingerprint: string): EarlierDecision<T> | { readonly kind: 'none' } {
     const known = this.entries.get(key);
     if (known) {
       if (known.fingerprint !== fingerprint)
@@ -155,9 +168,24 @@ export class IdempotencyRegistry<T, E extends LedgerEntryLike = LedgerEntryLike>
       this.touch(key, known);
       return { kind: 'replay', result: known.result, source: 'memory' };
     }
-    const fromLedger = this.lookUpLedger(key, fingerprint);
-    if (fromLedger) return fromLedger;
-    return this.startExecution(key, fingerprint);
+    return this.lookUpLedger(key, fingerprint) ?? { kind: 'none' };
+  }
+
+  /**
+   * The finished result recorded for `key` (in memory or in the ledger), whatever its parameters;
+   * undefined when the key is free or still running. For callers that must know what an earlier
+   * request was before they can even build the new one (a refund's default amount, for example).
+   */
+  recorded(key: string): T | undefined {
+    const known = this.entries.get(key);
+    if (known) return known.state === 'finished' ? known.result : undefined;
+    const { ledger, replayFromLedger, merchantFingerprint } = this.options;
+    if (!ledger || !replayFromLedger) return undefined;
+    const latest = ledger
+      .findByOutTradeNo(key)
+      .filter((entry) => !merchantFingerprint || entry.intent.merchant.fingerprint === merchantFingerprint)
+      .at(-1);
+    return latest ? replayFromLedger(latest) : undefined;
   }
 
   /** Whether a key is currently executing in this process. */
@@ -198,7 +226,7 @@ export class IdempotencyRegistry<T, E extends LedgerEntryLike = LedgerEntryLike>
     };
   }
 
-  private lookUpLedger(key: string, fingerprint: string): IdempotencyDecision<T> | undefined {
+  private lookUpLedger(key: string, fingerprint: string): EarlierDecision<T> | undefined {
     const { ledger, replayFromLedger, merchantFingerprint } = this.options;
     if (!ledger || !replayFromLedger) return undefined;
     const entries = ledger
@@ -230,7 +258,7 @@ export class IdempotencyRegistry<T, E extends LedgerEntryLike = LedgerEntryLike>
   }
 }
 
-function conflict<T>(key: string, earlier: string): IdempotencyDecision<T> {
+function conflict<T>(key: string, earlier: string): EarlierDecision<T> {
   return {
     kind: 'conflict',
     message: `out_trade_no ${key} was already used by ${earlier} with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.`,

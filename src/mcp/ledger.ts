@@ -83,12 +83,19 @@ export interface LedgerRecord {
   readonly fingerprint?: string;
   /** Intent only: who asked (session or client id), when the transport knows. */
   readonly caller?: string;
+  /** Intent only: how a person approved it (`token`, `elicitation`), when a confirmation was required. */
+  readonly approval?: string;
   readonly syssn?: string;
   /** Refunds and cancellations: the original payment's syssn. */
   readonly orig_syssn?: string;
   readonly respcd?: string;
   /** Outcome only: a short sanitised explanation. */
   readonly message?: string;
+  /**
+   * Outcome only: `false` when QFPay certainly did not process the request (rate limited, or
+   * refused before sending). Such an intent moved no money and does not hold its out_trade_no.
+   */
+  readonly processed?: boolean;
   readonly prev_hash: string;
   readonly hash: string;
 }
@@ -105,6 +112,7 @@ export interface IntentInput {
   readonly orig_syssn?: string;
   readonly fingerprint?: string;
   readonly caller?: string;
+  readonly approval?: 'token' | 'elicitation';
 }
 
 export interface OutcomeInput {
@@ -113,6 +121,8 @@ export interface OutcomeInput {
   readonly syssn?: string;
   readonly orig_syssn?: string;
   readonly message?: string;
+  /** `false`: QFPay certainly did not process the request (see {@link LedgerRecord.processed}). */
+  readonly processed?: boolean;
 }
 
 export interface LedgerEntry {
@@ -204,10 +214,12 @@ const recordSchema = z.looseObject({
   params: z.record(z.string(), z.unknown()).optional(),
   fingerprint: optionalText,
   caller: optionalText,
+  approval: optionalText,
   syssn: optionalText,
   orig_syssn: optionalText,
   respcd: optionalText,
   message: optionalText,
+  processed: z.boolean().optional(),
   prev_hash: z.string().regex(HEX64),
   hash: z.string().regex(HEX64),
 });
@@ -436,6 +448,7 @@ const intentInputSchema = z.object({
   orig_syssn: z.string().min(1).max(64).optional(),
   fingerprint: z.string().min(1).max(128).optional(),
   caller: z.string().max(256).optional(),
+  approval: z.enum(['token', 'elicitation']).optional(),
 });
 
 const outcomeInputSchema = z.object({
@@ -444,6 +457,7 @@ const outcomeInputSchema = z.object({
   syssn: z.string().max(64).optional(),
   orig_syssn: z.string().max(64).optional(),
   message: z.string().optional(),
+  processed: z.boolean().optional(),
 });
 
 function invalidInput(what: string, error: z.ZodError): LedgerError {
@@ -458,6 +472,12 @@ function invalidInput(what: string, error: z.ZodError): LedgerError {
 
 /** Statuses that mean no money moved, so the amount does not count towards daily caps. */
 const NOTHING_MOVED: ReadonlySet<LedgerStatus> = new Set<LedgerStatus>(['FAILED', 'CANCELLED', 'EXPIRED']);
+
+/** Whether an intent's latest outcome says that no money moved (or will move) for it. */
+export function movedNothing(latest: Pick<LedgerRecord, 'status' | 'processed'> | undefined): boolean {
+  if (!latest) return false;
+  return latest.processed === false || NOTHING_MOVED.has(latest.status);
+}
 
 /** `YYYY-MM-DD` of an instant in UTC+8 (QFPay's and Hong Kong's calendar day). */
 export function hongKongDay(instant: Date | string): string {
@@ -577,6 +597,7 @@ export class AuditLedger {
       params: cleanParams(valid.params, secrets),
       fingerprint: valid.fingerprint,
       caller: valid.caller === undefined ? undefined : cleanText(valid.caller, secrets, 256),
+      approval: valid.approval,
       orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
     });
     // Stamped inside the queue, so times follow the order of the chain.
@@ -629,6 +650,7 @@ export class AuditLedger {
         orig_syssn:
           valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
         message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
+        processed: valid.processed,
       });
     });
   }
@@ -645,6 +667,15 @@ export class AuditLedger {
       if (!latest || !FINAL_STATUSES.has(latest.status as NormalisedStatus)) pending.push(intent);
     }
     return pending;
+  }
+
+  /** Every intent that `include` accepts (all by default), oldest first, each with its outcomes. */
+  intents(include: (intent: LedgerRecord) => boolean = () => true): LedgerEntry[] {
+    const found: LedgerEntry[] = [];
+    for (const [intentId, { intent }] of this.entriesByIntent) {
+      if (include(intent)) found.push(this.entry(intentId));
+    }
+    return found;
   }
 
   /** Every intent recorded for `out_trade_no`, oldest first, each with its latest outcome. */
@@ -669,7 +700,7 @@ export class AuditLedger {
     const sums = new Map<string, number>();
     for (const { intent, outcomes } of this.entriesByIntent.values()) {
       if (intent.kind !== kind || hongKongDay(intent.time) !== day) continue;
-      if (NOTHING_MOVED.has(outcomes.at(-1)?.status ?? 'INTENDED')) continue;
+      if (movedNothing(outcomes.at(-1))) continue;
       sums.set(intent.txcurrcd, (sums.get(intent.txcurrcd) ?? 0) + intent.txamt);
     }
     return sums;

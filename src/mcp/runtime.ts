@@ -8,10 +8,15 @@ import { loadConfig, type QfpayConfig } from '../qfpay/config.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions, startSimulator } from '../simulator/index.js';
+import { ConfirmationTokens } from './confirmation.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from './guard.js';
+import { loadMoneyPolicy } from './policy.js';
 import { buildMcpServer } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
+import { LedgerAccess } from './write-safety/ledger-access.js';
+import { chooseLedgerLocation } from './write-safety/ledger-location.js';
+import { SafeGuard } from './write-safety/safe-guard.js';
 
 export interface RuntimeOptions {
   /** Default process.env. */
@@ -25,10 +30,15 @@ export interface RuntimeOptions {
   /** Line logger for operators (stderr by default). Never receives secrets. */
   log?: (line: string) => void;
   /**
-   * Replaces the BasicGuard (production gate only) with a fuller policy: a guard, or a factory
+   * Replaces the default guard (SafeGuard: production gate, confirmations, caps, idempotency and
+   * the audit ledger, all from the environment's policy) with another one: a guard, or a factory
    * called once configuration is resolved. The runtime closes it (`close()`) on shutdown.
    */
   guard?: MoneyGuard | GuardFactory;
+  /** Lifetime of a confirmation token (default 5 minutes). */
+  confirmationTtlMs?: number;
+  /** How long unfinished ledger intents are reconciled by query on start, in total (default 15 s). */
+  startupReconcileMs?: number;
   /** How long a write whose answer was lost is reconciled by querying (default 20 s). */
   unknownOutcomeWindowMs?: number;
   /** Pause between polls while waiting or reconciling (default: the poller's 2 s growing to 5 s). */
@@ -46,6 +56,8 @@ export interface QfpayMcpRuntime {
   readonly merchant: MerchantIdentity | null;
   readonly toolNames: readonly string[];
   readonly readOnly: boolean;
+  /** The audit ledger file, when this runtime serves money-moving tools with the default guard. */
+  readonly ledgerPath: string | null;
   /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
   createServer(): McpServer;
   /** Stops the embedded simulator and closes the client's connections. Idempotent. */
@@ -53,6 +65,7 @@ export interface QfpayMcpRuntime {
 }
 
 const DEFAULT_UNKNOWN_OUTCOME_WINDOW_MS = 20_000;
+const DEFAULT_STARTUP_RECONCILE_MS = 15_000;
 
 /** Tools that need no QFPay credentials (integration tools degrade: they say no key is configured). */
 const CREDENTIAL_FREE: ReadonlySet<Toolset> = new Set(['reference', 'integration']);
@@ -81,7 +94,18 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const merchant = connection?.client.merchant ?? null;
   let guard: MoneyGuard;
   try {
-    guard = await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
+    guard =
+      options.guard === undefined
+        ? await buildDefaultGuard({
+            options,
+            env,
+            environment,
+            allowProdWrites,
+            log,
+            connection,
+            servesWrites: tools.some((entry) => entry.access === 'write'),
+          })
+        : await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
   } catch (error) {
     await connection?.client.destroy();
     await connection?.stopSimulator?.();
@@ -108,6 +132,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     merchant: deps.merchant,
     toolNames,
     readOnly,
+    ledgerPath: guard instanceof SafeGuard ? guard.ledgerFile : null,
     createServer: () => buildMcpServer(deps, tools),
     async close() {
       if (closed) return;
@@ -123,11 +148,74 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
 }
 
 async function buildGuard(
-  option: MoneyGuard | GuardFactory | undefined,
+  option: MoneyGuard | GuardFactory,
   context: Parameters<GuardFactory>[0],
 ): Promise<MoneyGuard> {
-  if (option === undefined) return new BasicGuard({ allowProdWrites: context.allowProdWrites });
   return typeof option === 'function' ? option(context) : option;
+}
+
+/**
+ * The guard every deployment gets: the operator's money policy from the environment (fails fast
+ * on a malformed value), the audit ledger (an existing one opened and verified, a new one created
+ * by the first intent), and unfinished intents of earlier runs reconciled by query before the
+ * first write can be served. A ledger that cannot be opened does not stop the server (reads keep
+ * working); every write is then refused until it is fixed.
+ */
+async function buildDefaultGuard(context: {
+  options: RuntimeOptions;
+  env: NodeJS.ProcessEnv;
+  environment: EnvironmentName;
+  allowProdWrites: boolean;
+  log: (line: string) => void;
+  connection: Connection | undefined;
+  servesWrites: boolean;
+}): Promise<MoneyGuard> {
+  const { options, env, environment, allowProdWrites, log, connection } = context;
+  // No money-moving tool can be called: nothing to guard, no ledger to hold open.
+  if (!connection || !context.servesWrites) return new BasicGuard({ allowProdWrites });
+  const policy = loadMoneyPolicy(env, environment, { allowProdWrites });
+  const location = await chooseLedgerLocation({
+    env,
+    environment,
+    embeddedSimulator: connection.stopSimulator !== undefined,
+    configuredPath: policy.auditLogPath,
+  });
+  const ledger = new LedgerAccess(location.file, {
+    secrets: secretsToKeepOut(env, connection.credentials),
+    onWarning: log,
+  });
+  log(
+    `qfpay-mcp: audit ledger ${location.file}${location.temporary ? ' (temporary: the embedded simulator forgets its orders on exit; set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it)' : ''}`,
+  );
+  const guard = new SafeGuard({
+    environment,
+    merchant: connection.client.merchant,
+    policy,
+    ledger,
+    tokens: new ConfirmationTokens({
+      ...(policy.confirmSecret ? { secret: policy.confirmSecret } : {}),
+      ...(options.confirmationTtlMs !== undefined ? { ttlMs: options.confirmationTtlMs } : {}),
+    }),
+    log,
+    ...(location.remove ? { onClose: location.remove } : {}),
+  });
+  try {
+    await guard.reconcilePending(
+      connection.client,
+      options.startupReconcileMs ?? DEFAULT_STARTUP_RECONCILE_MS,
+    );
+  } catch (error) {
+    await guard.close();
+    throw error;
+  }
+  return guard;
+}
+
+/** Values the ledger must never store, wherever they might turn up: the client key, bearer tokens, the confirm secret. */
+function secretsToKeepOut(env: NodeJS.ProcessEnv, credentials: Credentials): string[] {
+  const tokens = (env.QFPAY_MCP_TOKEN ?? '').split(',').map((token) => token.trim());
+  const confirmSecret = (env.QFPAY_CONFIRM_SECRET ?? '').trim();
+  return [credentials.key, ...tokens, confirmSecret].filter((secret) => secret.length >= 8);
 }
 
 interface Connection {

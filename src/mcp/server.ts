@@ -2,15 +2,21 @@ import { McpServer } from '@modelcontextprotocol/server';
 
 import { getEnvironment } from '../qfpay/catalog/index.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { DEFAULT_CONFIRMATION_TTL_MS } from './confirmation.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { SERVER_NAME, SERVER_TITLE, SERVER_VERSION } from './server-info.js';
 import type { ToolDeps } from './tools/define.js';
 import type { ToolEntry } from './tools/index.js';
 import { registerToolDefinition } from './tools/register.js';
+import { elicitationApproval } from './write-safety/approval.js';
 
 /** What an agent reads first: the environment, and the rules that prevent double charges. */
-export function serverInstructions(environment: EnvironmentName, tools: readonly ToolEntry[]): string {
+export function serverInstructions(
+  environment: EnvironmentName,
+  tools: readonly ToolEntry[],
+  hasAuditTrail = false,
+): string {
   const entry = getEnvironment(environment);
   const canWrite = tools.some((t) => t.access === 'write');
   const lines = [
@@ -19,11 +25,16 @@ export function serverInstructions(environment: EnvironmentName, tools: readonly
   ];
   if (canWrite) {
     lines.push(
-      'Before create_payment, refund or cancel_payment, confirm amount, currency and reference with the human. If a tool answers CONFIRMATION_REQUIRED, show its summary and repeat the call with confirmation_token only after the human approves.',
-      'out_trade_no is the order reference QFPay deduplicates on: reuse the SAME one when retrying; a new one creates a new order.',
+      'Before create_payment, refund or cancel_payment, confirm amount, currency and reference with the human. If a tool answers CONFIRMATION_REQUIRED, show its confirmation_summary and repeat the call (same arguments, the returned out_trade_no, and confirmation_token) only after the human approves. The server may instead ask the human directly through your client; a refusal there is final.',
+      'out_trade_no is the order reference QFPay deduplicates on: reuse the SAME one when retrying; a new one creates a new order. Repeating a write with the same out_trade_no and arguments returns its recorded result (replayed: true) without sending it again.',
       'After an UNKNOWN outcome, a timeout or a lost answer, never create a new order: call query_transaction with the same out_trade_no until the status is final.',
       'QR and online payments answer AWAITING_CUSTOMER: show the QR code or link to the customer, then call wait_for_payment.',
     );
+    if (hasAuditTrail) {
+      lines.push(
+        'Read the resource qfpay://audit/recent to see the payments, refunds and cancels this server already sent.',
+      );
+    }
   } else {
     lines.push('This server is read-only: it cannot create, refund or cancel payments.');
   }
@@ -33,8 +44,13 @@ export function serverInstructions(environment: EnvironmentName, tools: readonly
   return lines.join('\n');
 }
 
-/** A fresh server with the selected tools, the resources and the prompts, sharing `deps`. */
+/**
+ * A fresh server with the selected tools, the resources and the prompts, sharing `deps`. The guard
+ * is bound to this server's connection, so a confirmation can be asked of the person at this
+ * client (elicitation) and of no other.
+ */
 export function buildMcpServer(deps: ToolDeps, tools: readonly ToolEntry[]): McpServer {
+  const audit = deps.guard.auditView?.();
   const server = new McpServer(
     { name: SERVER_NAME, title: SERVER_TITLE, version: SERVER_VERSION },
     {
@@ -45,11 +61,14 @@ export function buildMcpServer(deps: ToolDeps, tools: readonly ToolEntry[]): Mcp
         completions: {},
         logging: {},
       },
-      instructions: serverInstructions(deps.environment, tools),
+      instructions: serverInstructions(deps.environment, tools, audit !== undefined),
     },
   );
-  for (const entry of tools) registerToolDefinition(server, entry.tool, entry.access, deps);
-  registerResources(server, deps.environment);
+  const guard =
+    deps.guard.forConnection?.(elicitationApproval(server, DEFAULT_CONFIRMATION_TTL_MS)) ?? deps.guard;
+  const connectionDeps: ToolDeps = { ...deps, guard };
+  for (const entry of tools) registerToolDefinition(server, entry.tool, entry.access, connectionDeps);
+  registerResources(server, deps.environment, audit);
   registerPrompts(server, deps.environment);
   return server;
 }

@@ -315,28 +315,29 @@ describe('validation happens before any upstream request', () => {
 });
 
 describe('out_trade_no reuse', () => {
-  it('a caller-supplied out_trade_no is used as given, and reusing it is refused by QFPay as a duplicate', async () => {
+  it('a caller-supplied out_trade_no is used as given; repeating the call replays it, changing it is refused', async () => {
     const outTradeNo = `order_${Date.now()}`;
-    const first = await call(env.client, 'create_payment', {
+    const args = {
       pay_type: '800108',
       txamt: 500,
       txcurrcd: 'HKD',
       auth_code: '280000000000000001',
       out_trade_no: outTradeNo,
-    });
+    };
+    const payments = await countRequests(env.runtime.baseUrl, '/trade/v1/payment');
+    const first = await call(env.client, 'create_payment', args);
     expect(first.structured.out_trade_no).toBe(outTradeNo);
     expect(first.structured.status).toBe('PAID');
-    const second = await call(env.client, 'create_payment', {
-      pay_type: '800108',
-      txamt: 500,
-      txcurrcd: 'HKD',
-      auth_code: '280000000000000001',
-      out_trade_no: outTradeNo,
-    });
-    expect(second.isError).toBe(true);
-    expect(second.structured.respcd).toBe('1102');
-    expect(second.structured.out_trade_no).toBe(outTradeNo);
-    expect(String(second.structured.next_action)).toMatch(/query_transaction/);
+    const second = await call(env.client, 'create_payment', args);
+    expect(second.isError).toBe(false);
+    expect(second.structured.replayed).toBe(true);
+    expect(second.structured.status).toBe('PAID');
+    expect(second.structured.syssn).toBe(first.structured.syssn);
+    const changed = await call(env.client, 'create_payment', { ...args, txamt: 600 });
+    expect(changed.isError).toBe(true);
+    expect(changed.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
+    expect(changed.structured.out_trade_no).toBe(outTradeNo);
+    expect(await countRequests(env.runtime.baseUrl, '/trade/v1/payment')).toBe(payments + 1);
   });
 });
 

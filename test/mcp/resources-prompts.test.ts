@@ -25,6 +25,7 @@ describe('resources', () => {
   it('lists the catalogue and the signing document', async () => {
     const { resources } = await env.client.listResources();
     expect(resources.map((r) => r.uri).sort()).toEqual([
+      'qfpay://audit/recent',
       'qfpay://catalog/currencies',
       'qfpay://catalog/environments',
       'qfpay://catalog/pay-types',

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
 import type { Tool } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -207,11 +211,15 @@ describe('outside the local environment', () => {
     await simulator.close();
   });
 
+  // The ledger of a non-local environment defaults to the user's state directory: keep tests out of it.
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'qfpay-contract-'));
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
   const envFor = (name: string) => ({
     QFPAY_ENV: name,
     QFPAY_BASE_URL: simulator.baseUrl,
     QFPAY_APPCODE: credential.appcode,
     QFPAY_KEY: credential.key,
+    QFPAY_STATE_DIR: stateDir,
   });
 
   it('does not register simulate_customer_payment', async () => {
@@ -240,17 +248,20 @@ describe('outside the local environment', () => {
     }
   });
 
-  it('lets production writes through when explicitly allowed', async () => {
+  it('lets production writes through when explicitly allowed, after a bound confirmation', async () => {
     const runtime = await createRuntime({
       env: { ...envFor('prod'), QFPAY_ALLOW_PROD_WRITES: '1' },
       log: () => {},
     });
     const { client, close } = await attach(runtime);
     try {
+      const args = { pay_type: '800101', txamt: 100, txcurrcd: 'HKD' };
+      const prepared = await call(client, 'create_payment', args);
+      expect(prepared.structured.status).toBe('CONFIRMATION_REQUIRED');
       const answer = await call(client, 'create_payment', {
-        pay_type: '800101',
-        txamt: 100,
-        txcurrcd: 'HKD',
+        ...args,
+        out_trade_no: prepared.structured.out_trade_no,
+        confirmation_token: prepared.structured.confirmation_token,
       });
       expect(answer.isError).toBe(false);
       expect(answer.structured.environment).toBe('prod');

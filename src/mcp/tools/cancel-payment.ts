@@ -7,7 +7,7 @@ import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
 import { writeResultShape } from '../result-shape.js';
 import {
   defineTool,
@@ -23,8 +23,10 @@ import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
 import {
   confirmationFields,
   explainWriteError,
+  noteReconciliation,
   reconcileLostAnswer,
   refusal,
+  replayPreamble,
   requireClient,
   runThroughGuard,
 } from './write-flow.js';
@@ -52,6 +54,12 @@ const outputSchema = z.object({
     .boolean()
     .optional()
     .describe("True when QFPay's answer was lost and this result comes from querying the payment."),
+  replayed: z
+    .boolean()
+    .optional()
+    .describe(
+      'True when this cancel was already sent for the payment: nothing was sent again; status is the payment as QFPay shows it now.',
+    ),
 });
 
 type Output = z.output<typeof outputSchema>;
@@ -65,7 +73,7 @@ export const cancelPaymentTool = defineTool({
   description: [
     'Stops a payment that is NOT paid: closes an unpaid QR/online order (customer gave up) or reverses a scanned-code payment whose outcome is stuck or unknown. The server picks /trade/v1/close or /trade/v1/reversal from the pay type.',
     'It refuses a payment that is already PAID (use refund instead) and one that is already final (failed, expired, cancelled); nothing is sent in that case. Query first when unsure: after a cancel the server queries the payment again and reports its real state, because a customer can pay at the last moment.',
-    'Identify the payment by syssn or out_trade_no; txamt (minor units) is looked up when absent. Confirm with the user first. May answer CONFIRMATION_REQUIRED: repeat with confirmation_token.',
+    'Identify the payment by syssn or out_trade_no; txamt (minor units) is looked up when absent. Repeating a cancel that was already sent returns the payment as it is now and sends nothing. Confirm with the user first. May answer CONFIRMATION_REQUIRED: show confirmation_summary and repeat with confirmation_token once the user approves (clients that support elicitation are asked directly).',
   ].join('\n'),
   inputSchema,
   outputSchema,
@@ -84,7 +92,10 @@ export const cancelPaymentTool = defineTool({
         ? { txamt: payment.txamt, amount_display: amountDisplay(payment.txamt, payment.txcurrcd) }
         : {}),
     };
-    checkCancellable(payment, known);
+    // A cancel this server already sent is answered from QFPay's current state (the guard replays
+    // it), not refused because the payment now reads CANCELLED.
+    const sentBefore = await call.deps.guard.recall?.('cancel_payment', payment.out_trade_no);
+    if (!sentBefore) checkCancellable(payment, known);
     const endpoint = cancelEndpointOf(payType, payment, known);
     const txamt = checkedAmount(args.txamt, payment, known);
     known.cancel_endpoint = endpoint;
@@ -93,12 +104,16 @@ export const cancelPaymentTool = defineTool({
 
     let outcome;
     try {
-      // No signal: a cancel that has been sent must be seen through, not abandoned.
-      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
-        endpoint === 'close' ? client.closeOrder(request) : client.reverse(request),
+      // The signal only cuts short asking the person; a cancel that has been sent is seen through.
+      outcome = await runThroughGuard(
+        call,
+        intent,
+        args.confirmation_token,
+        () => (endpoint === 'close' ? client.closeOrder(request) : client.reverse(request)),
+        { describe: cancelReport, signal: call.signal },
       );
     } catch (error) {
-      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, known);
+      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, known, intent);
       throw explainWriteError(error, call, { endpoint, payType: payment.pay_type, ref: payment, known });
     }
     if (outcome.kind === 'refused') throw refusal(outcome, known);
@@ -109,9 +124,44 @@ export const cancelPaymentTool = defineTool({
         summary: `Confirmation required before cancelling payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
       };
     }
+    if (outcome.kind === 'replayed') return replay(call, client, payment, known, outcome);
     return answered(call, client, payment, known, outcome.value);
   },
 });
+
+function cancelReport(response: ModificationResponse): ExecutionReport {
+  return {
+    status: response.respcd === '0000' ? 'CANCELLED' : 'PROCESSING',
+    ...(response.syssn ? { syssn: response.syssn } : {}),
+    respcd: response.respcd,
+  };
+}
+
+/** The same cancel again: report the payment as QFPay shows it now; nothing is sent. */
+async function replay(
+  call: ToolCall,
+  client: QfpayClient,
+  payment: PaymentSummary,
+  known: KnownFields,
+  outcome: Extract<GuardOutcome<ModificationResponse>, { kind: 'replayed' }>,
+): Promise<ToolOutput<Output>> {
+  const preamble = replayPreamble(outcome.recorded.recorded_at, `a cancel of payment ${payment.syssn}`);
+  const now = await findPayment(client, { syssn: payment.syssn }, call.signal);
+  const next =
+    now.status === 'CANCELLED'
+      ? 'The order is cancelled; nothing is owed on it.'
+      : `The payment now reads ${now.status}. ${nextActionFor(now.status, now)}`;
+  return {
+    structured: {
+      environment: call.deps.environment,
+      ...known,
+      status: now.status,
+      replayed: true,
+      next_action: next,
+    },
+    summary: `${preamble}\nPayment ${payment.syssn} is now ${now.status}.\nNext: ${next}`,
+  };
+}
 
 function checkCancellable(payment: PaymentSummary, known: KnownFields): void {
   if (ALREADY_PAID.has(payment.status)) {
@@ -190,6 +240,7 @@ function writeIntent(
     merchant: requireClient(call).merchant,
     params: { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt, endpoint },
     out_trade_no: payment.out_trade_no,
+    orig_syssn: payment.syssn,
     txamt,
     txcurrcd: payment.txcurrcd,
     summary:
@@ -238,8 +289,17 @@ async function reconcile(
   call: ToolCall,
   payment: PaymentSummary,
   known: KnownFields,
+  intent: WriteIntent,
 ): Promise<ToolOutput<Output>> {
   const result = await reconcileLostAnswer(call, { syssn: payment.syssn }, 'cancel');
+  if (result.record) {
+    await noteReconciliation(call, intent, {
+      status: result.status,
+      syssn: result.record.syssn,
+      respcd: result.record.respcd,
+      message: "queried after QFPay's answer was lost",
+    });
+  }
   if (result.record && (result.status === 'CANCELLED' || ALREADY_PAID.has(result.status))) {
     const next =
       result.status === 'CANCELLED'

@@ -8,7 +8,7 @@ import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords, validateAmount } from '../../qfpay/money.js';
 import { isFinal, statusOfPaymentResponse } from '../../qfpay/outcome.js';
 import type { PaymentRequest, PaymentResponse } from '../../qfpay/types.js';
-import type { WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { qrPngImage } from '../qr-image.js';
 import { writeResultShape } from '../result-shape.js';
@@ -33,8 +33,11 @@ import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
 import {
   confirmationFields,
   explainWriteError,
+  noteReconciliation,
+  readCurrent,
   reconcileLostAnswer,
   refusal,
+  replayPreamble,
   requireClient,
   runThroughGuard,
 } from './write-flow.js';
@@ -131,6 +134,12 @@ const outputSchema = z.object({
     .boolean()
     .optional()
     .describe("True when QFPay's answer was lost and this result comes from querying the same out_trade_no."),
+  replayed: z
+    .boolean()
+    .optional()
+    .describe(
+      'True when this out_trade_no was already sent with the same arguments: nothing was sent again; the status is the recorded answer, refreshed by a query when it was not final.',
+    ),
 });
 
 type Input = z.output<typeof inputSchema>;
@@ -156,8 +165,8 @@ export const createPaymentTool = defineTool({
   description: [
     'Creates a payment for any QFPay pay type. Amounts are integers in the smallest currency unit (txamt 1050 + txcurrcd HKD = HKD 10.50).',
     'Modes: CPM (…08): you scan the customer wallet code and pass auth_code; the money is usually taken at once (PAID) or the wallet asks for a PIN (PROCESSING → call wait_for_payment). MPM (…01): QFPay returns a qrcode (also attached as an image) for the customer to scan; status AWAITING_CUSTOMER → call wait_for_payment. WEB/WAP: returns pay_url. APP/JSAPI/MINI: returns pay_params for the wallet SDK.',
-    'Confirm amount, currency and order reference with the user before calling: this moves money. out_trade_no is generated when absent and always returned; to retry the same payment reuse the SAME out_trade_no. If the outcome is UNKNOWN, do not create a new order: call query_transaction with the out_trade_no.',
-    'May answer CONFIRMATION_REQUIRED: then show the summary to the user and repeat the call with confirmation_token.',
+    'Confirm amount, currency and order reference with the user before calling: this moves money. out_trade_no is generated when absent and always returned; to retry the same payment reuse the SAME out_trade_no: the same out_trade_no with the same arguments returns the recorded result (replayed: true) and never charges twice; with different arguments it is refused. If the outcome is UNKNOWN, do not create a new order: call query_transaction with the out_trade_no.',
+    'May answer CONFIRMATION_REQUIRED (production, or when the operator requires it): show confirmation_summary to the user and, once they approve, repeat the call with the same arguments, the returned out_trade_no and confirmation_token. Clients that support elicitation are asked directly instead.',
   ].join('\n'),
   inputSchema,
   outputSchema,
@@ -181,12 +190,16 @@ export const createPaymentTool = defineTool({
 
     let outcome;
     try {
-      // No signal: once sent, a payment must not be abandoned because the MCP request was cancelled.
-      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
-        client.createPayment(request),
+      // The signal only cuts short asking the person; once sent, a payment is never abandoned.
+      outcome = await runThroughGuard(
+        call,
+        intent,
+        args.confirmation_token,
+        () => client.createPayment(request),
+        { describe: (response) => paymentReport(response, payType), signal: call.signal },
       );
     } catch (error) {
-      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payType, known, outTradeNo);
+      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payType, known, intent);
       throw explainWriteError(error, call, {
         endpoint: 'payment',
         payType: payType.payType,
@@ -202,9 +215,18 @@ export const createPaymentTool = defineTool({
         summary: `Confirmation required before taking ${known.amount_display as string} by ${payTypeLabel(payType.payType)} (order ${outTradeNo}).\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
       };
     }
+    if (outcome.kind === 'replayed') return replay(call, payType, known, intent, outcome);
     return answered(call, payType, known, outcome.value);
   },
 });
+
+function paymentReport(response: PaymentResponse, payType: PayTypeEntry): ExecutionReport {
+  return {
+    status: statusOfPaymentResponse(response, payType),
+    ...(response.syssn ? { syssn: response.syssn } : {}),
+    respcd: response.respcd,
+  };
+}
 
 function checkPayType(args: Input): PayTypeEntry {
   const payType = findPayType(args.pay_type);
@@ -415,8 +437,9 @@ async function reconcile(
   call: ToolCall,
   payType: PayTypeEntry,
   known: KnownFields,
-  outTradeNo: string,
+  intent: WriteIntent,
 ): Promise<ToolOutput<Output>> {
+  const outTradeNo = intent.out_trade_no;
   // An order waiting for its customer will not change until they see the QR / link, which was lost
   // with the answer: finding it is enough. A CPM payment can still finish, so that one waits.
   const result = await reconcileLostAnswer(
@@ -427,6 +450,14 @@ async function reconcile(
   );
   const record = result.record;
   const status = record ? result.status : 'UNKNOWN';
+  if (record) {
+    await noteReconciliation(call, intent, {
+      status,
+      syssn: record.syssn,
+      respcd: record.respcd,
+      message: "queried after QFPay's answer was lost",
+    });
+  }
   const base = {
     environment: call.deps.environment,
     ...known,
@@ -465,10 +496,107 @@ function lostAnswerNextAction(
   found: boolean,
 ): string {
   if (!found) {
-    return `Do not create a new order. Call query_transaction with out_trade_no ${outTradeNo} in a little while; if it is still not found after a few minutes, the payment was not created and may be retried with the SAME out_trade_no.`;
+    return `Do not create a new order now. Call query_transaction with out_trade_no ${outTradeNo} in a little while; if it is still not found after a few minutes, the payment was never created: only then create it again with a NEW out_trade_no (this server keeps ${outTradeNo} reserved, so repeating it returns this outcome instead of charging).`;
   }
   if (status === 'AWAITING_CUSTOMER' && payType.returns !== 'none') {
     return `The order exists but its ${payType.returns} was lost with the answer. Call cancel_payment with out_trade_no ${outTradeNo}, then create a new payment with a new out_trade_no.`;
   }
   return `Do not create a new order. Call wait_for_payment with out_trade_no ${outTradeNo} until the status is final.`;
+}
+
+/**
+ * The same out_trade_no with the same arguments again: answer from what was recorded, never by
+ * sending. A status that was not final is refreshed by one query; when the original answer is not
+ * held any more (another process, a restart, a lost answer), the query is the answer.
+ */
+async function replay(
+  call: ToolCall,
+  payType: PayTypeEntry,
+  known: KnownFields,
+  intent: WriteIntent,
+  outcome: Extract<GuardOutcome<PaymentResponse>, { kind: 'replayed' }>,
+): Promise<ToolOutput<Output>> {
+  const outTradeNo = intent.out_trade_no;
+  const preamble = replayPreamble(outcome.recorded.recorded_at, `out_trade_no ${outTradeNo}`);
+  if (outcome.value) {
+    const original = await answered(call, payType, known, outcome.value);
+    const recordedStatus = original.structured.status;
+    const current =
+      recordedStatus && recordedStatus !== 'CONFIRMATION_REQUIRED' && isFinal(recordedStatus)
+        ? undefined
+        : await readCurrent(call, { out_trade_no: outTradeNo });
+    if (!current?.record) {
+      return {
+        ...original,
+        structured: { ...original.structured, replayed: true },
+        summary: `${preamble}\n${original.summary}`,
+      };
+    }
+    if (isFinal(current.status)) {
+      await noteReconciliation(call, intent, {
+        status: current.status,
+        syssn: current.record.syssn,
+        respcd: current.record.respcd,
+        message: 'queried when the same call was repeated',
+      });
+    }
+    const ref = { syssn: current.record.syssn, out_trade_no: outTradeNo };
+    const next = nextActionFor(current.status, ref);
+    const stillForCustomer = current.status === 'AWAITING_CUSTOMER';
+    return {
+      ...original,
+      ...(stillForCustomer ? {} : { images: [] }),
+      structured: { ...original.structured, status: current.status, next_action: next, replayed: true },
+      summary: [
+        preamble,
+        `Payment ${outTradeNo} (syssn ${current.record.syssn}): ${known.amount_display as string} by ${payTypeLabel(payType.payType)} — now ${current.status}.`,
+        stillForCustomer && original.structured.qrcode
+          ? 'The QR code for the customer is attached as an image.'
+          : '',
+        stillForCustomer && original.structured.pay_url
+          ? `Payment link for the customer: ${original.structured.pay_url}`
+          : '',
+        `Next: ${next}`,
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    };
+  }
+  const current = await readCurrent(call, { out_trade_no: outTradeNo });
+  const base = { environment: call.deps.environment, ...known, replayed: true };
+  if (!current?.record) {
+    const next = lostAnswerNextAction('UNKNOWN', payType, outTradeNo, false);
+    throw new ToolFailure(
+      {
+        kind: 'unknown_outcome',
+        message: `${preamble} Its outcome was ${outcome.recorded.status === 'UNKNOWN' ? 'not recorded (the answer was lost)' : outcome.recorded.status}, and QFPay ${current ? 'does not show the payment (yet)' : 'could not be queried just now'}.`,
+        next_action: next,
+      },
+      { ...base, status: 'UNKNOWN', next_action: next },
+    );
+  }
+  const status = current.status;
+  if (isFinal(status)) {
+    await noteReconciliation(call, intent, {
+      status,
+      syssn: current.record.syssn,
+      respcd: current.record.respcd,
+      message: 'queried when the same call was repeated',
+    });
+  }
+  const ref = { syssn: current.record.syssn, out_trade_no: outTradeNo };
+  const artefactLost = status === 'AWAITING_CUSTOMER' && payType.returns !== 'none';
+  const next = artefactLost
+    ? `This server no longer holds the ${payType.returns} QFPay returned for this order. ${lostAnswerNextAction(status, payType, outTradeNo, true)}`
+    : nextActionFor(status, ref);
+  return {
+    structured: {
+      ...base,
+      status,
+      syssn: current.record.syssn,
+      respcd: current.record.respcd,
+      next_action: next,
+    },
+    summary: `${preamble}\nPayment ${outTradeNo} (syssn ${current.record.syssn}): ${known.amount_display as string} by ${payTypeLabel(payType.payType)} — ${status}.\nNext: ${next}`,
+  };
 }

@@ -5,7 +5,7 @@ import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { writeResultShape } from '../result-shape.js';
 import {
@@ -18,12 +18,16 @@ import {
 } from './define.js';
 import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
-import { amountDisplay, payTypeLabel } from './views.js';
+import { amountDisplay, payTypeLabel, type TransactionRef } from './views.js';
 import {
   confirmationFields,
+  exclusively,
   explainWriteError,
+  noteReconciliation,
+  readCurrent,
   reconcileLostAnswer,
   refusal,
+  replayPreamble,
   requireClient,
   runThroughGuard,
 } from './write-flow.js';
@@ -62,8 +66,15 @@ const outputSchema = z.object({
     .describe(
       "True when QFPay's answer was lost and this result comes from querying the refund's out_trade_no.",
     ),
+  replayed: z
+    .boolean()
+    .optional()
+    .describe(
+      "True when this refund's out_trade_no was already sent with the same arguments: nothing was sent again; the result is read from QFPay by that reference.",
+    ),
 });
 
+type Input = z.output<typeof inputSchema>;
 type Output = z.output<typeof outputSchema>;
 
 export const refundTool = defineTool({
@@ -71,71 +82,143 @@ export const refundTool = defineTool({
   title: 'Refund a QFPay payment',
   description: [
     'Refunds a paid payment in full or in part. Identify the payment by syssn (or orig_out_trade_no). txamt is in the smallest currency unit and defaults to the whole refundable remainder.',
-    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder; a refused check sends nothing.',
-    "out_trade_no is the refund's own NEW reference (generated when absent, always returned). Confirm the amount with the user first: this moves money. If the outcome is UNKNOWN, do not refund again: call query_transaction with the refund's out_trade_no.",
+    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder (counting refunds still in flight); refunds of one payment are handled one at a time. A refused check sends nothing.',
+    "out_trade_no is the refund's own NEW reference (generated when absent, always returned). Repeating a refund with the same out_trade_no and arguments returns its recorded result and never refunds twice. Confirm the amount with the user first: this moves money. If the outcome is UNKNOWN, do not refund again: call query_transaction with the refund's out_trade_no.",
     "In the answer, status is the payment's state after the refund (REFUNDED or PARTIALLY_REFUNDED), PROCESSING while the refund is pending, and syssn/out_trade_no are the refund transaction's.",
-    'May answer CONFIRMATION_REQUIRED: then show the summary to the user and repeat the call with confirmation_token.',
+    'May answer CONFIRMATION_REQUIRED (production, or when the operator requires it): show confirmation_summary to the user and, once they approve, repeat the call with the same arguments plus the returned out_trade_no, txamt and confirmation_token. Clients that support elicitation are asked directly instead.',
   ].join('\n'),
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
     const client = requireClient(call);
     const ref = paymentRef(args.syssn, args.orig_out_trade_no, 'orig_out_trade_no');
-    const payment = await findPayment(client, ref, call.signal);
-    const paymentKnown: KnownFields = {
-      orig_syssn: payment.syssn,
-      orig_out_trade_no: payment.out_trade_no,
-      txcurrcd: payment.txcurrcd,
-      refunded_txamt: payment.refunded_txamt,
-      refundable_txamt: payment.refundable_txamt,
-      refundable_display: amountDisplay(payment.refundable_txamt, payment.txcurrcd),
-    };
-    checkRefundable(payment, paymentKnown);
-    const txamt = args.txamt ?? payment.refundable_txamt;
-    checkAmount(payment, txamt, paymentKnown);
-    const refundNo = args.out_trade_no ?? generateOutTradeNo('mcprf');
-    if (refundNo === payment.out_trade_no) {
-      throw validationFailure(
-        'out_trade_no',
-        "is the payment's own reference; a refund needs a new one",
-        'Leave out_trade_no out to have one generated, or pass a new unique reference.',
-        paymentKnown,
-      );
-    }
-    const known: KnownFields = {
-      ...paymentKnown,
-      out_trade_no: refundNo,
-      txamt,
-      amount_display: amountDisplay(txamt, payment.txcurrcd),
-    };
-    const intent = writeIntent(call, payment, txamt, refundNo);
-
-    let outcome;
-    try {
-      // No signal: a refund that has been sent must be seen through, not abandoned.
-      outcome = await runThroughGuard(call, intent, args.confirmation_token, () =>
-        client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
-      );
-    } catch (error) {
-      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, txamt, known);
-      throw explainWriteError(error, call, {
-        endpoint: 'refund',
-        payType: payment.pay_type,
-        ref: { out_trade_no: refundNo },
-        known,
-      });
-    }
-    if (outcome.kind === 'refused') throw refusal(outcome, known);
-    if (outcome.kind === 'confirmation_required') {
-      const fields = confirmationFields(outcome, 'refund', `including out_trade_no "${refundNo}"`);
-      return {
-        structured: { environment: call.deps.environment, ...known, ...fields },
-        summary: `Confirmation required before refunding ${known.amount_display as string} of payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
-      };
-    }
-    return answered(call, payment, txamt, known, outcome.value);
+    // Refunds of one payment run one at a time, each re-reading the remainder once the previous
+    // one has settled, so concurrent refunds can never add up to more than was paid.
+    const syssn = ref.syssn ?? (await findPayment(client, ref, call.signal)).syssn;
+    return exclusively(call, `refund:${syssn}`, () => refundLocked(args, call, { ...ref, syssn }));
   },
 });
+
+async function refundLocked(args: Input, call: ToolCall, ref: TransactionRef): Promise<ToolOutput<Output>> {
+  const found = await findPayment(requireClient(call), ref, call.signal);
+  // A retry of a refund this server already sent is answered from its record (the guard replays
+  // it, or refuses different arguments): the remainder has already moved by then, so the checks
+  // below would misread it, and an omitted txamt means the amount it was first resolved to.
+  const recalled = args.out_trade_no
+    ? await call.deps.guard.recall?.('refund', args.out_trade_no)
+    : undefined;
+  const payment = recalled ? found : await withRefundsInFlight(call, found);
+  const paymentKnown: KnownFields = {
+    orig_syssn: payment.syssn,
+    orig_out_trade_no: payment.out_trade_no,
+    txcurrcd: payment.txcurrcd,
+    refunded_txamt: payment.refunded_txamt,
+    refundable_txamt: payment.refundable_txamt,
+    refundable_display: amountDisplay(payment.refundable_txamt, payment.txcurrcd),
+  };
+  if (!recalled) checkRefundable(payment, paymentKnown);
+  const txamt = args.txamt ?? recalled?.txamt ?? payment.refundable_txamt;
+  if (!recalled) checkAmount(payment, txamt, paymentKnown);
+  const refundNo = args.out_trade_no ?? generateOutTradeNo('mcprf');
+  if (refundNo === payment.out_trade_no) {
+    throw validationFailure(
+      'out_trade_no',
+      "is the payment's own reference; a refund needs a new one",
+      'Leave out_trade_no out to have one generated, or pass a new unique reference.',
+      paymentKnown,
+    );
+  }
+  const known: KnownFields = {
+    ...paymentKnown,
+    out_trade_no: refundNo,
+    txamt,
+    amount_display: amountDisplay(txamt, payment.txcurrcd),
+  };
+  return sendRefund(
+    call,
+    args.confirmation_token,
+    payment,
+    known,
+    writeIntent(call, payment, txamt, refundNo),
+  );
+}
+
+async function sendRefund(
+  call: ToolCall,
+  confirmationToken: string | undefined,
+  payment: PaymentSummary,
+  known: KnownFields,
+  intent: WriteIntent,
+): Promise<ToolOutput<Output>> {
+  const client = requireClient(call);
+  const { txamt, out_trade_no: refundNo } = intent;
+  let outcome;
+  try {
+    // The signal only cuts short asking the person; a refund that has been sent is seen through.
+    outcome = await runThroughGuard(
+      call,
+      intent,
+      confirmationToken,
+      () => client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
+      { describe: refundReport, signal: call.signal },
+    );
+  } catch (error) {
+    if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, txamt, known, intent);
+    throw explainWriteError(error, call, {
+      endpoint: 'refund',
+      payType: payment.pay_type,
+      ref: { out_trade_no: refundNo },
+      known,
+    });
+  }
+  if (outcome.kind === 'refused') throw refusal(outcome, known);
+  if (outcome.kind === 'confirmation_required') {
+    const fields = confirmationFields(
+      outcome,
+      'refund',
+      `including out_trade_no "${refundNo}" and txamt ${txamt}`,
+    );
+    return {
+      structured: { environment: call.deps.environment, ...known, ...fields },
+      summary: `Confirmation required before refunding ${known.amount_display as string} of payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+    };
+  }
+  if (outcome.kind === 'replayed') return replay(call, known, intent, outcome);
+  return answered(call, payment, txamt, known, outcome.value);
+}
+
+function refundReport(response: ModificationResponse): ExecutionReport {
+  return {
+    status: response.respcd === '0000' ? 'REFUNDED' : 'PROCESSING',
+    ...(response.syssn ? { syssn: response.syssn } : {}),
+    respcd: response.respcd,
+  };
+}
+
+/**
+ * The payment with its refundable remainder lowered by refunds this server sent that QFPay's
+ * query does not show yet (answer lost, still in flight, or beyond the query's refund scan).
+ */
+async function withRefundsInFlight(call: ToolCall, payment: PaymentSummary): Promise<PaymentSummary> {
+  const visible = new Set(payment.refunds.map((refund) => refund.out_trade_no));
+  let unaccounted: number;
+  try {
+    unaccounted = (await call.deps.guard.unaccountedRefunds?.(payment.syssn, visible)) ?? 0;
+  } catch (error) {
+    throw new ToolFailure({
+      kind: 'refused',
+      message: `The audit ledger cannot be read (${error instanceof Error ? error.message : 'unknown error'}), so refunds still in flight on payment ${payment.syssn} cannot be counted.`,
+      next_action:
+        'Nothing was sent to QFPay. Ask the operator to check the audit ledger (qfpay-mcp doctor), then try again.',
+    });
+  }
+  if (unaccounted <= 0) return payment;
+  return {
+    ...payment,
+    refund_processing_txamt: payment.refund_processing_txamt + unaccounted,
+    refundable_txamt: Math.max(0, payment.refundable_txamt - unaccounted),
+  };
+}
 
 function checkRefundable(payment: PaymentSummary, known: KnownFields): void {
   const payType = findPayType(payment.pay_type);
@@ -218,6 +301,7 @@ function writeIntent(call: ToolCall, payment: PaymentSummary, txamt: number, ref
     merchant: requireClient(call).merchant,
     params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
     out_trade_no: refundNo,
+    orig_syssn: payment.syssn,
     txamt,
     txcurrcd: payment.txcurrcd,
     summary:
@@ -308,10 +392,19 @@ async function reconcile(
   payment: PaymentSummary,
   txamt: number,
   known: KnownFields,
+  intent: WriteIntent,
 ): Promise<ToolOutput<Output>> {
   const refundNo = known.out_trade_no as string;
   const result = await reconcileLostAnswer(call, { out_trade_no: refundNo }, 'refund');
   const record = result.record;
+  if (record) {
+    await noteReconciliation(call, intent, {
+      status: result.status,
+      syssn: record.syssn,
+      respcd: record.respcd,
+      message: "queried after QFPay's answer was lost",
+    });
+  }
   if (record && result.status === 'REFUNDED') {
     return succeeded(call, payment, txamt, known, {
       syssn: record.syssn,
@@ -353,4 +446,67 @@ async function reconcile(
       next_action: next,
     },
   );
+}
+
+/** The same refund again: read its state by its own reference, never send it twice. */
+async function replay(
+  call: ToolCall,
+  known: KnownFields,
+  intent: WriteIntent,
+  outcome: Extract<GuardOutcome<ModificationResponse>, { kind: 'replayed' }>,
+): Promise<ToolOutput<Output>> {
+  const refundNo = intent.out_trade_no;
+  const preamble = replayPreamble(outcome.recorded.recorded_at, `refund out_trade_no ${refundNo}`);
+  const current = await readCurrent(call, { out_trade_no: refundNo });
+  const base = { environment: call.deps.environment, ...known, replayed: true };
+  if (!current?.record) {
+    const next = `Do not refund again. Call query_transaction with out_trade_no ${refundNo} (the refund's reference) in a little while.`;
+    throw new ToolFailure(
+      {
+        kind: 'unknown_outcome',
+        message: `${preamble} It was recorded as ${outcome.recorded.status}, and QFPay ${current ? 'does not show it (yet)' : 'could not be queried just now'}.`,
+        next_action: next,
+      },
+      { ...base, status: 'UNKNOWN', next_action: next },
+    );
+  }
+  const refundStatus = current.status;
+  if (refundStatus === 'REFUNDED' || refundStatus === 'FAILED') {
+    await noteReconciliation(call, intent, {
+      status: refundStatus,
+      syssn: current.record.syssn,
+      respcd: current.record.respcd,
+      message: 'queried when the same refund was repeated',
+    });
+  }
+  const summary = current.summary;
+  const status: NormalisedStatus =
+    refundStatus === 'REFUNDED' && summary
+      ? summary.status
+      : refundStatus === 'FAILED'
+        ? 'FAILED'
+        : 'PROCESSING';
+  const next =
+    refundStatus === 'REFUNDED'
+      ? 'The refund went through; nothing more to do for it.'
+      : refundStatus === 'FAILED'
+        ? 'This refund failed and nothing was refunded by it. To try again, use a NEW out_trade_no.'
+        : `The refund is still being processed. Do not refund again: call query_transaction with out_trade_no ${refundNo} in a little while.`;
+  return {
+    structured: {
+      ...base,
+      status,
+      syssn: current.record.syssn,
+      respcd: current.record.respcd,
+      ...(summary
+        ? {
+            refunded_txamt: summary.refunded_txamt,
+            refundable_txamt: summary.refundable_txamt,
+            refundable_display: amountDisplay(summary.refundable_txamt, summary.txcurrcd),
+          }
+        : {}),
+      next_action: next,
+    },
+    summary: `${preamble}\nRefund ${refundNo} of ${known.amount_display as string}: ${refundStatus}${summary ? `; the payment is ${summary.status}` : ''}.\nNext: ${next}`,
+  };
 }

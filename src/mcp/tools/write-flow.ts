@@ -7,9 +7,9 @@ import {
   QfpayUpstreamError,
   QfpayValidationError,
 } from '../../qfpay/errors.js';
-import { pollUntilFinal } from '../../qfpay/reconcile.js';
+import { observe, pollUntilFinal } from '../../qfpay/reconcile.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
-import type { GuardOutcome, WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, RunOptions, WriteIntent } from '../guard.js';
 import { CONFIRMATION_REQUIRED } from '../result-shape.js';
 import { type KnownFields, type ToolCall, ToolFailure } from './define.js';
 import { cleanUpstreamText } from '../upstream-text.js';
@@ -38,8 +38,56 @@ export async function runThroughGuard<T>(
   intent: WriteIntent,
   confirmationToken: string | undefined,
   execute: () => Promise<T>,
+  options?: RunOptions<T>,
 ): Promise<GuardOutcome<T>> {
-  return call.deps.guard.run(intent, confirmationToken, call.guardContext, execute);
+  return call.deps.guard.run(intent, confirmationToken, call.guardContext, execute, options);
+}
+
+/** Runs `work` alone among calls with the same key when the guard can serialise; otherwise just runs it. */
+export function exclusively<R>(call: ToolCall, key: string, work: () => Promise<R>): Promise<R> {
+  const { guard } = call.deps;
+  return guard.exclusive ? guard.exclusive(key, work) : work();
+}
+
+/**
+ * Tells the guard what a query established about a write whose answer was lost or not final, so
+ * the audit ledger has it. Best effort: the answer to the caller does not depend on it.
+ */
+export async function noteReconciliation(
+  call: ToolCall,
+  intent: WriteIntent,
+  report: ExecutionReport,
+): Promise<void> {
+  try {
+    await call.deps.guard.noteReconciliation?.(intent, report);
+  } catch {
+    // The guard logs what it could not record.
+  }
+}
+
+export type Observation = ReturnType<typeof observe>;
+
+/**
+ * One query of the reference's current state, for answering a replay. Undefined when the query
+ * itself failed (the caller then answers from what was recorded).
+ */
+export async function readCurrent(call: ToolCall, ref: TransactionRef): Promise<Observation | undefined> {
+  const client = requireClient(call);
+  const query = {
+    ...(ref.syssn ? { syssn: ref.syssn } : {}),
+    ...(!ref.syssn && ref.out_trade_no ? { out_trade_no: ref.out_trade_no } : {}),
+  };
+  try {
+    return observe(await client.findTransaction(query, { signal: call.signal }), query);
+  } catch (error) {
+    if (call.signal.aborted) throw error;
+    return undefined;
+  }
+}
+
+/** The sentence that opens every answer replayed from an earlier identical call. */
+export function replayPreamble(recordedAt: string, reference: string): string {
+  return `Already sent earlier (${recordedAt}) with ${reference} and the same parameters: nothing was sent to QFPay again.`;
 }
 
 /** Fields of a CONFIRMATION_REQUIRED answer: nothing was sent; the caller repeats with the token. */
