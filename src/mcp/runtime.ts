@@ -7,7 +7,7 @@ import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/clien
 import { loadConfig, type QfpayConfig } from '../qfpay/config.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
-import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions, startSimulator } from '../simulator/index.js';
+import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
 import { ConfirmationTokens } from './confirmation.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from './guard.js';
 import { loadMoneyPolicy } from './policy.js';
@@ -230,13 +230,23 @@ async function connect(
   options: RuntimeOptions,
   log: (line: string) => void,
 ): Promise<Connection> {
+  // In local, a simulator (embedded, or standalone via QFPAY_BASE_URL) accepts its documented
+  // default credential unless other credentials are configured.
+  const credentials =
+    config.credentials ?? (config.environment === 'local' ? DEFAULT_SIMULATOR_CREDENTIAL : null);
+  if (!credentials) {
+    throw new QfpayConfigError(
+      'QFPAY_APPCODE',
+      'no credentials for the configured QFPay base URL',
+      'Set QFPAY_APPCODE and QFPAY_KEY.',
+    );
+  }
   let baseUrl = config.baseUrl;
-  let credentials = config.credentials;
   let stopSimulator: (() => Promise<void>) | undefined;
   if (baseUrl === null) {
-    // local without QFPAY_BASE_URL: an in-process simulator on a free loopback port, accepting
-    // the configured credentials if any, otherwise its documented default credential.
-    credentials = credentials ?? DEFAULT_SIMULATOR_CREDENTIAL;
+    // local without QFPAY_BASE_URL: an in-process simulator on a free loopback port. Loaded on
+    // demand so that servers pointed at QFPay (or a standalone simulator) never import it.
+    const { startSimulator } = await import('../simulator/server.js');
     const simulator = await startSimulator({
       ...options.simulator,
       port: options.simulator?.port ?? 0,
@@ -244,13 +254,6 @@ async function connect(
     });
     baseUrl = simulator.baseUrl;
     stopSimulator = () => simulator.close();
-  }
-  if (!credentials) {
-    throw new QfpayConfigError(
-      'QFPAY_APPCODE',
-      'no credentials for the configured QFPay base URL',
-      'Set QFPAY_APPCODE and QFPAY_KEY.',
-    );
   }
   const client = new QfpayClient({
     baseUrl,
