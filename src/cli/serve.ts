@@ -1,15 +1,15 @@
 import { createRuntime, resolveToolsets } from '../mcp/runtime.js';
 import type { QfpayMcpRuntime, RuntimeOptions } from '../mcp/runtime.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
+import type { RunningHttpServer } from '../transports/http.js';
 import {
   DEFAULT_HTTP_HOST,
   DEFAULT_HTTP_PORT,
   DEFAULT_MAX_BODY_BYTES,
   assertSafeExposure,
-  startHttpServer,
-} from '../transports/http.js';
-import type { RunningHttpServer } from '../transports/http.js';
-import { buildOriginRules, parseBearerTokens } from '../transports/http-guards.js';
+  buildOriginRules,
+  parseBearerTokens,
+} from '../transports/http-guards.js';
 import { routeConsoleToStderr, startStdioServer } from '../transports/stdio.js';
 import { EXIT_OK, UsageError, parseList, parsePort, parsePositiveInteger, parseStrict } from './args.js';
 import type { CliIo, ParsedFlags } from './args.js';
@@ -158,6 +158,8 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   const runtime = await createRuntime(runtimeOptions);
   let server: RunningHttpServer;
   try {
+    // Loaded here so a stdio start never pays for the HTTP stack.
+    const { startHttpServer } = await import('../transports/http.js');
     server = await startHttpServer({
       createServer: () => runtime.createServer(),
       environment: runtime.environment,

@@ -1,4 +1,3 @@
-import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
 import { findResponseCode } from './catalog/index.js';
@@ -200,7 +199,8 @@ export class QfpayClient {
   readonly #verify: boolean;
   readonly #retry: ResolvedRetry;
   readonly #onEvent: ((event: ClientEvent) => void) | undefined;
-  readonly #dispatcher: Dispatcher;
+  /** Created on the first exchange: undici is the largest import on the server's cold start. */
+  #dispatcher: Promise<Dispatcher> | undefined;
   readonly #ownsDispatcher: boolean;
   readonly #limiter: MerchantLimiter;
   readonly #origin: string;
@@ -231,15 +231,7 @@ export class QfpayClient {
     this.#onEvent = options.onEvent;
     this.#random = options.random ?? Math.random;
     this.#ownsDispatcher = options.dispatcher === undefined;
-    this.#dispatcher =
-      options.dispatcher ??
-      new Pool(this.#origin, {
-        // undici's defaults are 300 s; the per-request signal enforces the real deadline, these
-        // make sure no phase can outlive it even if a signal were lost.
-        connectTimeout: Math.min(this.#timeoutMs, 10_000),
-        headersTimeout: this.#timeoutMs,
-        bodyTimeout: this.#timeoutMs,
-      });
+    if (options.dispatcher) this.#dispatcher = Promise.resolve(options.dispatcher);
     // One budget per merchant on one QFPay host, shared with every other client in the process.
     const merchantKey = `${this.#origin}|${options.credentials.appcode}|${options.credentials.mchid ?? ''}`;
     this.#limiter = getMerchantLimiter(merchantKey, options.rateLimits ?? [...DEFAULT_RATE_LIMITS]);
@@ -364,7 +356,21 @@ export class QfpayClient {
 
   /** Closes the client's connection pool (a no-op for a dispatcher passed in). */
   async destroy(): Promise<void> {
-    if (this.#ownsDispatcher) await this.#dispatcher.close();
+    if (this.#ownsDispatcher && this.#dispatcher) await (await this.#dispatcher).close();
+  }
+
+  #getDispatcher(): Promise<Dispatcher> {
+    this.#dispatcher ??= import('undici').then(
+      ({ Pool }) =>
+        new Pool(this.#origin, {
+          // undici's defaults are 300 s; the per-request signal enforces the real deadline, these
+          // make sure no phase can outlive it even if a signal were lost.
+          connectTimeout: Math.min(this.#timeoutMs, 10_000),
+          headersTimeout: this.#timeoutMs,
+          bodyTimeout: this.#timeoutMs,
+        }),
+    );
+    return this.#dispatcher;
   }
 
   async #cancel(
@@ -565,7 +571,8 @@ export class QfpayClient {
     const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
     let response: Dispatcher.ResponseData;
     try {
-      response = await this.#dispatcher.request({
+      const dispatcher = await this.#getDispatcher();
+      response = await dispatcher.request({
         origin: this.#origin,
         path,
         method: 'POST',

@@ -28,7 +28,7 @@ export class SimulatorEngine {
 
   constructor(
     readonly options: ResolvedSimulatorOptions,
-    dispatcher: Dispatcher,
+    dispatcher: () => Promise<Dispatcher>,
     readonly warn: (message: string) => void,
   ) {
     this.clock = new SimClock(options.timeScale);

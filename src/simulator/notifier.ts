@@ -1,5 +1,4 @@
 import type { Dispatcher } from 'undici';
-import { request } from 'undici';
 import { pythonJsonDumps } from '../qfpay/pyjson.js';
 import { signRawBody } from '../qfpay/signature.js';
 import { formatUtc8 } from './clock.js';
@@ -54,7 +53,7 @@ export class Notifier {
   constructor(
     private readonly clock: SimClock,
     private readonly retryScheduleMs: readonly number[],
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: () => Promise<Dispatcher>,
     /** Called whenever the next retry deadline may have changed. */
     private readonly onScheduleChanged: () => void,
     private readonly warn: (message: string) => void,
@@ -143,9 +142,12 @@ export class Notifier {
     signal: AbortSignal,
   ): Promise<Pick<NotificationAttempt, 'http_status' | 'response_body' | 'error'>> {
     try {
-      const response = await request(record.url, {
+      const url = new URL(record.url);
+      const dispatcher = await this.dispatcher();
+      const response = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
-        dispatcher: this.dispatcher,
         headers: { 'content-type': 'application/json', 'x-qf-sign': signRawBody(record.body, key) },
         body: record.body,
         headersTimeout: DELIVERY_TIMEOUT_MS,

@@ -1,9 +1,9 @@
+import type { Dispatcher } from 'undici';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent } from 'undici';
 import { pythonJsonDumps } from '../qfpay/pyjson.js';
 import { signRawBody } from '../qfpay/signature.js';
 import { RequestLog, routeControlRequest, SimulatorControl, SimulatorControlError } from './control.js';
@@ -51,7 +51,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const warn = resolved.quiet
     ? () => undefined
     : (message: string) => console.warn(`[qfpay-simulator] ${message}`);
-  const dispatcher = new Agent({ connect: { timeout: 5_000 }, keepAliveTimeout: 1_000 });
+  // Notifications are the simulator's only outgoing HTTP; undici is loaded for the first one, so
+  // that starting the embedded simulator stays cheap on the server's cold start.
+  let agent: Promise<Dispatcher> | undefined;
+  const dispatcher = () =>
+    (agent ??= import('undici').then(
+      ({ Agent }) => new Agent({ connect: { timeout: 5_000 }, keepAliveTimeout: 1_000 }),
+    ));
   const engine = new SimulatorEngine(resolved, dispatcher, warn);
   const monotonicNow = () => performance.timeOrigin + performance.now();
   const limiter = new SlidingWindowLimiter(resolved.rateLimits, monotonicNow);
@@ -85,7 +91,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await closed;
-        await dispatcher.destroy();
+        if (agent) await (await agent).destroy();
       })();
       return closing;
     },

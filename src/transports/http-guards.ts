@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { validateHostHeader } from '@modelcontextprotocol/server';
 
+import { HttpStartupError } from './errors.js';
+
 /**
  * Request guards for the Streamable HTTP endpoint, kept free of I/O so each rule can be tested on
  * its own. Reference: reliability notes §2.1 (DNS rebinding, Origin 403), §2.2 (static bearer
@@ -287,4 +289,24 @@ export function parseJsonBody(text: string, maxDepth: number = MAX_JSON_DEPTH): 
   } catch {
     return { ok: false, status: 400, code: PARSE_ERROR, message: 'Parse error: the body is not valid JSON.' };
   }
+}
+
+// Defaults and the exposure check live here, apart from the HTTP server itself, so that the CLI can
+// validate HTTP flags without loading the HTTP stack on a stdio start.
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+export const DEFAULT_HTTP_PORT = 3939;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * A server reachable from other machines must authenticate every request (reliability notes
+ * §2.1/§2.2): without a token, anyone on the network could move money.
+ */
+export function assertSafeExposure(host: string, hasToken: boolean): void {
+  if (isLoopbackHost(host) || hasToken) return;
+  const where = isWildcardHost(host) ? `all interfaces (${host})` : `a non-loopback address (${host})`;
+  throw new HttpStartupError(
+    `Refusing to listen on ${where} without authentication. Set QFPAY_MCP_TOKEN to a random token ` +
+      `(e.g. export QFPAY_MCP_TOKEN=$(openssl rand -hex 32)) and send it as "Authorization: Bearer <token>", ` +
+      `or bind to 127.0.0.1.`,
+  );
 }

@@ -13,14 +13,17 @@ import {
 import type { AuthInfo, McpHttpHandler, McpServer } from '@modelcontextprotocol/server';
 import {
   BearerTokenVerifier,
+  DEFAULT_HTTP_HOST,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_BODY_BYTES,
   MAX_JSON_DEPTH,
+  assertSafeExposure,
   MIN_TOKEN_LENGTH,
   buildHostAllowList,
   buildOriginRules,
   checkHostHeader,
   checkOriginHeader,
   hasCredentialInQuery,
-  isLoopbackHost,
   isWildcardHost,
   parseJsonBody,
   toUrlHostname,
@@ -47,9 +50,12 @@ import { HttpStartupError } from './errors.js';
  * bound to the token that created them.
  */
 
-export const DEFAULT_HTTP_HOST = '127.0.0.1';
-export const DEFAULT_HTTP_PORT = 3939;
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export {
+  DEFAULT_HTTP_HOST,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_MAX_BODY_BYTES,
+  assertSafeExposure,
+} from './http-guards.js';
 export const MCP_PATH = '/mcp';
 export const HEALTH_PATH = '/healthz';
 
@@ -177,20 +183,6 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     sessionCount: () => sessions.size,
     close: () => (closing ??= shutdown(server, connections, sessions, modern)),
   };
-}
-
-/**
- * A server reachable from other machines must authenticate every request (reliability notes
- * §2.1/§2.2): without a token, anyone on the network could move money.
- */
-export function assertSafeExposure(host: string, hasToken: boolean): void {
-  if (isLoopbackHost(host) || hasToken) return;
-  const where = isWildcardHost(host) ? `all interfaces (${host})` : `a non-loopback address (${host})`;
-  throw new HttpStartupError(
-    `Refusing to listen on ${where} without authentication. Set QFPAY_MCP_TOKEN to a random token ` +
-      `(e.g. export QFPAY_MCP_TOKEN=$(openssl rand -hex 32)) and send it as "Authorization: Bearer <token>", ` +
-      `or bind to 127.0.0.1.`,
-  );
 }
 
 function listen(server: NodeHttpServer, host: string, port: number): Promise<void> {

@@ -99,7 +99,9 @@ function toCallToolResult(
         data: image.data,
         mimeType: image.mimeType,
       })),
-      { type: 'text', text: JSON.stringify(structured, null, 2) },
+      // The same data as text for clients that predate structuredContent (a SHOULD of the spec);
+      // compact, because every byte is paid for in latency and in the model's context.
+      { type: 'text', text: JSON.stringify(structured) },
     ],
     structuredContent: structured,
     ...(output.isError ? { isError: true } : {}),
@@ -135,7 +137,7 @@ function failureResult(
   if (!conforms.success) return { content: [summary], isError: true };
   const data = conforms.data;
   return {
-    content: [summary, { type: 'text', text: JSON.stringify(data, null, 2) }],
+    content: [summary, { type: 'text', text: JSON.stringify(data) }],
     structuredContent: data,
     isError: true,
   };

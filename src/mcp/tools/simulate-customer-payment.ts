@@ -1,8 +1,7 @@
-import { request } from 'undici';
 import * as z from 'zod';
 
 import { sharedResultShape } from '../result-shape.js';
-import { cleanUpstreamText } from '../upstream-text.js';
+import { sanitizeUpstreamText } from '../sanitize.js';
 import { defineTool, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
@@ -73,6 +72,8 @@ async function driveSimulator(
         'In other environments a real customer pays with a real wallet; use wait_for_payment to follow it.',
     });
   }
+  // Loaded on use: undici is the largest import on the server's cold start (BENCHMARKS.md §4).
+  const { request } = await import('undici');
   const response = await request(`${base}/__sim/pay`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -92,8 +93,8 @@ async function driveSimulator(
 function simulatorMessage(text: string): string {
   try {
     const json = JSON.parse(text) as { error?: unknown; message?: unknown };
-    return cleanUpstreamText(json.error ?? json.message ?? '', 200);
+    return sanitizeUpstreamText(json.error ?? json.message ?? '', 200);
   } catch {
-    return cleanUpstreamText(text, 200);
+    return sanitizeUpstreamText(text, 200);
   }
 }
