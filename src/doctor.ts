@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { access, open, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -12,8 +13,8 @@ import type { MoneyPolicy } from './mcp/policy.js';
 import { loadMoneyPolicy } from './mcp/policy.js';
 import { redactSecrets } from './mcp/sanitize.js';
 import { ensurePrivateDir } from './mcp/state-dir.js';
-import { chooseLedgerLocation } from './mcp/write-safety/ledger-location.js';
 import { resolveToolsets } from './mcp/runtime.js';
+import { chooseLedgerLocation, type LedgerLocation } from './mcp/write-safety/ledger-location.js';
 import { ENVIRONMENT_NAMES, explainRespcd, getEnvironment } from './qfpay/catalog/index.js';
 import type { EnvironmentName } from './qfpay/catalog/types.js';
 import type { ClientEvent } from './qfpay/client.js';
@@ -50,7 +51,8 @@ Checks the qfpay-mcp configuration and the connection to QFPay, and explains wha
 
   - environment and QFPay host, which credentials are set (never their values), sign type
   - rate limits, timeout, production gate, caps and URL allow-list
-  - audit ledger: location, directory writable, hash chain intact
+  - audit ledger: location (temporary in local with the embedded simulator), directory
+    writable, hash chain intact
   - a signed, harmless query (an order number that cannot exist) to the configured host:
     reachable? signature accepted? (1108 and mchid problems are explained with their causes)
 
@@ -281,7 +283,16 @@ function credentialsCheck(config: QfpayConfig, env: NodeJS.ProcessEnv): DoctorCh
     return {
       id: 'credentials',
       status: 'info',
-      summary: "none set: the embedded simulator's built-in test credential is used",
+      // Only possible in local: the runtime then uses the simulator's public default credential,
+      // for the embedded simulator and for a standalone one at QFPAY_BASE_URL alike.
+      summary: `none set: the simulator's built-in test credential is used (app code ${DEFAULT_SIMULATOR_CREDENTIAL.appcode}, public, no real money)`,
+      ...(config.baseUrl !== null
+        ? {
+            details: [
+              `a standalone simulator at QFPAY_BASE_URL accepts it unless it was started with other --credential values`,
+            ],
+          }
+        : {}),
     };
   const describe = (field: 'APPCODE' | 'KEY', what: string, value: string) =>
     `${what}: set via ${supplyingVariable(env, config.environment, field)} (${value.length} characters${value.length === 32 ? '' : '; QFPay usually issues 32'})`;
@@ -419,40 +430,78 @@ function credentialFreeServer(env: NodeJS.ProcessEnv): boolean {
  * The server refuses every money-moving call when it cannot write the ledger, so this matters.
  * The ledger itself is never opened for writing here (a running server may hold its lock): the
  * directory is proven writable with a throw-away file, and the ledger is only read and verified.
+ *
+ * It reports what the runtime will do with the same configuration: no ledger at all when no
+ * money-moving tool is served, a temporary per-process ledger in `local` with the embedded
+ * simulator (chooseLedgerLocation, the runtime's own rule), the configured file otherwise.
  */
 async function ledgerCheck(
   env: NodeJS.ProcessEnv,
   config: QfpayConfig,
   configuredPath: string,
 ): Promise<DoctorCheck> {
-  // The same choice the runtime makes: local with the embedded simulator keeps a per-process ledger.
-  const location = await chooseLedgerLocation({
-    env,
-    environment: config.environment,
-    embeddedSimulator: config.baseUrl === null,
-    configuredPath,
-  });
-  if (location.temporary) {
-    try {
-      await proveWritable(path.dirname(location.file));
-    } catch (error) {
-      return {
-        id: 'ledger',
-        status: 'fail',
-        summary: `the temporary audit ledger cannot be written in ${path.dirname(location.file)} (${errorText(error)})`,
-        fix: 'Set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to a writable place.',
-      };
-    } finally {
-      await location.remove?.();
-    }
+  const served = moneyMovingToolsServed(env);
+  if (served === false)
     return {
       id: 'ledger',
-      status: 'ok',
-      summary:
-        'audit ledger: temporary, one per server process (the embedded simulator forgets its orders on exit); set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it',
+      status: 'info',
+      summary: `no audit ledger is used: no money-moving tool is served (${
+        TRUE_WORDS.test((env.QFPAY_READ_ONLY ?? '').trim())
+          ? 'QFPAY_READ_ONLY'
+          : 'QFPAY_TOOLSETS without payments'
+      })`,
     };
+  let location: LedgerLocation;
+  try {
+    location = await chooseLedgerLocation({
+      env,
+      environment: config.environment,
+      embeddedSimulator: config.baseUrl === null,
+      configuredPath,
+    });
+  } catch (error) {
+    return temporaryLedgerFailure(path.join(tmpdir(), 'qfpay-mcp-ledger-*'), error);
   }
-  return persistentLedgerCheck(location.file);
+  if (!location.temporary) return persistentLedgerCheck(location.file);
+  const directory = path.dirname(location.file);
+  try {
+    await proveWritable(directory);
+  } catch (error) {
+    return temporaryLedgerFailure(directory, error);
+  } finally {
+    await location.remove?.().catch(() => undefined);
+  }
+  return {
+    id: 'ledger',
+    status: 'ok',
+    summary:
+      'audit ledger: temporary, one per server process, deleted when it stops (the embedded simulator forgets its orders on exit); set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it',
+    details: [`a new directory under ${tmpdir()} for each process (checked: writable)`],
+  };
+}
+
+function temporaryLedgerFailure(where: string, error: unknown): DoctorCheck {
+  return {
+    id: 'ledger',
+    status: 'fail',
+    summary: `the temporary audit ledger cannot be written in ${where} (${errorText(error)})`,
+    fix: 'Payments, refunds and cancels will be refused until it can. Set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to a writable place (or TMPDIR to a writable temporary directory).',
+  };
+}
+
+/**
+ * Mirrors the runtime, which opens a ledger only when a money-moving tool is registered: the
+ * payments toolset is enabled and the server is not read-only. Undefined when the switches are
+ * invalid (the tools check fails; the ledger is then checked anyway).
+ */
+function moneyMovingToolsServed(env: NodeJS.ProcessEnv): boolean | undefined {
+  const readOnlyRaw = (env.QFPAY_READ_ONLY ?? '').trim();
+  if (!TRUE_WORDS.test(readOnlyRaw) && !FALSE_WORDS.test(readOnlyRaw)) return undefined;
+  try {
+    return !TRUE_WORDS.test(readOnlyRaw) && resolveToolsets(undefined, env).has('payments');
+  } catch {
+    return undefined;
+  }
 }
 
 async function persistentLedgerCheck(file: string): Promise<DoctorCheck> {

@@ -36,3 +36,11 @@ export {
   type SimulatorOptions,
   type SimCredential,
 } from './simulator/index.js';
+export {
+  createRuntime,
+  resolveToolsets,
+  type RuntimeOptions,
+  type QfpayMcpRuntime,
+} from './mcp/runtime.js';
+export { startHttpServer, type HttpServeOptions, type RunningHttpServer } from './transports/http.js';
+export { startStdioServer } from './transports/stdio.js';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,8 +8,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { CliIo } from '../src/cli/args.js';
-import { KNOWN_VARIABLES, runDoctorCli, transportProblem } from '../src/doctor.js';
+import { KNOWN_VARIABLES, runDoctor, runDoctorCli, transportProblem } from '../src/doctor.js';
 import type { DoctorReport } from '../src/doctor.js';
+import { createRuntime } from '../src/mcp/runtime.js';
 import { startSimulator } from '../src/simulator/index.js';
 import type { RunningSimulator } from '../src/simulator/index.js';
 
@@ -78,15 +80,73 @@ describe('qfpay-mcp doctor', () => {
     expect(run.out).toContain('No problems found');
   });
 
-  it('reports the per-process ledger of the embedded simulator when no state location is set', async () => {
-    let out = '';
-    const code = await runDoctorCli([], {
-      out: (t) => void (out += t),
-      err: () => {},
-      env: { QFPAY_ENV: 'local' },
-    });
-    expect(code).toBe(0);
-    expect(out).toMatch(/\[ok\] {3}ledger: audit ledger: temporary, one per server process/);
+  it('reports the ledger the server itself would use, in every way of running', async () => {
+    const standalone = await startSimulator({ quiet: true });
+    const cases: { name: string; env: Record<string, string>; temporary?: boolean; file?: string }[] = [
+      { name: 'embedded simulator, no state location', env: { QFPAY_ENV: 'local' }, temporary: true },
+      {
+        name: 'embedded simulator, QFPAY_STATE_DIR',
+        env: { QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
+        file: path.join(stateDir, 'audit-local.jsonl'),
+      },
+      {
+        name: 'embedded simulator, QFPAY_AUDIT_LOG',
+        env: { QFPAY_ENV: 'local', QFPAY_AUDIT_LOG: path.join(stateDir, 'explicit.jsonl') },
+        file: path.join(stateDir, 'explicit.jsonl'),
+      },
+      {
+        // The simulator's default credential, a persistent ledger in the per-user state directory.
+        name: 'standalone simulator at QFPAY_BASE_URL',
+        env: { QFPAY_ENV: 'local', QFPAY_BASE_URL: standalone.baseUrl, XDG_STATE_HOME: stateDir },
+        file: path.join(stateDir, 'qfpay-mcp', 'audit-local.jsonl'),
+      },
+      { name: 'read-only', env: { QFPAY_ENV: 'local', QFPAY_READ_ONLY: '1' } },
+      { name: 'no payments toolset', env: { QFPAY_ENV: 'local', QFPAY_TOOLSETS: 'reporting,reference' } },
+    ];
+    try {
+      for (const { name, env, temporary, file } of cases) {
+        const report = await runDoctor({ env });
+        expect(report.ok, `${name}: ${JSON.stringify(report.checks)}`).toBe(true);
+        const ledger = check(report, 'ledger');
+        const runtime = await createRuntime({ env, log: () => undefined });
+        const used = runtime.ledgerPath;
+        await runtime.close();
+        if (temporary) {
+          expect(used, name).toContain(`${path.sep}qfpay-mcp-ledger-`);
+          expect(path.dirname(used!).startsWith(tmpdir()), name).toBe(true);
+          expect(existsSync(path.dirname(used!)), `${name}: removed when the server stops`).toBe(false);
+          expect(ledger.status, name).toBe('ok');
+          expect(ledger.summary, name).toMatch(/^audit ledger: temporary, one per server process/);
+          expect(ledger.summary, name).toContain('set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it');
+        } else if (file) {
+          expect(used, name).toBe(file);
+          expect(ledger.status, name).toBe('ok');
+          expect(ledger.summary, name).toContain(`audit ledger ${file}:`);
+        } else {
+          expect(used, name).toBeNull();
+          expect(ledger.status, name).toBe('info');
+          expect(ledger.summary, name).toContain('no audit ledger is used: no money-moving tool is served');
+        }
+      }
+    } finally {
+      await standalone.close();
+    }
+  });
+
+  it('names the simulator credential when local points at a standalone simulator without credentials', async () => {
+    const standalone = await startSimulator({ quiet: true });
+    try {
+      const report = await runDoctor({
+        env: { QFPAY_ENV: 'local', QFPAY_BASE_URL: standalone.baseUrl, QFPAY_STATE_DIR: stateDir },
+      });
+      expect(report.ok).toBe(true);
+      const credentials = check(report, 'credentials');
+      expect(credentials.summary).toContain("the simulator's built-in test credential is used");
+      expect(credentials.details?.join('\n')).toContain('standalone simulator at QFPAY_BASE_URL');
+      expect(check(report, 'connection').summary).toContain(`${standalone.baseUrl} answered a signed query`);
+    } finally {
+      await standalone.close();
+    }
   });
 
   it('reports JSON with one entry per check', async () => {
@@ -348,7 +408,11 @@ describe('qfpay-mcp doctor', () => {
     const files = (await readdir('src', { recursive: true })).filter(
       (f) => f.endsWith('.ts') && !f.endsWith('doctor.ts'),
     );
-    const source = (await Promise.all(files.map((f) => readFile(path.join('src', f), 'utf8')))).join('\n');
+    // Comments may name placeholder variables (`QFPAY_X=`); only code counts.
+    const source = (await Promise.all(files.map((f) => readFile(path.join('src', f), 'utf8'))))
+      .join('\n')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
     for (const name of KNOWN_VARIABLES) {
       if (/^QFPAY_(LOCAL|SANDBOX|TEST|PROD)_(APPCODE|KEY|MCHID)$/.test(name)) continue; // built by config.ts
       expect(source, `${name} is read somewhere in src/`).toContain(name);

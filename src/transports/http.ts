@@ -38,8 +38,8 @@ import { HttpStartupError } from './errors.js';
  * clients (CVE-2026-25536: shared transports/servers misrouted responses between clients).
  *
  * - 2026-07-28 ("modern") requests go to the SDK's `createMcpHandler`, which builds a fresh
- *   McpServer per request. That era has no sessions; elicitation travels in-band as
- *   `input_required` results, so payment confirmations still work without a return path.
+ *   McpServer per request. That era has no sessions and no push requests; payment
+ *   confirmations there use the confirmation token round trip (no elicitation).
  * - 2025-era requests (what most hosts speak today) get STATEFUL sessions: a fresh McpServer and
  *   transport per `initialize`, kept in a map keyed by a random session id. Stateless 2025 serving
  *   or JSON-only responses would leave no channel for the server→client `elicitation/create`

@@ -5,8 +5,9 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
 /*
  * stdio: the host spawns us and speaks MCP over our stdin/stdout. stdout carries protocol and
  * nothing else — one stray line and the host drops the connection — so diagnostics go to stderr.
- * `serveStdio` pins one fresh server instance per connection and serves both protocol eras; a
- * stdio connection is a return path, so elicitation works here for every era.
+ * `serveStdio` pins one fresh server instance per connection and serves both protocol eras. On a
+ * 2025-era connection the server can ask the human through elicitation; on a 2026-07-28 one it
+ * cannot push requests, and payment confirmations use the confirmation token instead.
  */
 
 export interface StdioServeOptions {
