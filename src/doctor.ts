@@ -9,6 +9,7 @@ import type { CliIo } from './cli/args.js';
 import { processIo } from './cli/args.js';
 import { readPackageVersion } from './cli/version.js';
 import { verifyLedgerFile } from './mcp/ledger.js';
+import { readBoolean } from './qfpay/env.js';
 import type { MoneyPolicy } from './mcp/policy.js';
 import { loadMoneyPolicy } from './mcp/policy.js';
 import { redactSecrets } from './mcp/sanitize.js';
@@ -375,15 +376,20 @@ function policyCheck(policy: MoneyPolicy, environment: EnvironmentName): DoctorC
   };
 }
 
-const TRUE_WORDS = /^(1|true|yes|on)$/i;
-const FALSE_WORDS = /^(0|false|no|off)?$/i;
+/** QFPAY_READ_ONLY as the server reads it; undefined when the value is not a boolean word. */
+function readOnlySwitch(env: NodeJS.ProcessEnv): boolean | undefined {
+  try {
+    return readBoolean(env, 'QFPAY_READ_ONLY', false);
+  } catch {
+    return undefined;
+  }
+}
 
 /** QFPAY_TOOLSETS and QFPAY_READ_ONLY, read exactly as the server reads them. */
 function serverSwitchChecks(env: NodeJS.ProcessEnv): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
-  const readOnlyRaw = (env.QFPAY_READ_ONLY ?? '').trim();
-  const readOnly = TRUE_WORDS.test(readOnlyRaw);
-  if (!readOnly && !FALSE_WORDS.test(readOnlyRaw))
+  const readOnly = readOnlySwitch(env);
+  if (readOnly === undefined)
     checks.push({
       id: 'tools',
       status: 'fail',
@@ -446,9 +452,7 @@ async function ledgerCheck(
       id: 'ledger',
       status: 'info',
       summary: `no audit ledger is used: no money-moving tool is served (${
-        TRUE_WORDS.test((env.QFPAY_READ_ONLY ?? '').trim())
-          ? 'QFPAY_READ_ONLY'
-          : 'QFPAY_TOOLSETS without payments'
+        readOnlySwitch(env) === true ? 'QFPAY_READ_ONLY' : 'QFPAY_TOOLSETS without payments'
       })`,
     };
   let location: LedgerLocation;
@@ -495,10 +499,10 @@ function temporaryLedgerFailure(where: string, error: unknown): DoctorCheck {
  * invalid (the tools check fails; the ledger is then checked anyway).
  */
 function moneyMovingToolsServed(env: NodeJS.ProcessEnv): boolean | undefined {
-  const readOnlyRaw = (env.QFPAY_READ_ONLY ?? '').trim();
-  if (!TRUE_WORDS.test(readOnlyRaw) && !FALSE_WORDS.test(readOnlyRaw)) return undefined;
+  const readOnly = readOnlySwitch(env);
+  if (readOnly === undefined) return undefined;
   try {
-    return !TRUE_WORDS.test(readOnlyRaw) && resolveToolsets(undefined, env).has('payments');
+    return !readOnly && resolveToolsets(undefined, env).has('payments');
   } catch {
     return undefined;
   }

@@ -36,11 +36,6 @@ export {
   type SimulatorOptions,
   type SimCredential,
 } from './simulator/index.js';
-export {
-  createRuntime,
-  resolveToolsets,
-  type RuntimeOptions,
-  type QfpayMcpRuntime,
-} from './mcp/runtime.js';
+export { createRuntime, resolveToolsets, type RuntimeOptions, type QfpayMcpRuntime } from './mcp/runtime.js';
 export { startHttpServer, type HttpServeOptions, type RunningHttpServer } from './transports/http.js';
 export { startStdioServer } from './transports/stdio.js';

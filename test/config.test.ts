@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RATE_LIMITS, describeConfig, loadConfig, maskAppcode } from '../src/qfpay/config.js';
+import { DEFAULT_RATE_LIMITS, describeConfig, loadConfig } from '../src/qfpay/config.js';
+import { maskAppcode } from '../src/qfpay/text.js';
 import { QfpayConfigError } from '../src/qfpay/errors.js';
 
 const APPCODE = 'A1B2C3D4E5F60718293A4B5C6D7E8F90';
@@ -243,7 +244,7 @@ describe('describeConfig', () => {
     expect(summary).toMatchObject({
       environment: 'prod',
       baseUrl: 'https://openapi-hk.qfapi.com',
-      appcode: 'A1B2…',
+      appcode: 'A1B2****8F90',
       key: 'set',
       mchid: 'set',
       signType: 'SHA256',
@@ -264,8 +265,8 @@ describe('describeConfig', () => {
     });
   });
 
-  it('hides short app codes entirely', () => {
-    expect(maskAppcode('ABC')).toBe('…');
-    expect(maskAppcode('ABCDEFGH')).toBe('ABCD…');
+  it('shows no more than the last characters of short app codes', () => {
+    expect(maskAppcode('ABC')).toBe('****');
+    expect(maskAppcode('ABCDEFGH')).toBe('****GH');
   });
 });

@@ -83,7 +83,7 @@ describe('stdio transport through the built qfpay-mcp', () => {
     expect(stderr).toMatch(
       /qfpay-mcp \S+ ready: transport=stdio environment=local base_url=http:\/\/127\.0\.0\.1:\d+/,
     );
-    expect(stderr).toMatch(/merchant=CANA…/);
+    expect(stderr).toMatch(/merchant=CAN\*{4}F01 /);
     expect(stderr).toMatch(/toolsets=all tools=\d+ read_only=no$/m);
     for (const secret of [CANARY_APPCODE, CANARY_KEY, CANARY_TOKEN]) expect(stderr).not.toContain(secret);
   });

@@ -1,5 +1,5 @@
 import type { QfpayMcpRuntime, RuntimeOptions } from '../mcp/runtime.js';
-import { maskAppcode } from '../qfpay/config.js';
+import { maskAppcode } from '../qfpay/text.js';
 import { readPackageVersion } from './version.js';
 
 /**

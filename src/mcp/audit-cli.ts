@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 
 import { ENVIRONMENT_NAMES } from '../qfpay/catalog/environments.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { resolveEnvironment } from '../qfpay/config.js';
+import { QfpayConfigError } from '../qfpay/errors.js';
 import { formatMinor } from '../qfpay/money.js';
 import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { LedgerRecord } from './ledger.js';
@@ -219,17 +221,14 @@ function chooseFile(parsed: Parsed, io: AuditCliIo, command: string, usage: stri
   return resolveAuditLogPath(environment, { env: io.env });
 }
 
-/** Same reading of QFPAY_ENV as the server's configuration, without requiring credentials. */
+/** QFPAY_ENV read by the server's own rule; undefined when it names no known environment. */
 function environmentFromEnv(env: NodeJS.ProcessEnv): EnvironmentName | undefined {
-  const raw = env.QFPAY_ENV?.trim().toLowerCase();
-  if (!raw) {
-    const credentialVariables = Object.keys(env).filter((name) =>
-      /^QFPAY_(?:[A-Z]+_)?(?:APPCODE|KEY)$/.test(name),
-    );
-    return credentialVariables.some((name) => env[name]?.trim()) ? 'sandbox' : 'local';
+  try {
+    return resolveEnvironment(env);
+  } catch (error) {
+    if (error instanceof QfpayConfigError) return undefined;
+    throw error;
   }
-  const name = raw === 'production' ? 'prod' : raw;
-  return (ENVIRONMENT_NAMES as readonly string[]).includes(name) ? (name as EnvironmentName) : undefined;
 }
 
 function usageError(io: AuditCliIo, command: string, message: string, usage: string): number {

@@ -1,5 +1,6 @@
 import { findCurrency, CURRENCY_CODES } from '../qfpay/catalog/currencies.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { type Env, readBoolean, readVariable } from '../qfpay/env.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import { formatMinor } from '../qfpay/money.js';
 import { MIN_CONFIRM_SECRET_BYTES } from './confirmation.js';
@@ -44,20 +45,18 @@ export interface MoneyPolicy {
 export type PolicyCheck =
   { readonly ok: true } | { readonly ok: false; readonly message: string; readonly next_action: string };
 
-type Env = NodeJS.ProcessEnv;
-
 export function loadMoneyPolicy(
   env: Env,
   environment: EnvironmentName,
   overrides: { readonly allowProdWrites?: boolean } = {},
 ): MoneyPolicy {
-  const confirmSecret = parseConfirmSecret(read(env, 'QFPAY_CONFIRM_SECRET'));
+  const confirmSecret = parseConfirmSecret(readVariable(env, 'QFPAY_CONFIRM_SECRET'));
   return {
-    allowProdWrites: overrides.allowProdWrites ?? parseBoolean(env, 'QFPAY_ALLOW_PROD_WRITES'),
-    confirm: parseConfirmMode(read(env, 'QFPAY_CONFIRM')),
-    maxTxamt: parseCurrencyAmounts('QFPAY_MAX_TXAMT', read(env, 'QFPAY_MAX_TXAMT')),
-    dailyLimit: parseCurrencyAmounts('QFPAY_DAILY_LIMIT', read(env, 'QFPAY_DAILY_LIMIT')),
-    allowedUrlPrefixes: parseUrlPrefixes(read(env, 'QFPAY_ALLOWED_URLS')),
+    allowProdWrites: overrides.allowProdWrites ?? readBoolean(env, 'QFPAY_ALLOW_PROD_WRITES', false),
+    confirm: parseConfirmMode(readVariable(env, 'QFPAY_CONFIRM')),
+    maxTxamt: parseCurrencyAmounts('QFPAY_MAX_TXAMT', readVariable(env, 'QFPAY_MAX_TXAMT')),
+    dailyLimit: parseCurrencyAmounts('QFPAY_DAILY_LIMIT', readVariable(env, 'QFPAY_DAILY_LIMIT')),
+    allowedUrlPrefixes: parseUrlPrefixes(readVariable(env, 'QFPAY_ALLOWED_URLS')),
     allowLoopbackUrls: environment === 'local',
     ...(confirmSecret ? { confirmSecret } : {}),
     auditLogPath: resolveAuditLogPath(environment, { env }),
@@ -67,27 +66,6 @@ export function loadMoneyPolicy(
 /** Whether a write in `environment` needs a bound confirmation under this policy. */
 export function confirmationRequired(policy: MoneyPolicy, environment: EnvironmentName): boolean {
   return policy.confirm === 'always' || environment === 'prod';
-}
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value ? value : undefined;
-}
-
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
-
-function parseBoolean(env: Env, variable: string): boolean {
-  const raw = read(env, variable);
-  if (raw === undefined) return false;
-  const lower = raw.toLowerCase();
-  if (TRUE_WORDS.has(lower)) return true;
-  if (FALSE_WORDS.has(lower)) return false;
-  throw new QfpayConfigError(
-    variable,
-    'must be 1 or 0',
-    `Set ${variable}=1 to enable or ${variable}=0 (or unset) to disable.`,
-  );
 }
 
 function parseConfirmMode(raw: string | undefined): 'prod' | 'always' {

@@ -1,10 +1,9 @@
 import type { McpServer } from '@modelcontextprotocol/server';
-import * as z from 'zod';
 
-import { ENVIRONMENT_NAMES } from '../qfpay/catalog/index.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/client.js';
-import { loadConfig, type QfpayConfig } from '../qfpay/config.js';
+import { loadConfig, type QfpayConfig, resolveEnvironment } from '../qfpay/config.js';
+import { readBoolean } from '../qfpay/env.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
@@ -82,11 +81,11 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const requested = resolveToolsets(options.toolsets, env);
-  const readOnly = options.readOnly ?? readFlag(env, 'QFPAY_READ_ONLY');
-  const allowProdWrites = options.allowProdWrites ?? readFlag(env, 'QFPAY_ALLOW_PROD_WRITES');
+  const readOnly = options.readOnly ?? readBoolean(env, 'QFPAY_READ_ONLY', false);
+  const allowProdWrites = options.allowProdWrites ?? readBoolean(env, 'QFPAY_ALLOW_PROD_WRITES', false);
   const config = loadOrDegrade(env, requested);
 
-  const environment = config ? config.environment : environmentWithoutCredentials(env);
+  const environment = config ? config.environment : resolveEnvironment(env);
   const toolsets = withLocalToolset(requested, environment);
   const tools = selectTools({ environment, toolsets, readOnly });
 
@@ -323,20 +322,6 @@ function withLocalToolset(requested: Set<Toolset>, environment: EnvironmentName)
   return toolsets;
 }
 
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off', '']);
-
-function readFlag(env: NodeJS.ProcessEnv, variable: string): boolean {
-  const raw = (env[variable] ?? '').trim().toLowerCase();
-  if (TRUE_WORDS.has(raw)) return true;
-  if (FALSE_WORDS.has(raw)) return false;
-  throw new QfpayConfigError(
-    variable,
-    'must be 1 or 0',
-    `Set ${variable}=1 to enable or ${variable}=0 (or unset) to disable.`,
-  );
-}
-
 const CREDENTIAL_VARIABLE = /^QFPAY_(?:[A-Z]+_)?(?:APPCODE|KEY|MCHID)$/;
 
 function loadOrDegrade(env: NodeJS.ProcessEnv, requested: ReadonlySet<Toolset>): QfpayConfig | undefined {
@@ -350,16 +335,4 @@ function loadOrDegrade(env: NodeJS.ProcessEnv, requested: ReadonlySet<Toolset>):
     if (error instanceof QfpayConfigError && credentialFreeOnly && noCredentialSet) return undefined;
     throw error;
   }
-}
-
-/** QFPAY_ENV read the same way as the configuration does, for the credential-free mode only. */
-function environmentWithoutCredentials(env: NodeJS.ProcessEnv): EnvironmentName {
-  const raw = (env.QFPAY_ENV ?? '').trim().toLowerCase();
-  const parsed = z.enum(ENVIRONMENT_NAMES).safeParse(raw === 'production' ? 'prod' : raw);
-  if (parsed.success) return parsed.data;
-  throw new QfpayConfigError(
-    'QFPAY_ENV',
-    'is not a known environment',
-    `Set QFPAY_ENV to one of ${ENVIRONMENT_NAMES.join(', ')}.`,
-  );
 }

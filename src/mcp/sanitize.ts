@@ -1,88 +1,15 @@
 /**
  * Defences for text crossing the server's boundary.
  *
- * Upstream text (`goods_name`, `respmsg`, `resperr`, notification fields) can be set by whoever
- * created the order, so it is an instruction channel into the model (reliability notes §2.4). It is
- * returned as inert data: no control characters, no invisible or direction-changing characters, no
- * fake chat/tool tags, bounded length. The other helpers keep secrets and card numbers out of
- * anything the server writes (§3, checklist F32/F34).
+ * Upstream text is made inert by the domain's `sanitizeUpstreamText` (src/qfpay/text.ts), which
+ * the wire schemas already apply to QFPay's answers; it is re-exported here so the MCP layer has
+ * one module to import its defences from. The helpers below keep secrets, wallet codes and card
+ * numbers out of anything the server writes (reliability notes §3, checklist F32/F34).
  */
 
-const DEFAULT_MAX_LENGTH = 200;
-/** Work on at most this many UTF-16 code units, so a hostile multi-megabyte value costs little. */
-const MAX_INPUT_UNITS = 64 * 1024;
-const ELLIPSIS = '…';
+import { MAX_INPUT_UNITS, primitiveText } from '../qfpay/text.js';
 
-/**
- * Characters that render as nothing or reorder what is rendered, used to hide instructions from a
- * human reviewer while a model still reads them:
- * - Cf (format): zero-width space/joiners, LRM/RLM, bidi embeddings/overrides/isolates, word joiner,
- *   BOM, soft hyphen, Arabic letter mark, interlinear annotations, Unicode tag characters (E0000–E007F,
- *   "ASCII smuggling");
- * - variation selectors (FE00–FE0F, E0100–E01EF), which can carry hidden bytes ("emoji smuggling");
- * - Hangul fillers and the combining grapheme joiner, which are invisible but not Cf;
- * - private use, unassigned code points and lone surrogates, which have no meaning as data.
- */
-const INVISIBLE =
-  /[\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Variation_Selector}\u115F\u1160\u3164\uFFA0]|\u034F|\u17B4|\u17B5/gu;
-/** Line breaks and tabs become spaces (so words do not run together); other controls are removed. */
-const WHITESPACE_CONTROL = /[\t\n\v\f\r\u0085]/g;
-/** C0, DEL and C1 controls. */
-const CONTROL = /\p{Cc}/gu;
-/** Every kind of whitespace and line/paragraph separator, including tabs and newlines. */
-const WHITESPACE_RUN = /[\s\p{Z}]+/gu;
-/**
- * Tag-like markers a model may take for structure: `<system>`, `</tool_result>`, `<|im_start|>`,
- * `[INST]`. Their brackets become single guillemets so the text stays readable but no longer looks
- * like markup; a lone `<` as in "price < 5" is untouched.
- */
-const TAG_LIKE = /<(\/?\s*[A-Za-z|!][^<>]{0,64})>/g;
-const INSTRUCTION_BRACKETS = /\[(\/?\s*(?:INST|SYS|SYSTEM|ASSISTANT|USER|TOOL)\s*)\]/gi;
-
-/**
- * Makes untrusted upstream text safe to hand to a model or a terminal as data. Never throws.
- * Non-string primitives are stringified; objects, symbols and functions become an empty string
- * (structured upstream values must be picked apart by the caller, not dumped).
- * The result is at most `maxLength` code points, ending in "…" when it was cut.
- */
-export function sanitizeUpstreamText(text: unknown, maxLength = DEFAULT_MAX_LENGTH): string {
-  const limit = Number.isSafeInteger(maxLength) && maxLength >= 1 ? maxLength : DEFAULT_MAX_LENGTH;
-  const raw = primitiveText(text);
-  if (raw === '') return '';
-  const inputCut = raw.length > MAX_INPUT_UNITS;
-  const cleaned = raw
-    .slice(0, MAX_INPUT_UNITS)
-    .normalize('NFC')
-    .replace(INVISIBLE, '')
-    .replace(WHITESPACE_CONTROL, ' ')
-    .replace(CONTROL, '')
-    .replace(WHITESPACE_RUN, ' ')
-    .replace(TAG_LIKE, '‹$1›')
-    .replace(INSTRUCTION_BRACKETS, '⟦$1⟧')
-    .trim();
-  return capCodePoints(cleaned, limit, inputCut);
-}
-
-function primitiveText(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return value;
-    case 'number':
-    case 'bigint':
-    case 'boolean':
-      return String(value);
-    default:
-      return '';
-  }
-}
-
-function capCodePoints(text: string, limit: number, alreadyCut: boolean): string {
-  // Array.from splits by code point, so a surrogate pair is never cut in half.
-  const points = Array.from(text);
-  if (points.length <= limit && !alreadyCut) return text;
-  const kept = points.slice(0, Math.max(0, limit - 1)).join('');
-  return `${kept.trimEnd()}${ELLIPSIS}`;
-}
+export { maskAppcode, optionalUpstreamText, sanitizeUpstreamText } from '../qfpay/text.js';
 
 /** `********1201`: only the last four characters of a wallet auth code survive, and only when long enough to stay ambiguous. */
 export function maskAuthCode(code: unknown): string {
@@ -90,20 +17,6 @@ export function maskAuthCode(code: unknown): string {
   if (text === '') return '';
   if (text.length < 8) return '*'.repeat(text.length);
   return '*'.repeat(text.length - 4) + text.slice(-4);
-}
-
-/**
- * `A1B2****C3D4`. The app code is not a secret (it travels in a header), but it identifies the
- * merchant account, so logs and ledgers carry enough to tell merchants apart and no more.
- */
-export function maskAppcode(appcode: unknown): string {
-  const text = primitiveText(appcode);
-  if (text === '') return '';
-  if (text.length < 12) {
-    const shown = Math.min(2, Math.floor(text.length / 4));
-    return shown === 0 ? '****' : `****${text.slice(-shown)}`;
-  }
-  return `${text.slice(0, 4)}****${text.slice(-4)}`;
 }
 
 export const REDACTED = '[REDACTED]';

@@ -31,8 +31,8 @@ import {
   modificationResponseSchema,
   paymentResponseSchema,
   queryResponseSchema,
-  sanitiseUpstreamText,
 } from './wire.js';
+import { sanitizeUpstreamText } from './text.js';
 
 /**
  * The QFPay HTTP client. Every call: sign → wait for the merchant's rate limiter → one undici
@@ -535,7 +535,7 @@ export class QfpayClient {
     throw new QfpayUpstreamError(
       answer.respcd,
       findResponseCode(answer.respcd),
-      sanitiseUpstreamText(text),
+      sanitizeUpstreamText(text),
       endpoint,
     );
   }

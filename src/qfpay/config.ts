@@ -1,15 +1,17 @@
 import * as z from 'zod';
 import { ENVIRONMENT_NAMES, getEnvironment } from './catalog/index.js';
 import type { EnvironmentName } from './catalog/types.js';
+import { type Env, readBoolean, readVariable } from './env.js';
 import { QfpayConfigError } from './errors.js';
 import { formatRateWindows, parseRateWindows } from './rate-windows.js';
 import type { SignType } from './signature.js';
+import { maskAppcode } from './text.js';
 import type { Credentials, RateWindow } from './types.js';
 
 /**
  * Environment variables → QfpayConfig. Fails fast with an error naming the variable and the fix.
  * Secret values (the client key) never appear in any message; the app code is never echoed
- * either, only its length or a masked prefix in describeConfig.
+ * either, only its length or its masked ends (maskAppcode) in describeConfig.
  */
 
 export interface QfpayConfig {
@@ -39,8 +41,6 @@ export const DEFAULT_RATE_LIMITS: readonly RateWindow[] = [
   { count: 380, durationMs: 60_000 },
 ];
 
-type Env = NodeJS.ProcessEnv;
-
 const ENVIRONMENT_ALIASES: Record<string, EnvironmentName> = { production: 'prod' };
 
 /** Printable ASCII without spaces: what every QFPay credential example looks like. */
@@ -65,7 +65,7 @@ export function loadConfig(env: Env = process.env): QfpayConfig {
     signType: resolveSignType(env),
     timeoutMs: resolveTimeout(env),
     rateLimits: resolveRateLimits(env),
-    verifyResponseSignatures: resolveBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
+    verifyResponseSignatures: readBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
   };
 }
 
@@ -85,18 +85,16 @@ export function describeConfig(config: QfpayConfig): Record<string, string | num
   };
 }
 
-/** First four characters and an ellipsis; short values are hidden entirely. */
-export function maskAppcode(appcode: string): string {
-  return appcode.length >= 8 ? `${appcode.slice(0, 4)}…` : '…';
-}
+/** Re-exported for src/cli/report.ts; the one implementation lives in ./text.ts. */
 
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function resolveEnvironment(env: Env): EnvironmentName {
-  const raw = read(env, 'QFPAY_ENV');
+/**
+ * QFPAY_ENV as the server reads it: unset means sandbox when any QFPay credential variable is set
+ * and local (the embedded simulator) otherwise; `production` is accepted for `prod`. Throws
+ * QfpayConfigError for an unknown name. Needs no valid credentials, so tools that only locate
+ * per-environment state (the audit CLI) resolve it exactly as the server does.
+ */
+export function resolveEnvironment(env: Env): EnvironmentName {
+  const raw = readVariable(env, 'QFPAY_ENV');
   if (raw === undefined) return anyCredentialSet(env) ? 'sandbox' : 'local';
   const lower = raw.toLowerCase();
   const name = ENVIRONMENT_ALIASES[lower] ?? lower;
@@ -113,7 +111,7 @@ function resolveEnvironment(env: Env): EnvironmentName {
 function anyCredentialSet(env: Env): boolean {
   const names = ['QFPAY_APPCODE', 'QFPAY_KEY'];
   for (const e of ENVIRONMENT_NAMES) names.push(envVar(e, 'APPCODE'), envVar(e, 'KEY'));
-  return names.some((name) => read(env, name) !== undefined);
+  return names.some((name) => readVariable(env, name) !== undefined);
 }
 
 function envVar(environment: EnvironmentName, field: 'APPCODE' | 'KEY' | 'MCHID'): string {
@@ -127,7 +125,7 @@ function pick(
   field: 'APPCODE' | 'KEY' | 'MCHID',
 ): { name: string; value: string } | undefined {
   for (const name of [envVar(environment, field), `QFPAY_${field}`]) {
-    const value = read(env, name);
+    const value = readVariable(env, name);
     if (value !== undefined) return { name, value };
   }
   return undefined;
@@ -176,7 +174,7 @@ function resolveCredentials(env: Env, environment: EnvironmentName): Credentials
 
 function otherEnvironmentHint(env: Env, environment: EnvironmentName): string {
   const others = ENVIRONMENT_NAMES.filter(
-    (e) => e !== environment && read(env, envVar(e, 'APPCODE')) !== undefined,
+    (e) => e !== environment && readVariable(env, envVar(e, 'APPCODE')) !== undefined,
   );
   return others.length > 0
     ? ` Credentials were found for ${others.join(', ')}; set QFPAY_ENV accordingly if that is what you meant.`
@@ -211,7 +209,7 @@ function isLoopbackHost(hostname: string): boolean {
  * trusted about money.
  */
 function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
-  const raw = read(env, 'QFPAY_BASE_URL');
+  const raw = readVariable(env, 'QFPAY_BASE_URL');
   if (raw === undefined) return getEnvironment(environment).baseUrl;
   let url: URL;
   try {
@@ -251,7 +249,7 @@ function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
 }
 
 function resolveSignType(env: Env): SignType {
-  const raw = read(env, 'QFPAY_SIGN_TYPE');
+  const raw = readVariable(env, 'QFPAY_SIGN_TYPE');
   if (raw === undefined) return 'SHA256';
   const normalised = raw.toUpperCase().replace(/[-_]/g, '');
   if (normalised === 'SHA256' || normalised === 'MD5') return normalised;
@@ -263,7 +261,7 @@ function resolveSignType(env: Env): SignType {
 }
 
 function resolveTimeout(env: Env): number {
-  const raw = read(env, 'QFPAY_TIMEOUT_MS');
+  const raw = readVariable(env, 'QFPAY_TIMEOUT_MS');
   if (raw === undefined) return DEFAULT_TIMEOUT_MS;
   const parsed = z
     .string()
@@ -281,7 +279,7 @@ function resolveTimeout(env: Env): number {
 }
 
 function resolveRateLimits(env: Env): RateWindow[] {
-  const raw = read(env, 'QFPAY_RATE_LIMITS');
+  const raw = readVariable(env, 'QFPAY_RATE_LIMITS');
   if (raw === undefined) return DEFAULT_RATE_LIMITS.map((w) => ({ ...w }));
   try {
     return parseRateWindows(raw);
@@ -292,20 +290,4 @@ function resolveRateLimits(env: Env): RateWindow[] {
       `Use comma-separated windows such as ${formatRateWindows(DEFAULT_RATE_LIMITS)}, or unset it for the default.`,
     );
   }
-}
-
-const TRUE_WORDS = new Set(['1', 'true', 'yes', 'on']);
-const FALSE_WORDS = new Set(['0', 'false', 'no', 'off']);
-
-function resolveBoolean(env: Env, variable: string, fallback: boolean): boolean {
-  const raw = read(env, variable);
-  if (raw === undefined) return fallback;
-  const lower = raw.toLowerCase();
-  if (TRUE_WORDS.has(lower)) return true;
-  if (FALSE_WORDS.has(lower)) return false;
-  throw new QfpayConfigError(
-    variable,
-    'must be 1 or 0',
-    `Set ${variable}=1 to enable or ${variable}=0 to disable.`,
-  );
 }

@@ -6,6 +6,7 @@ import type {
   QueryResponse,
   TransactionRecord,
 } from './types.js';
+import { sanitizeUpstreamText } from './text.js';
 
 /**
  * zod schemas for what QFPay sends back. QFPay's examples disagree on whether numbers arrive as
@@ -13,23 +14,6 @@ import type {
  * Free text written by QFPay or a wallet (`resperr`, `respmsg`, `errmsg`, `goods_name`) is
  * sanitised here, once, because it ends up in messages shown to a model.
  */
-
-export const UPSTREAM_TEXT_MAX_CHARS = 200;
-
-/**
- * Strips control and invisible format characters (zero-width, bidi overrides), collapses
- * whitespace and caps the length, so upstream text cannot smuggle layout tricks or walls of text.
- */
-export function sanitiseUpstreamText(text: string, maxChars = UPSTREAM_TEXT_MAX_CHARS): string {
-  const cleaned = text
-    .replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, ' ')
-    .replace(/\p{Cf}/gu, '')
-    .replace(/\s+/g, ' ')
-    .trim();
-  const codePoints = Array.from(cleaned);
-  if (codePoints.length <= maxChars) return cleaned;
-  return `${codePoints.slice(0, maxChars - 1).join('')}…`;
-}
 
 const nullAsAbsent = (value: unknown): unknown => (value === null ? undefined : value);
 
@@ -43,11 +27,11 @@ const upstreamText = z.preprocess(
   scalarText
     .optional()
     .default('')
-    .transform((text) => sanitiseUpstreamText(text)),
+    .transform((text) => sanitizeUpstreamText(text)),
 );
-const optionalUpstreamText = z.preprocess(
+const optionalUpstreamTextField = z.preprocess(
   nullAsAbsent,
-  scalarText.transform((text) => sanitiseUpstreamText(text)).optional(),
+  scalarText.transform((text) => sanitizeUpstreamText(text)).optional(),
 );
 
 /** Response codes are four digits; a numeric 0 would otherwise lose its leading zeros. */
@@ -140,7 +124,7 @@ export const transactionRecordSchema = z
     errmsg: upstreamText,
     cancel: textOr('0'),
     origssn: optionalText,
-    goods_name: optionalUpstreamText,
+    goods_name: optionalUpstreamTextField,
     cardcd: optionalText,
     chnlsn: optionalText,
   })
@@ -182,7 +166,7 @@ export const notificationBodySchema = z.looseObject({
   sysdtm: optionalText,
   paydtm: optionalText,
   mchid: optionalText,
-  goods_name: optionalUpstreamText,
+  goods_name: optionalUpstreamTextField,
 }) satisfies z.ZodType<NotificationBody, unknown>;
 
 /** Field paths of a zod failure, never the offending values (they may be anything upstream sent). */

@@ -175,6 +175,18 @@ describe('masking and redaction', () => {
     expect(maskAppcode('')).toBe('');
   });
 
+  it('never shows more than a quarter of an app code of any length', () => {
+    expect(maskAppcode('ABCDEFGHIJKL')).toBe('A****L');
+    expect(maskAppcode('ABCDEFGHIJKLMNOP')).toBe('AB****OP');
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 80 }), (appcode) => {
+        // Every mask is the shown characters plus four asterisks.
+        const shown = maskAppcode(appcode).length - 4;
+        expect(shown).toBeLessThanOrEqual(Math.min(8, appcode.length / 4));
+      }),
+    );
+  });
+
   it('redacts every spelling of every secret', () => {
     const key = 'A1b2C3d4E5f6';
     const quoted = 'pa"ss\\word/with:odd&chars';

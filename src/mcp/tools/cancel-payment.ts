@@ -3,11 +3,10 @@ import * as z from 'zod';
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
-import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../guard.js';
 import { writeResultShape } from '../result-shape.js';
 import {
   defineTool,
@@ -21,14 +20,12 @@ import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from 
 import { findPayment, paymentRef } from './lookup.js';
 import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
 import {
-  confirmationFields,
-  explainWriteError,
   noteReconciliation,
   reconcileLostAnswer,
-  refusal,
+  type ReplayedWrite,
   replayPreamble,
   requireClient,
-  runThroughGuard,
+  sendThroughGuard,
 } from './write-flow.js';
 
 const inputSchema = z.strictObject({
@@ -101,31 +98,21 @@ export const cancelPaymentTool = defineTool({
     known.cancel_endpoint = endpoint;
     const intent = writeIntent(call, payment, payType, txamt, endpoint);
     const request = { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt };
-
-    let outcome;
-    try {
-      // The signal only cuts short asking the person; a cancel that has been sent is seen through.
-      outcome = await runThroughGuard(
-        call,
-        intent,
-        args.confirmation_token,
-        () => (endpoint === 'close' ? client.closeOrder(request) : client.reverse(request)),
-        { describe: cancelReport, signal: call.signal },
-      );
-    } catch (error) {
-      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, known, intent);
-      throw explainWriteError(error, call, { endpoint, payType: payment.pay_type, ref: payment, known });
-    }
-    if (outcome.kind === 'refused') throw refusal(outcome, known);
-    if (outcome.kind === 'confirmation_required') {
-      const fields = confirmationFields(outcome, 'cancel_payment', `syssn "${payment.syssn}"`);
-      return {
-        structured: { environment: call.deps.environment, ...known, ...fields },
-        summary: `Confirmation required before cancelling payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
-      };
-    }
-    if (outcome.kind === 'replayed') return replay(call, client, payment, known, outcome);
-    return answered(call, client, payment, known, outcome.value);
+    return sendThroughGuard(call, {
+      intent,
+      confirmationToken: args.confirmation_token,
+      send: () => (endpoint === 'close' ? client.closeOrder(request) : client.reverse(request)),
+      describe: cancelReport,
+      known,
+      endpoint,
+      payType: payment.pay_type,
+      ref: payment,
+      repeatHint: `syssn "${payment.syssn}"`,
+      confirmationHeadline: `Confirmation required before cancelling payment ${payment.syssn}.`,
+      answerLost: () => reconcile(call, payment, known, intent),
+      replayed: (outcome) => replay(call, client, payment, known, outcome),
+      executed: (response) => answered(call, client, payment, known, response),
+    });
   },
 });
 
@@ -143,7 +130,7 @@ async function replay(
   client: QfpayClient,
   payment: PaymentSummary,
   known: KnownFields,
-  outcome: Extract<GuardOutcome<ModificationResponse>, { kind: 'replayed' }>,
+  outcome: ReplayedWrite<ModificationResponse>,
 ): Promise<ToolOutput<Output>> {
   const preamble = replayPreamble(outcome.recorded.recorded_at, `a cancel of payment ${payment.syssn}`);
   const now = await findPayment(client, { syssn: payment.syssn }, call.signal);

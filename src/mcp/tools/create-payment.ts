@@ -4,11 +4,10 @@ import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
-import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords, validateAmount } from '../../qfpay/money.js';
 import { isFinal, statusOfPaymentResponse } from '../../qfpay/outcome.js';
 import type { PaymentRequest, PaymentResponse } from '../../qfpay/types.js';
-import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { qrPngImage } from '../qr-image.js';
 import { writeResultShape } from '../result-shape.js';
@@ -31,15 +30,13 @@ import {
 } from './inputs.js';
 import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
 import {
-  confirmationFields,
-  explainWriteError,
   noteReconciliation,
   readCurrent,
   reconcileLostAnswer,
-  refusal,
+  type ReplayedWrite,
   replayPreamble,
   requireClient,
-  runThroughGuard,
+  sendThroughGuard,
 } from './write-flow.js';
 
 const inputSchema = z.strictObject({
@@ -186,37 +183,22 @@ export const createPaymentTool = defineTool({
     checkFields(args, payType, known);
     checkAmount(args, payType, known);
     const request = paymentRequest(args, outTradeNo);
-    const intent = writeIntent(call, args, payType, outTradeNo);
-
-    let outcome;
-    try {
-      // The signal only cuts short asking the person; once sent, a payment is never abandoned.
-      outcome = await runThroughGuard(
-        call,
-        intent,
-        args.confirmation_token,
-        () => client.createPayment(request),
-        { describe: (response) => paymentReport(response, payType), signal: call.signal },
-      );
-    } catch (error) {
-      if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payType, known, intent);
-      throw explainWriteError(error, call, {
-        endpoint: 'payment',
-        payType: payType.payType,
-        ref: { out_trade_no: outTradeNo },
-        known,
-      });
-    }
-    if (outcome.kind === 'refused') throw refusal(outcome, known);
-    if (outcome.kind === 'confirmation_required') {
-      const fields = confirmationFields(outcome, 'create_payment', `including out_trade_no "${outTradeNo}"`);
-      return {
-        structured: { environment: call.deps.environment, ...known, ...fields },
-        summary: `Confirmation required before taking ${known.amount_display as string} by ${payTypeLabel(payType.payType)} (order ${outTradeNo}).\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
-      };
-    }
-    if (outcome.kind === 'replayed') return replay(call, payType, known, intent, outcome);
-    return answered(call, payType, known, outcome.value);
+    const intent = writeIntent(call, payType, request);
+    return sendThroughGuard(call, {
+      intent,
+      confirmationToken: args.confirmation_token,
+      send: () => client.createPayment(request),
+      describe: (response) => paymentReport(response, payType),
+      known,
+      endpoint: 'payment',
+      payType: payType.payType,
+      ref: { out_trade_no: outTradeNo },
+      repeatHint: `including out_trade_no "${outTradeNo}"`,
+      confirmationHeadline: `Confirmation required before taking ${known.amount_display as string} by ${payTypeLabel(payType.payType)} (order ${outTradeNo}).`,
+      answerLost: () => reconcile(call, payType, known, intent),
+      replayed: (outcome) => replay(call, payType, known, intent, outcome),
+      executed: (response) => answered(call, payType, known, response),
+    });
   },
 });
 
@@ -328,42 +310,25 @@ function paymentRequest(args: Input, outTradeNo: string): PaymentRequest {
   };
 }
 
-function writeIntent(call: ToolCall, args: Input, payType: PayTypeEntry, outTradeNo: string): WriteIntent {
-  const amount = amountDisplay(args.txamt, args.txcurrcd);
-  const words = amountInWords(args.txamt, args.txcurrcd);
+/** The request as the guard binds and records it: the wallet code masked, extend_info as text. */
+function writeIntent(call: ToolCall, payType: PayTypeEntry, request: PaymentRequest): WriteIntent {
+  const { txamt, txcurrcd, out_trade_no: outTradeNo, auth_code: authCode, extend_info: extendInfo } = request;
   return {
     tool: 'create_payment',
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: {
-      pay_type: args.pay_type,
-      txamt: args.txamt,
-      txcurrcd: args.txcurrcd,
-      out_trade_no: outTradeNo,
+      ...request,
       // The wallet code is a one-time bearer credential: bound by digest, shown masked.
-      auth_code: args.auth_code !== undefined ? maskAuthCode(args.auth_code) : undefined,
-      auth_code_sha256: args.auth_code !== undefined ? sha256(args.auth_code) : undefined,
-      goods_name: args.goods_name,
-      goods_info: args.goods_info,
-      expired_time: args.expired_time,
-      notify_url: args.notify_url,
-      return_url: args.return_url,
-      sub_openid: args.sub_openid,
-      openid: args.openid,
+      auth_code: authCode !== undefined ? maskAuthCode(authCode) : undefined,
+      auth_code_sha256: authCode !== undefined ? sha256(authCode) : undefined,
       extend_info:
-        args.extend_info === undefined
-          ? undefined
-          : typeof args.extend_info === 'string'
-            ? args.extend_info
-            : JSON.stringify(args.extend_info),
-      limit_pay: args.limit_pay,
-      pay_tag: args.pay_tag,
-      rmb_tag: args.rmb_tag,
+        extendInfo === undefined || typeof extendInfo === 'string' ? extendInfo : JSON.stringify(extendInfo),
     },
     out_trade_no: outTradeNo,
-    txamt: args.txamt,
-    txcurrcd: args.txcurrcd,
-    summary: `Take ${amount} (${words}) by ${payTypeLabel(payType.payType)} in the ${call.deps.environment} environment, order reference ${outTradeNo}.`,
+    txamt,
+    txcurrcd,
+    summary: `Take ${amountDisplay(txamt, txcurrcd)} (${amountInWords(txamt, txcurrcd)}) by ${payTypeLabel(payType.payType)} in the ${call.deps.environment} environment, order reference ${outTradeNo}.`,
   };
 }
 
@@ -514,7 +479,7 @@ async function replay(
   payType: PayTypeEntry,
   known: KnownFields,
   intent: WriteIntent,
-  outcome: Extract<GuardOutcome<PaymentResponse>, { kind: 'replayed' }>,
+  outcome: ReplayedWrite<PaymentResponse>,
 ): Promise<ToolOutput<Output>> {
   const outTradeNo = intent.out_trade_no;
   const preamble = replayPreamble(outcome.recorded.recorded_at, `out_trade_no ${outTradeNo}`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { explainRespcd } from '../../qfpay/catalog/index.js';
-import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
+import type { RespcdEndpoint, RespcdExplanation } from '../../qfpay/catalog/types.js';
 import {
   QfpayConfigError,
   QfpayRateLimitedError,
@@ -10,8 +10,9 @@ import {
   QfpayValidationError,
 } from '../../qfpay/errors.js';
 import type { ToolErrorInfo } from '../result-shape.js';
-import { cleanUpstreamText } from '../upstream-text.js';
-import { type KnownFields, ToolFailure } from './define.js';
+import { sanitizeUpstreamText } from '../sanitize.js';
+import { type KnownFields, type ToolCall, ToolFailure } from './define.js';
+import { describeRef, type TransactionRef } from './views.js';
 
 export interface DescribedFailure {
   readonly info: ToolErrorInfo;
@@ -24,6 +25,20 @@ const RESPCD_ENDPOINT_NAMES: readonly RespcdEndpoint[] = ['payment', 'query', 'r
 export function respcdEndpointOf(endpoint: string): RespcdEndpoint | undefined {
   const last = endpoint.split('/').filter(Boolean).pop() ?? '';
   return RESPCD_ENDPOINT_NAMES.find((name) => name === last);
+}
+
+/**
+ * What QFPay's refusal of a write means for the money: FAILED when the code is final (nothing was
+ * done), UNKNOWN when it is transient (query before anything else). The tool's answer and the
+ * audit ledger both decide by this, so they cannot disagree.
+ */
+export function upstreamWriteVerdict(
+  error: QfpayUpstreamError,
+  endpoint: RespcdEndpoint,
+  payType?: string,
+): { readonly explanation: RespcdExplanation; readonly status: 'FAILED' | 'UNKNOWN' } {
+  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) });
+  return { explanation, status: explanation.outcome === 'failed' ? 'FAILED' : 'UNKNOWN' };
 }
 
 /**
@@ -61,7 +76,7 @@ export function describeFailure(error: unknown, log: (line: string) => void): De
     return {
       info: {
         kind: 'unknown_outcome',
-        message: cleanUpstreamText(error.message, 300),
+        message: sanitizeUpstreamText(error.message, 300),
         next_action: error.nextAction,
       },
       known: { status: 'UNKNOWN', ...(error.out_trade_no ? { out_trade_no: error.out_trade_no } : {}) },
@@ -73,7 +88,7 @@ export function describeFailure(error: unknown, log: (line: string) => void): De
 function describeUpstream(error: QfpayUpstreamError): DescribedFailure {
   const endpoint = respcdEndpointOf(error.endpoint);
   const explanation = explainRespcd(error.respcd, endpoint ? { endpoint } : {});
-  const upstreamText = cleanUpstreamText(error.upstreamMessage, 160);
+  const upstreamText = sanitizeUpstreamText(error.upstreamMessage, 160);
   const message =
     `QFPay answered ${error.respcd} (${explanation.meaning})` +
     (upstreamText ? `; QFPay said: "${upstreamText}"` : '');
@@ -86,7 +101,7 @@ function describeUpstream(error: QfpayUpstreamError): DescribedFailure {
 function describeUnexpected(error: unknown, log: (line: string) => void): DescribedFailure {
   const incident = randomUUID().slice(0, 8);
   const name = error instanceof Error ? error.name : typeof error;
-  const text = error instanceof Error ? cleanUpstreamText(error.message, 300) : '';
+  const text = error instanceof Error ? sanitizeUpstreamText(error.message, 300) : '';
   log(`tool failed unexpectedly [incident ${incident}]: ${name}${text ? `: ${text}` : ''}`);
   return {
     info: {
@@ -97,4 +112,76 @@ function describeUnexpected(error: unknown, log: (line: string) => void): Descri
     },
     known: {},
   };
+}
+
+/**
+ * QFPay refused a write with a definite code. The status is FAILED for final codes; transient
+ * codes leave the outcome UNKNOWN because the safe next step is a query, then a retry with the
+ * SAME out_trade_no (which QFPay deduplicates), never a new one.
+ */
+function upstreamFailure(
+  error: QfpayUpstreamError,
+  endpoint: RespcdEndpoint,
+  payType: string | undefined,
+  known: KnownFields,
+): ToolFailure {
+  const { explanation, status } = upstreamWriteVerdict(error, endpoint, payType);
+  const upstreamText = sanitizeUpstreamText(error.upstreamMessage, 160);
+  return new ToolFailure(
+    {
+      kind: 'upstream',
+      respcd: error.respcd,
+      message:
+        `QFPay answered ${error.respcd}: ${explanation.meaning}` +
+        (upstreamText ? ` (QFPay said: "${upstreamText}")` : ''),
+      next_action: explanation.next_action,
+    },
+    {
+      ...known,
+      status,
+      respcd: error.respcd,
+      respcd_explanation: explanation,
+      next_action: explanation.next_action,
+    },
+  );
+}
+
+function rateLimitFailure(
+  error: QfpayRateLimitedError,
+  ref: TransactionRef,
+  known: KnownFields,
+): ToolFailure {
+  return new ToolFailure(
+    {
+      kind: 'rate_limited',
+      message: `${error.message}.`,
+      next_action: `Nothing was processed. Wait a few seconds, then call again with the same arguments (same ${describeRef(ref)}).`,
+    },
+    known,
+  );
+}
+
+/**
+ * Translates whatever a write threw into a failure that keeps the references known so far (the
+ * out_trade_no above all). QFPay's definite refusals and client-side validation say nothing was
+ * done; anything unexpected leaves the outcome UNKNOWN, because the request may have been sent.
+ */
+export function explainWriteError(
+  error: unknown,
+  call: ToolCall,
+  context: { endpoint: RespcdEndpoint; payType: string | undefined; ref: TransactionRef; known: KnownFields },
+): ToolFailure {
+  const { endpoint, payType, ref, known } = context;
+  if (error instanceof ToolFailure) return new ToolFailure(error.info, { ...known, ...error.known });
+  if (error instanceof QfpayUpstreamError) return upstreamFailure(error, endpoint, payType, known);
+  if (error instanceof QfpayRateLimitedError) return rateLimitFailure(error, ref, known);
+  const described = describeFailure(error, call.deps.log);
+  if (error instanceof QfpayValidationError || error instanceof QfpayConfigError) {
+    return new ToolFailure(described.info, { ...known, ...described.known });
+  }
+  const next = `The outcome is unknown. Do not create a new order or send this again: call query_transaction with ${describeRef(ref)} first.`;
+  return new ToolFailure(
+    { ...described.info, next_action: next },
+    { ...known, ...described.known, status: 'UNKNOWN', next_action: next },
+  );
 }

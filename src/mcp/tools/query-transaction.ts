@@ -85,7 +85,7 @@ export const queryTransactionTool = defineTool({
     const { rows, page, pageSize } = await fetchRows(call, args, lookup);
     const summaries = summariseTransactions(rows);
     const payments = summaries.map(paymentView);
-    const single = summaries.length === 1 && summaries[0]!.payment_found ? summaries[0]! : undefined;
+    const single = payments.length === 1 && payments[0]!.payment_found ? payments[0]! : undefined;
     const structured: Output = {
       environment: call.deps.environment,
       ...(single ? sharedFieldsOf(single) : {}),

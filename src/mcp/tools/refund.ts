@@ -1,11 +1,10 @@
 import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
-import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { amountInWords } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { writeResultShape } from '../result-shape.js';
 import {
@@ -20,16 +19,14 @@ import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from 
 import { findPayment, paymentRef } from './lookup.js';
 import { amountDisplay, payTypeLabel, type TransactionRef } from './views.js';
 import {
-  confirmationFields,
   exclusively,
-  explainWriteError,
   noteReconciliation,
   readCurrent,
   reconcileLostAnswer,
-  refusal,
+  type ReplayedWrite,
   replayPreamble,
   requireClient,
-  runThroughGuard,
+  sendThroughGuard,
 } from './write-flow.js';
 
 const inputSchema = z.strictObject({
@@ -143,7 +140,7 @@ async function refundLocked(args: Input, call: ToolCall, ref: TransactionRef): P
   );
 }
 
-async function sendRefund(
+function sendRefund(
   call: ToolCall,
   confirmationToken: string | undefined,
   payment: PaymentSummary,
@@ -152,39 +149,21 @@ async function sendRefund(
 ): Promise<ToolOutput<Output>> {
   const client = requireClient(call);
   const { txamt, out_trade_no: refundNo } = intent;
-  let outcome;
-  try {
-    // The signal only cuts short asking the person; a refund that has been sent is seen through.
-    outcome = await runThroughGuard(
-      call,
-      intent,
-      confirmationToken,
-      () => client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
-      { describe: refundReport, signal: call.signal },
-    );
-  } catch (error) {
-    if (error instanceof QfpayUnknownOutcomeError) return reconcile(call, payment, txamt, known, intent);
-    throw explainWriteError(error, call, {
-      endpoint: 'refund',
-      payType: payment.pay_type,
-      ref: { out_trade_no: refundNo },
-      known,
-    });
-  }
-  if (outcome.kind === 'refused') throw refusal(outcome, known);
-  if (outcome.kind === 'confirmation_required') {
-    const fields = confirmationFields(
-      outcome,
-      'refund',
-      `including out_trade_no "${refundNo}" and txamt ${txamt}`,
-    );
-    return {
-      structured: { environment: call.deps.environment, ...known, ...fields },
-      summary: `Confirmation required before refunding ${known.amount_display as string} of payment ${payment.syssn}.\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
-    };
-  }
-  if (outcome.kind === 'replayed') return replay(call, known, intent, outcome);
-  return answered(call, payment, txamt, known, outcome.value);
+  return sendThroughGuard(call, {
+    intent,
+    confirmationToken,
+    send: () => client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
+    describe: refundReport,
+    known,
+    endpoint: 'refund',
+    payType: payment.pay_type,
+    ref: { out_trade_no: refundNo },
+    repeatHint: `including out_trade_no "${refundNo}" and txamt ${txamt}`,
+    confirmationHeadline: `Confirmation required before refunding ${known.amount_display as string} of payment ${payment.syssn}.`,
+    answerLost: () => reconcile(call, payment, txamt, known, intent),
+    replayed: (outcome) => replay(call, known, intent, outcome),
+    executed: (response) => answered(call, payment, txamt, known, response),
+  });
 }
 
 function refundReport(response: ModificationResponse): ExecutionReport {
@@ -453,7 +432,7 @@ async function replay(
   call: ToolCall,
   known: KnownFields,
   intent: WriteIntent,
-  outcome: Extract<GuardOutcome<ModificationResponse>, { kind: 'replayed' }>,
+  outcome: ReplayedWrite<ModificationResponse>,
 ): Promise<ToolOutput<Output>> {
   const refundNo = intent.out_trade_no;
   const preamble = replayPreamble(outcome.recorded.recorded_at, `refund out_trade_no ${refundNo}`);

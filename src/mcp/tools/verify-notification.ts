@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 import { parseNotification } from '../../qfpay/notification.js';
 import { sharedResultShape, untrustedTextSchema } from '../result-shape.js';
-import { cleanUpstreamText, optionalUpstreamText } from '../upstream-text.js';
+import { optionalUpstreamText, sanitizeUpstreamText } from '../sanitize.js';
 import { defineTool, type ToolOutput, ToolFailure } from './define.js';
 import { amountDisplay, nextActionFor } from './views.js';
 
@@ -93,8 +93,8 @@ export const verifyNotificationTool = defineTool({
       valid: true,
       status,
       notify_type: body.notify_type,
-      syssn: cleanUpstreamText(body.syssn, 64),
-      out_trade_no: cleanUpstreamText(body.out_trade_no, 128),
+      syssn: sanitizeUpstreamText(body.syssn, 64),
+      out_trade_no: sanitizeUpstreamText(body.out_trade_no, 128),
       txamt: body.txamt,
       txcurrcd: body.txcurrcd,
       amount_display: amountDisplay(body.txamt, body.txcurrcd),

@@ -5,7 +5,7 @@ import { formatMinor } from '../../qfpay/money.js';
 import type { PaymentSummary, RefundSummary } from '../../qfpay/outcome.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
 import { refundViewSchema, type RefundView, statusSchema, untrustedTextSchema } from '../result-shape.js';
-import { optionalUpstreamText } from '../upstream-text.js';
+import { optionalUpstreamText } from '../sanitize.js';
 
 /**
  * How transactions are shown to an agent: one view per payment with its refunds and refundable
@@ -142,8 +142,7 @@ export function paymentView(summary: PaymentSummary): PaymentView {
   };
 }
 
-/** The shared top-level fields for one payment. */
-export function sharedFieldsOf(summary: PaymentSummary): {
+export interface SharedPaymentFields {
   status: NormalisedStatus;
   syssn: string;
   out_trade_no: string;
@@ -152,8 +151,10 @@ export function sharedFieldsOf(summary: PaymentSummary): {
   amount_display?: string;
   respcd: string;
   next_action: string;
-} {
-  const view = paymentView(summary);
+}
+
+/** The shared top-level fields for one payment. */
+export function sharedFieldsOf(view: PaymentView): SharedPaymentFields {
   return {
     status: view.status,
     syssn: view.syssn,

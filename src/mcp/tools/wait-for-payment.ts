@@ -6,7 +6,7 @@ import { refundViewSchema, sharedResultShape } from '../result-shape.js';
 import { defineTool, type ToolOutput } from './define.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { paymentRef } from './lookup.js';
-import { describeRef, nextActionFor, paymentView } from './views.js';
+import { describeRef, nextActionFor, paymentView, sharedFieldsOf } from './views.js';
 import { requireClient } from './write-flow.js';
 
 /**
@@ -102,13 +102,7 @@ export const waitForPaymentTool = defineTool({
       : nextActionFor(view.status, view, view.refundable_display);
     const structured: Output = {
       ...base,
-      status: view.status,
-      syssn: view.syssn,
-      out_trade_no: view.out_trade_no,
-      ...(view.txamt !== undefined ? { txamt: view.txamt } : {}),
-      txcurrcd: view.txcurrcd,
-      ...(view.amount_display ? { amount_display: view.amount_display } : {}),
-      respcd: view.respcd,
+      ...sharedFieldsOf(view),
       pay_type: view.pay_type,
       refunds: view.refunds,
       refundable_txamt: view.refundable_txamt,

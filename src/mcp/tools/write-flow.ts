@@ -1,25 +1,18 @@
 import type { QfpayClient } from '../../qfpay/client.js';
-import { explainRespcd } from '../../qfpay/catalog/index.js';
-import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
-import {
-  QfpayConfigError,
-  QfpayRateLimitedError,
-  QfpayUpstreamError,
-  QfpayValidationError,
-} from '../../qfpay/errors.js';
+import type { EnvironmentName, RespcdEndpoint } from '../../qfpay/catalog/types.js';
+import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { observe, pollUntilFinal } from '../../qfpay/reconcile.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, GuardOutcome, RunOptions, WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
 import { CONFIRMATION_REQUIRED } from '../result-shape.js';
-import { type KnownFields, type ToolCall, ToolFailure } from './define.js';
-import { cleanUpstreamText } from '../upstream-text.js';
-import { describeFailure } from './failures.js';
+import { type KnownFields, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
+import { explainWriteError } from './failures.js';
 import { describeRef, type TransactionRef } from './views.js';
 
 /**
  * Steps every money-moving tool shares: needing a client, going through the guard, turning the
- * guard's answers into results, explaining QFPay's refusals, and reconciling a lost answer by
- * querying the same reference (never by re-sending).
+ * guard's answers into results (failures are explained by ./failures.ts), and reconciling a lost
+ * answer by querying the same reference (never by re-sending).
  */
 
 export function requireClient(call: ToolCall): QfpayClient {
@@ -33,14 +26,86 @@ export function requireClient(call: ToolCall): QfpayClient {
   });
 }
 
-export async function runThroughGuard<T>(
+/** The guard's answer for an action already sent earlier with the same parameters. */
+export type ReplayedWrite<T> = Extract<GuardOutcome<T>, { kind: 'replayed' }>;
+
+/** One money-moving call of a tool, and how each of the guard's answers becomes its result. */
+export interface GuardedWrite<T, Output> {
+  readonly intent: WriteIntent;
+  readonly confirmationToken: string | undefined;
+  /** The one call to QFPay; the guard decides whether it runs. */
+  readonly send: () => Promise<T>;
+  /** What the ledger records of QFPay's answer. */
+  readonly describe: (response: T) => ExecutionReport;
+  /** Fields already known, carried into every answer and failure (the out_trade_no above all). */
+  readonly known: KnownFields;
+  /** How a failure of `send` is explained (see explainWriteError). */
+  readonly endpoint: RespcdEndpoint;
+  readonly payType: string | undefined;
+  readonly ref: TransactionRef;
+  /** What the caller must repeat with the token, e.g. `including out_trade_no "…"`. */
+  readonly repeatHint: string;
+  /** First line of a CONFIRMATION_REQUIRED summary. */
+  readonly confirmationHeadline: string;
+  /** QFPay's answer was lost: reconcile by querying the same reference, never by re-sending. */
+  readonly answerLost: () => Promise<ToolOutput<Output>>;
+  readonly replayed: (outcome: ReplayedWrite<T>) => Promise<ToolOutput<Output>>;
+  readonly executed: (response: T) => ToolOutput<Output> | Promise<ToolOutput<Output>>;
+}
+
+/** What a tool answers when a person must approve first; nothing was sent. */
+export type ConfirmationAnswer = ReturnType<typeof confirmationAnswer>;
+
+function confirmationAnswer(
+  environment: EnvironmentName,
+  known: KnownFields,
+  fields: ReturnType<typeof confirmationFields>,
+  headline: string,
+) {
+  return {
+    structured: { environment, ...known, ...fields },
+    summary: `${headline}\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+  };
+}
+
+/**
+ * Sends one write through the guard and turns its answer into the tool's result, the same way
+ * for every money-moving tool: a refusal or a failure keeps the known fields, a confirmation
+ * answer says nothing was sent, and a lost answer is reconciled rather than retried.
+ */
+export async function sendThroughGuard<T, Output>(
   call: ToolCall,
-  intent: WriteIntent,
-  confirmationToken: string | undefined,
-  execute: () => Promise<T>,
-  options?: RunOptions<T>,
-): Promise<GuardOutcome<T>> {
-  return call.deps.guard.run(intent, confirmationToken, call.guardContext, execute, options);
+  write: GuardedWrite<T, Output>,
+): Promise<ToolOutput<Output> | ConfirmationAnswer> {
+  const { intent, known } = write;
+  let outcome: GuardOutcome<T>;
+  try {
+    // The signal only cuts short asking the person; once sent, a write is seen through.
+    outcome = await call.deps.guard.run(intent, write.confirmationToken, call.guardContext, write.send, {
+      describe: write.describe,
+      signal: call.signal,
+    });
+  } catch (error) {
+    if (error instanceof QfpayUnknownOutcomeError) return write.answerLost();
+    throw explainWriteError(error, call, {
+      endpoint: write.endpoint,
+      payType: write.payType,
+      ref: write.ref,
+      known,
+    });
+  }
+  switch (outcome.kind) {
+    case 'refused':
+      throw refusal(outcome, known);
+    case 'confirmation_required': {
+      const fields = confirmationFields(outcome, intent.tool, write.repeatHint);
+      return confirmationAnswer(call.deps.environment, known, fields, write.confirmationHeadline);
+    }
+    case 'replayed':
+      return write.replayed(outcome);
+    case 'executed':
+      return write.executed(outcome.value);
+  }
 }
 
 /** Runs `work` alone among calls with the same key when the guard can serialise; otherwise just runs it. */
@@ -91,7 +156,7 @@ export function replayPreamble(recordedAt: string, reference: string): string {
 }
 
 /** Fields of a CONFIRMATION_REQUIRED answer: nothing was sent; the caller repeats with the token. */
-export function confirmationFields(
+function confirmationFields(
   outcome: Extract<GuardOutcome<unknown>, { kind: 'confirmation_required' }>,
   toolName: string,
   repeatHint: string,
@@ -111,86 +176,13 @@ export function confirmationFields(
   };
 }
 
-export function refusal(
+function refusal(
   outcome: Extract<GuardOutcome<unknown>, { kind: 'refused' }>,
   known: KnownFields,
 ): ToolFailure {
   return new ToolFailure(
     { kind: 'refused', message: outcome.reason, next_action: outcome.next_action },
     known,
-  );
-}
-
-/**
- * QFPay refused a write with a definite code. The status is FAILED for final codes; transient
- * codes leave the outcome UNKNOWN because the safe next step is a query, then a retry with the
- * SAME out_trade_no (which QFPay deduplicates), never a new one.
- */
-export function upstreamFailure(
-  error: QfpayUpstreamError,
-  endpoint: RespcdEndpoint,
-  payType: string | undefined,
-  known: KnownFields,
-): ToolFailure {
-  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) });
-  const upstreamText = cleanUpstreamText(error.upstreamMessage, 160);
-  const status = explanation.outcome === 'failed' ? 'FAILED' : 'UNKNOWN';
-  return new ToolFailure(
-    {
-      kind: 'upstream',
-      respcd: error.respcd,
-      message:
-        `QFPay answered ${error.respcd}: ${explanation.meaning}` +
-        (upstreamText ? ` (QFPay said: "${upstreamText}")` : ''),
-      next_action: explanation.next_action,
-    },
-    {
-      ...known,
-      status,
-      respcd: error.respcd,
-      respcd_explanation: explanation,
-      next_action: explanation.next_action,
-    },
-  );
-}
-
-export function rateLimitFailure(
-  error: QfpayRateLimitedError,
-  ref: TransactionRef,
-  known: KnownFields,
-): ToolFailure {
-  return new ToolFailure(
-    {
-      kind: 'rate_limited',
-      message: `${error.message}.`,
-      next_action: `Nothing was processed. Wait a few seconds, then call again with the same arguments (same ${describeRef(ref)}).`,
-    },
-    known,
-  );
-}
-
-/**
- * Translates whatever a write threw into a failure that keeps the references known so far (the
- * out_trade_no above all). QFPay's definite refusals and client-side validation say nothing was
- * done; anything unexpected leaves the outcome UNKNOWN, because the request may have been sent.
- */
-export function explainWriteError(
-  error: unknown,
-  call: ToolCall,
-  context: { endpoint: RespcdEndpoint; payType: string | undefined; ref: TransactionRef; known: KnownFields },
-): ToolFailure {
-  const { endpoint, payType, ref, known } = context;
-  if (error instanceof ToolFailure) return new ToolFailure(error.info, { ...known, ...error.known });
-  if (error instanceof QfpayUpstreamError) return upstreamFailure(error, endpoint, payType, known);
-  if (error instanceof QfpayRateLimitedError) return rateLimitFailure(error, ref, known);
-  const described = describeFailure(error, call.deps.log);
-  if (error instanceof QfpayValidationError || error instanceof QfpayConfigError) {
-    return new ToolFailure(described.info, { ...known, ...described.known });
-  }
-  const next = `The outcome is unknown. Do not create a new order or send this again: call query_transaction with ${describeRef(ref)} first.`;
-  return new ToolFailure(
-    { ...described.info, next_action: next },
-    { ...known, ...described.known, status: 'UNKNOWN', next_action: next },
   );
 }
 

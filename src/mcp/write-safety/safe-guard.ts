@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 
-import { explainRespcd } from '../../qfpay/catalog/index.js';
 import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
 import {
@@ -42,6 +41,7 @@ import {
 } from '../ledger.js';
 import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from '../policy.js';
 import { findLuhnPan } from '../sanitize.js';
+import { upstreamWriteVerdict } from '../tools/failures.js';
 import { amountDisplay } from '../tools/views.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { LedgerAccess } from './ledger-access.js';
@@ -724,15 +724,10 @@ function classifyFailure(
     };
   }
   if (error instanceof QfpayUpstreamError) {
-    const explanation = explainRespcd(error.respcd, { endpoint: endpointOf(intent) });
-    const definite = explanation.outcome === 'failed';
+    const { explanation, status } = upstreamWriteVerdict(error, endpointOf(intent));
     return {
-      report: {
-        status: definite ? 'FAILED' : 'UNKNOWN',
-        respcd: error.respcd,
-        message: explanation.meaning,
-      },
-      holdsKey: !definite,
+      report: { status, respcd: error.respcd, message: explanation.meaning },
+      holdsKey: status === 'UNKNOWN',
     };
   }
   if (error instanceof QfpayUnknownOutcomeError) {
