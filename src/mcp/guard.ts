@@ -41,8 +41,29 @@ export interface GuardContext {
   readonly clientId?: string;
   /** The MCP request being served, for correlating ledger lines and routing a confirmation prompt. */
   readonly requestId?: string | number;
+  /**
+   * Set on 2026-07-28 requests only, where the person can be asked within the call's own answer
+   * (multi round trip `input_required`) and never by a pushed request.
+   */
+  readonly inBand?: InBandConfirmation;
   readonly log: (line: string) => void;
 }
+
+/**
+ * A 2026-07-28 request's confirmation state. `ask`: the client declared form elicitation, so a
+ * confirmation is asked in the answer (the bound token travels in the request state); `answered`:
+ * the call came back with the person's answer and that token; `unsupported`: only the token
+ * round trip is possible.
+ */
+export type InBandConfirmation =
+  | { readonly kind: 'unsupported' }
+  | { readonly kind: 'ask' }
+  | {
+      readonly kind: 'answered';
+      readonly answer: 'approved' | 'declined' | 'cancelled';
+      /** The confirmation token echoed back in the request state: untrusted until redeemed. */
+      readonly token: string;
+    };
 
 /** What an execution (or a later query) established, in the terms the ledger records. */
 export interface ExecutionReport {
@@ -87,6 +108,8 @@ export type GuardOutcome<T> =
       readonly summary: string;
       /** ISO 8601. */
       readonly expires_at: string;
+      /** Ask the person in this call's answer (GuardContext.inBand `ask`) rather than return the token. */
+      readonly askInBand?: boolean;
     }
   | { readonly kind: 'refused'; readonly reason: string; readonly next_action: string };
 

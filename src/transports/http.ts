@@ -38,8 +38,11 @@ import { HttpStartupError } from './errors.js';
  * clients (CVE-2026-25536: shared transports/servers misrouted responses between clients).
  *
  * - 2026-07-28 ("modern") requests go to the SDK's `createMcpHandler`, which builds a fresh
- *   McpServer per request. That era has no sessions and no push requests; payment
- *   confirmations there use the confirmation token round trip (no elicitation).
+ *   McpServer per request. That era has no sessions and no push requests: a payment
+ *   confirmation is asked in the tool call's own answer (`input_required`, when the request
+ *   declares form elicitation) and the client sends the call again with the person's answer and
+ *   the request state (the bound confirmation token, redeemed by the runtime-wide guard, so any
+ *   per-request instance can finish it). Without form elicitation, the token round trip.
  * - 2025-era requests (what most hosts speak today) get STATEFUL sessions: a fresh McpServer and
  *   transport per `initialize`, kept in a map keyed by a random session id. Stateless 2025 serving
  *   or JSON-only responses would leave no channel for the server→client `elicitation/create`

@@ -5,9 +5,10 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
 /*
  * stdio: the host spawns us and speaks MCP over our stdin/stdout. stdout carries protocol and
  * nothing else — one stray line and the host drops the connection — so diagnostics go to stderr.
- * `serveStdio` pins one fresh server instance per connection and serves both protocol eras. On a
- * 2025-era connection the server can ask the human through elicitation; on a 2026-07-28 one it
- * cannot push requests, and payment confirmations use the confirmation token instead.
+ * `serveStdio` pins one fresh server instance per connection and serves both protocol eras. A
+ * payment confirmation asks the human through elicitation when the client declared it: pushed as
+ * a request on a 2025-era connection, or on a 2026-07-28 one (no push requests) as an
+ * `input_required` answer the client fulfils and sends back; otherwise the confirmation token.
  */
 
 export interface StdioServeOptions {

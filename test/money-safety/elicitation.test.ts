@@ -1,12 +1,17 @@
 import path from 'node:path';
 
-import { Client } from '@modelcontextprotocol/client';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  type ElicitResult,
+  type FetchLike,
+  StreamableHTTPClientTransport,
+} from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createRuntime } from '../../src/mcp/runtime.js';
+import type { LedgerRecord } from '../../src/mcp/ledger.js';
+import { createRuntime, type QfpayMcpRuntime } from '../../src/mcp/runtime.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import { startHttpServer } from '../../src/transports/http.js';
+import { type RunningHttpServer, startHttpServer } from '../../src/transports/http.js';
 import {
   call,
   envFor,
@@ -172,56 +177,207 @@ describe('clients that cannot be asked get the token', () => {
       await session.close();
     }
   });
+});
 
-  it('over HTTP: a 2025-era session is asked directly; a 2026-07-28 per-request client gets the token', async () => {
-    const runtime = await createRuntime({
-      env: prodEnv('http.jsonl'),
-      allowProdWrites: true,
-      log: () => undefined,
-    });
-    const server = await startHttpServer({
+/**
+ * Over Streamable HTTP both protocol eras are served, and each is asked its own way: a 2025-era
+ * session by a pushed elicitation request, a 2026-07-28 client (no push channel) by an
+ * `input_required` answer that the official client fulfils with the same elicitation handler and
+ * sends back with the person's answer and the request state.
+ */
+describe('over HTTP, per protocol era', () => {
+  const LEDGER = 'http-eras.jsonl';
+  let runtime: QfpayMcpRuntime;
+  let server: RunningHttpServer;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    runtime = await createRuntime({ env: prodEnv(LEDGER), allowProdWrites: true, log: () => undefined });
+    server = await startHttpServer({
       createServer: () => runtime.createServer(),
       environment: runtime.environment,
       port: 0,
     });
-    const clients: Client[] = [];
-    const connectClient = async (mode: 'legacy' | 'auto'): Promise<{ client: Client; asked: string[] }> => {
-      const asked: string[] = [];
-      const client = new Client(
-        { name: `elicit-${mode}`, version: '1.0.0' },
-        { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode } },
-      );
+  });
+  afterAll(async () => {
+    for (const client of clients) await client.close();
+    await server.close();
+    await runtime.close();
+  });
+
+  interface Connected {
+    client: Client;
+    /** Messages of the elicitations the person was shown. */
+    asked: string[];
+    /** JSON-RPC tools/call params as they left the client. */
+    toolCalls: Record<string, unknown>[];
+  }
+
+  /** An official client; `rewrite` may alter a tools/call on the wire (a tampering client). */
+  async function connect(
+    mode: 'legacy' | 'auto',
+    answer: ElicitResult | undefined,
+    rewrite?: (params: Record<string, unknown>) => void,
+  ): Promise<Connected> {
+    const asked: string[] = [];
+    const toolCalls: Record<string, unknown>[] = [];
+    const watching: FetchLike = (url, init) => {
+      if (typeof init?.body === 'string') {
+        const message = JSON.parse(init.body) as { method?: string; params?: Record<string, unknown> };
+        if (message.method === 'tools/call' && message.params) {
+          rewrite?.(message.params);
+          toolCalls.push(structuredClone(message.params));
+          return fetch(url, { ...init, body: JSON.stringify(message) });
+        }
+      }
+      return fetch(url, init);
+    };
+    const client = new Client(
+      { name: `elicit-${mode}`, version: '1.0.0' },
+      { ...(answer ? { capabilities: { elicitation: { form: {} } } } : {}), versionNegotiation: { mode } },
+    );
+    if (answer) {
       client.setRequestHandler('elicitation/create', (request) => {
         asked.push(request.params.message);
-        return Promise.resolve({ action: 'accept', content: { approve: true } });
+        return Promise.resolve(answer);
       });
-      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
-      clients.push(client);
-      return { client, asked };
-    };
-    try {
-      const legacy = await connectClient('legacy');
-      const before = upstreamCount(simulator, PAYMENT);
-      const direct = await call(legacy.client, 'create_payment', ARGS);
-      expect(direct.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(legacy.asked).toHaveLength(1);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
-
-      const modern = await connectClient('auto');
-      const viaToken = await call(modern.client, 'create_payment', ARGS);
-      expect(viaToken.structured.status).toBe('CONFIRMATION_REQUIRED');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
-      const confirmed = await call(modern.client, 'create_payment', {
-        ...ARGS,
-        out_trade_no: viaToken.structured.out_trade_no,
-        confirmation_token: viaToken.structured.confirmation_token,
-      });
-      expect(confirmed.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 2);
-    } finally {
-      for (const client of clients) await client.close();
-      await server.close();
-      await runtime.close();
     }
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { fetch: watching }));
+    clients.push(client);
+    return { client, asked, toolCalls };
+  }
+
+  async function intentsFor(outTradeNo: unknown): Promise<LedgerRecord[]> {
+    const records = await ledgerRecords(path.join(dir.dir, LEDGER)).catch((): LedgerRecord[] => []);
+    return records.filter((r) => r.step === 'intent' && r.out_trade_no === outTradeNo);
+  }
+
+  const APPROVE = { action: 'accept', content: { approve: true } } as const;
+
+  it('2025-era session: asked by a pushed request, executed once', async () => {
+    const legacy = await connect('legacy', APPROVE);
+    const before = upstreamCount(simulator, PAYMENT);
+    const direct = await call(legacy.client, 'create_payment', ARGS);
+    expect(direct.structured.status).toBe('AWAITING_CUSTOMER');
+    expect(legacy.asked).toHaveLength(1);
+    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    // No multi round trip on this era: one tools/call, no request state.
+    expect(legacy.toolCalls).toHaveLength(1);
+    expect(legacy.toolCalls[0]?.requestState).toBeUndefined();
+    const intents = await intentsFor(direct.structured.out_trade_no);
+    expect(intents.map((r) => r.approval)).toEqual(['elicitation']);
+  });
+
+  it('2026-07-28 client with form elicitation: asked in the answer, executed exactly once', async () => {
+    const modern = await connect('auto', APPROVE);
+    const before = upstreamCount(simulator, PAYMENT);
+    const answer = await call(modern.client, 'create_payment', ARGS);
+    expect(answer.isError).toBe(false);
+    expect(answer.structured.status).toBe('AWAITING_CUSTOMER');
+    expect(answer.structured.confirmation_token).toBeUndefined();
+    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+
+    expect(modern.asked).toHaveLength(1);
+    expect(modern.asked[0]).toContain('HKD 25.00');
+    expect(modern.asked[0]).toContain('REAL MONEY');
+    expect(modern.asked[0]).toContain(String(answer.structured.out_trade_no));
+    // The round trip really happened in-band: the same call, sent again with the answer and state.
+    expect(modern.toolCalls).toHaveLength(2);
+    const [first, second] = modern.toolCalls;
+    expect(first?.requestState).toBeUndefined();
+    expect(second?.arguments).toEqual(first?.arguments);
+    expect(typeof second?.requestState).toBe('string');
+    expect(second?.inputResponses).toEqual({ confirm: APPROVE });
+
+    const intents = await intentsFor(answer.structured.out_trade_no);
+    expect(intents).toHaveLength(1);
+    expect(intents[0]?.approval).toBe('elicitation');
+  });
+
+  it('2026-07-28: a refund is confirmed the same way and keeps its generated reference', async () => {
+    const modern = await connect('auto', APPROVE);
+    const paid = await call(modern.client, 'create_payment', {
+      pay_type: '800108',
+      txamt: 1_000,
+      txcurrcd: 'HKD',
+      auth_code: '280000000000000001',
+    });
+    expect(paid.structured.status).toBe('PAID');
+    const before = upstreamCount(simulator, '/trade/v1/refund');
+    const refund = await call(modern.client, 'refund', { syssn: paid.structured.syssn, txamt: 400 });
+    expect(refund.structured.status).toBe('PARTIALLY_REFUNDED');
+    expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(before + 1);
+    expect(modern.asked.at(-1)).toMatch(/Refund HKD 4\.00 \(four Hong Kong dollars\)/);
+    expect(modern.asked.at(-1)).toContain(String(refund.structured.out_trade_no));
+  });
+
+  it.each([
+    ['decline', { action: 'decline' } as const, /The person declined/],
+    ['cancel', { action: 'cancel' } as const, /The person dismissed/],
+    [
+      'accept without ticking approve',
+      { action: 'accept', content: { approve: false } } as const,
+      /The person declined/,
+    ],
+  ])(
+    '2026-07-28 %s: nothing is sent, a clear refusal, nothing recorded',
+    async (_label, response, reason) => {
+      const modern = await connect('auto', response);
+      const before = simulator.control.requests().length;
+      const answer = await call(modern.client, 'create_payment', ARGS);
+      expect(answer.isError).toBe(true);
+      expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
+      expect(answer.text).toMatch(reason);
+      expect(answer.text).toMatch(/Nothing was sent to QFPay/);
+      expect(answer.structured.out_trade_no).toEqual(expect.any(String));
+      expect(modern.toolCalls).toHaveLength(2);
+      expect(simulator.control.requests().length).toBe(before);
+      expect(modern.asked).toHaveLength(1);
+      expect(await intentsFor(answer.structured.out_trade_no)).toEqual([]);
+    },
+  );
+
+  it('2026-07-28 client without elicitation: the token round trip, as before', async () => {
+    const modern = await connect('auto', undefined);
+    const before = upstreamCount(simulator, PAYMENT);
+    const viaToken = await call(modern.client, 'create_payment', ARGS);
+    expect(viaToken.structured.status).toBe('CONFIRMATION_REQUIRED');
+    expect(modern.toolCalls).toHaveLength(1);
+    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    const confirmed = await call(modern.client, 'create_payment', {
+      ...ARGS,
+      out_trade_no: viaToken.structured.out_trade_no,
+      confirmation_token: viaToken.structured.confirmation_token,
+    });
+    expect(confirmed.structured.status).toBe('AWAITING_CUSTOMER');
+    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect((await intentsFor(viaToken.structured.out_trade_no)).map((r) => r.approval)).toEqual(['token']);
+  });
+
+  it.each([
+    [
+      'state pointing at another out_trade_no',
+      (state: string): string => {
+        const prefix = state.slice(0, state.lastIndexOf('.') + 1);
+        const body = JSON.parse(Buffer.from(state.slice(prefix.length), 'base64url').toString('utf8')) as {
+          out_trade_no: string;
+        };
+        body.out_trade_no = `${body.out_trade_no}X`;
+        return prefix + Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+      },
+      /The confirmation was refused/,
+    ],
+    ['state not issued by this server', (): string => 'forged-state', /was not issued by this server/],
+  ])('2026-07-28 tampered request state (%s): refused, nothing sent', async (_label, tamper, reason) => {
+    const modern = await connect('auto', APPROVE, (params) => {
+      if (typeof params.requestState === 'string') params.requestState = tamper(params.requestState);
+    });
+    const before = simulator.control.requests().length;
+    const answer = await call(modern.client, 'create_payment', ARGS);
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toMatch(reason);
+    expect(answer.text).toMatch(/Nothing was sent to QFPay/);
+    expect(modern.asked).toHaveLength(1);
+    expect(simulator.control.requests().length).toBe(before);
   });
 });

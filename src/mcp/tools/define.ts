@@ -95,6 +95,18 @@ export interface ToolCall {
   readonly guardContext: GuardContext;
   /** Sends notifications/progress when the caller asked for progress; otherwise does nothing. */
   reportProgress(update: ProgressUpdate): Promise<void>;
+  /**
+   * 2026-07-28 requests whose client declared form elicitation: makes this call answer
+   * `input_required` with the question, instead of the tool's own (token) answer.
+   */
+  askInBand?(question: InBandQuestion): void;
+}
+
+/** A confirmation to ask within the call's answer; the token and out_trade_no come back as request state. */
+export interface InBandQuestion {
+  readonly summary: string;
+  readonly token: string;
+  readonly out_trade_no: string;
 }
 
 export interface ToolImage {

@@ -1,15 +1,30 @@
-import type { CallToolResult, McpServer, ServerContext } from '@modelcontextprotocol/server';
+import {
+  type CallToolResult,
+  inputRequired,
+  type InputRequiredResult,
+  type McpServer,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 
 import type { GuardContext } from '../guard.js';
 import { redactSecrets } from '../sanitize.js';
 import type { ToolErrorInfo } from '../result-shape.js';
 import {
+  approvalQuestion,
+  CONFIRM_INPUT_KEY,
+  encodeInBandState,
+  type InBandReading,
+  readInBandConfirmation,
+} from '../write-safety/approval.js';
+import {
   type AccessKind,
   annotationsFor,
+  type InBandQuestion,
   type ToolCall,
   type ToolDefinition,
   type ToolDeps,
   type ToolOutput,
+  ToolFailure,
 } from './define.js';
 import { describeFailure } from './failures.js';
 
@@ -34,10 +49,16 @@ export function registerToolDefinition(
       annotations: annotationsFor(access, definition.title),
     },
     async (args, ctx) => {
-      const call = buildCall(deps, ctx);
+      const inBand = access === 'write' ? readInBandConfirmation(ctx) : ({ kind: 'legacy' } as const);
+      if (inBand.kind === 'foreign_state') {
+        return withoutSecrets(failureResult(definition, foreignStateFailure(), deps, false), deps);
+      }
+      let question: InBandQuestion | undefined;
+      const call = buildCall(deps, ctx, inBand, (asked) => (question = asked));
       let result: CallToolResult;
       try {
-        const output = await definition.run(args, call);
+        const output = await definition.run(withRestoredReference(args, inBand), call);
+        if (question) return withoutSecrets(askPerson(question), deps);
         result = toCallToolResult(definition, output, deps);
       } catch (error) {
         result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted);
@@ -47,18 +68,57 @@ export function registerToolDefinition(
   );
 }
 
-function buildCall(deps: ToolDeps, ctx: ServerContext): ToolCall {
+/** The 2026-07-28 answer that has the client ask its person, then send this call again. */
+function askPerson(question: InBandQuestion): InputRequiredResult {
+  return inputRequired({
+    inputRequests: { [CONFIRM_INPUT_KEY]: inputRequired.elicit(approvalQuestion(question.summary)) },
+    requestState: encodeInBandState({ token: question.token, out_trade_no: question.out_trade_no }),
+  });
+}
+
+/**
+ * The answered round repeats the first round's arguments byte for byte, without the out_trade_no
+ * the tool generated then; the request state brings it back so the action is the one the person
+ * approved (for every write tool, `out_trade_no` names the reference the action is bound to). A
+ * value altered on the way fails the token's binding in the guard: nothing is sent.
+ */
+function withRestoredReference<Args>(args: Args, inBand: InBandReading): Args {
+  const record = args as Record<string, unknown>;
+  if (inBand.kind !== 'modern' || inBand.outTradeNo === undefined || record.out_trade_no !== undefined) {
+    return args;
+  }
+  return { ...record, out_trade_no: inBand.outTradeNo } as Args;
+}
+
+function foreignStateFailure(): ToolFailure {
+  return new ToolFailure({
+    kind: 'refused',
+    message:
+      'The confirmation state sent back with this call was not issued by this server (or was altered), so the approval cannot be trusted.',
+    next_action:
+      'Nothing was sent to QFPay. Call the tool again without request state to ask the person afresh.',
+  });
+}
+
+function buildCall(
+  deps: ToolDeps,
+  ctx: ServerContext,
+  inBand: InBandReading,
+  askInBand: (question: InBandQuestion) => void,
+): ToolCall {
   const progressToken = ctx.mcpReq._meta?.progressToken;
   const guardContext: GuardContext = {
     ...(ctx.sessionId !== undefined ? { sessionId: ctx.sessionId } : {}),
     ...(ctx.http?.authInfo?.clientId !== undefined ? { clientId: ctx.http.authInfo.clientId } : {}),
     requestId: ctx.mcpReq.id,
+    ...(inBand.kind === 'modern' ? { inBand: inBand.confirmation } : {}),
     log: deps.log,
   };
   return {
     deps,
     signal: ctx.mcpReq.signal,
     guardContext,
+    askInBand,
     async reportProgress(update) {
       if (progressToken === undefined || ctx.mcpReq.signal.aborted) return;
       try {
@@ -147,12 +207,15 @@ function failureResult(
  * Last line of defence: no tool result ever carries the client key, whatever a tool or an
  * upstream answer put into it (a key pasted into an argument and echoed back, for instance).
  */
-function withoutSecrets(result: CallToolResult, deps: ToolDeps): CallToolResult {
+function withoutSecrets<Result extends CallToolResult | InputRequiredResult>(
+  result: Result,
+  deps: ToolDeps,
+): Result {
   const key = deps.credentials?.key;
   if (!key) return result;
   const text = JSON.stringify(result);
   const redacted = redactSecrets(text, [key]);
-  return redacted === text ? result : (JSON.parse(redacted) as CallToolResult);
+  return redacted === text ? result : (JSON.parse(redacted) as Result);
 }
 
 export function errorSummary(toolName: string, info: ToolErrorInfo): string {

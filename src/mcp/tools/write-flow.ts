@@ -98,6 +98,10 @@ export async function sendThroughGuard<T, Output>(
     case 'refused':
       throw refusal(outcome, known);
     case 'confirmation_required': {
+      if (outcome.askInBand && call.askInBand) {
+        call.askInBand({ summary: outcome.summary, token: outcome.token, out_trade_no: intent.out_trade_no });
+      }
+      // The registration wrapper then answers with the question; the token answer stays the fallback.
       const fields = confirmationFields(outcome, intent.tool, write.repeatHint);
       return confirmationAnswer(call.deps.environment, known, fields, write.confirmationHeadline);
     }

@@ -18,6 +18,7 @@ import {
   type GuardContext,
   type GuardOutcome,
   type HumanApproval,
+  type InBandConfirmation,
   type MerchantIdentity,
   type MoneyGuard,
   PROD_WRITES_OFF_NEXT_ACTION,
@@ -58,8 +59,10 @@ import { confirmationSummary } from './summary.js';
  * 3. policy: notify/return URLs on the allow-list, no card number in free text, per-transaction
  *    and daily caps (counted from the ledger plus what is being sent right now);
  * 4. confirmation, in prod (or everywhere with QFPAY_CONFIRM=always): the person is asked
- *    directly when the client can carry the question, otherwise a bound single-use token is
- *    issued and the call must be repeated with it;
+ *    directly when the client can carry the question (a pushed elicitation on 2025-era
+ *    connections; on 2026-07-28 requests an `input_required` answer whose request state carries
+ *    the bound token, redeemed when the call comes back approved), otherwise a bound single-use
+ *    token is issued and the call must be repeated with it;
  * 5. the intent is written to the ledger and fsync'd; if that fails, nothing is sent;
  * 6. the call is made once; its outcome (or the fact that it is unknown) is recorded.
  *
@@ -340,9 +343,11 @@ export class SafeGuard implements MoneyGuard {
     let approvedBy: 'token' | 'elicitation' | undefined;
     if (confirmationRequired(this.options.policy, intent.environment)) {
       const confirmation =
-        confirmationToken !== undefined
-          ? this.redeem(intent, confirmationToken)
-          : await this.askOrIssue(intent, ctx, approval, options.signal);
+        ctx.inBand?.kind === 'answered'
+          ? this.answeredInBand(intent, ctx.inBand)
+          : confirmationToken !== undefined
+            ? this.redeem(intent, confirmationToken, 'token')
+            : await this.askOrIssue(intent, ctx, approval, options.signal);
       if (confirmation.kind !== 'approved') return confirmation.outcome;
       approvedBy = confirmation.via;
       if (approvedBy === 'elicitation') {
@@ -439,22 +444,49 @@ export class SafeGuard implements MoneyGuard {
     }
   }
 
-  private redeem(
+  /**
+   * A 2026-07-28 call repeated with the person's answer. Their approval counts only through the
+   * token the request state carried back: it is redeemed against this call's own parameters, so
+   * altered state, a different action, an expired or a reused question all execute nothing.
+   */
+  private answeredInBand(
+    intent: WriteIntent,
+    inBand: Extract<InBandConfirmation, { kind: 'answered' }>,
+  ): { kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> } {
+    if (inBand.answer !== 'approved')
+      return { kind: 'stop', outcome: this.personSaidNo(intent, inBand.answer) };
+    return this.redeem(intent, inBand.token, 'elicitation');
+  }
+
+  private redeem<Via extends 'token' | 'elicitation'>(
     intent: WriteIntent,
     token: string,
-  ): { kind: 'approved'; via: 'token' } | { kind: 'stop'; outcome: GuardOutcome<never> } {
+    via: Via,
+  ): { kind: 'approved'; via: Via } | { kind: 'stop'; outcome: GuardOutcome<never> } {
     const result = this.options.tokens.redeem(token, binding(intent));
-    if (result.ok) return { kind: 'approved', via: 'token' };
+    if (result.ok) return { kind: 'approved', via };
     this.options.log(
-      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: confirmation refused (${result.reason})`,
+      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: confirmation refused (${result.reason}, ${via})`,
     );
     return {
       kind: 'stop',
       outcome: refused(
         `The confirmation was refused: ${result.message}`,
-        `Nothing was sent to QFPay. Call ${intent.tool} again WITHOUT confirmation_token to get a fresh summary and token, show the summary to the person, and repeat the call with exactly the same arguments and the new token once they approve.`,
+        via === 'token'
+          ? `Nothing was sent to QFPay. Call ${intent.tool} again WITHOUT confirmation_token to get a fresh summary and token, show the summary to the person, and repeat the call with exactly the same arguments and the new token once they approve.`
+          : `Nothing was sent to QFPay. Call ${intent.tool} again if the action is still wanted: the person is asked afresh.`,
       ),
     };
+  }
+
+  private personSaidNo(intent: WriteIntent, answer: 'declined' | 'cancelled'): GuardOutcome<never> {
+    this.options.log(
+      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: the person ${answer} it; nothing sent`,
+    );
+    return refused(
+      `The person ${answer === 'declined' ? 'declined' : 'dismissed'} the confirmation of: ${intent.summary}`,
+      'Nothing was sent to QFPay. Do not retry unless the person asks for it again.',
+    );
   }
 
   private async askOrIssue(
@@ -464,7 +496,8 @@ export class SafeGuard implements MoneyGuard {
     signal: AbortSignal | undefined,
   ): Promise<{ kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
     const summary = confirmationSummary(intent);
-    if (approval?.canAsk()) {
+    // A 2026-07-28 request has no channel for a pushed question: it is asked in the answer instead.
+    if (ctx.inBand === undefined && approval?.canAsk()) {
       const answer = await approval.ask(summary, ctx, signal);
       // An approval that arrives after the caller gave up must not move money nobody will hear of.
       if (answer === 'approved' && !signal?.aborted) return { kind: 'approved', via: 'elicitation' };
@@ -478,16 +511,7 @@ export class SafeGuard implements MoneyGuard {
         };
       }
       if (answer === 'declined' || answer === 'cancelled') {
-        this.options.log(
-          `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: the person ${answer} it; nothing sent`,
-        );
-        return {
-          kind: 'stop',
-          outcome: refused(
-            `The person ${answer === 'declined' ? 'declined' : 'dismissed'} the confirmation of: ${intent.summary}`,
-            'Nothing was sent to QFPay. Do not retry unless the person asks for it again.',
-          ),
-        };
+        return { kind: 'stop', outcome: this.personSaidNo(intent, answer) };
       }
     }
     const issued = this.options.tokens.issue(binding(intent));
@@ -498,6 +522,7 @@ export class SafeGuard implements MoneyGuard {
         token: issued.token,
         summary,
         expires_at: issued.expires_at,
+        ...(ctx.inBand?.kind === 'ask' ? { askInBand: true } : {}),
       },
     };
   }
