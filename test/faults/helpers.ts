@@ -9,6 +9,9 @@ import { Pool, request } from 'undici';
 
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
 import type { FaultInput, RequestLogEntry } from '../../src/simulator/index.js';
+import { countRequests, simulatorControl, simulatorRequests } from '../mcp/helpers.js';
+
+export { countRequests, simulatorControl, simulatorRequests };
 
 /**
  * Shared fixtures of the fault suite: a real runtime (embedded simulator over loopback HTTP) with
@@ -101,18 +104,6 @@ export async function callWrite(
   return callTool(client, name, { ...args, confirmation_token: token });
 }
 
-/** The simulator's trade-API request log (GET /__sim/requests). */
-export async function simulatorRequests(simulatorUrl: string): Promise<RequestLogEntry[]> {
-  const response = await request(`${simulatorUrl}/__sim/requests`);
-  const body = (await response.body.json()) as { requests: RequestLogEntry[] };
-  return body.requests;
-}
-
-export async function countRequests(simulatorUrl: string, tradePath?: string): Promise<number> {
-  const all = await simulatorRequests(simulatorUrl);
-  return tradePath === undefined ? all.length : all.filter((r) => r.path === tradePath).length;
-}
-
 export interface SimTransaction {
   readonly syssn: string;
   readonly out_trade_no: string;
@@ -128,23 +119,6 @@ export async function simulatorTransactions(simulatorUrl: string): Promise<SimTr
   const response = await request(`${simulatorUrl}/__sim/transactions`);
   const body = (await response.body.json()) as { transactions: SimTransaction[] };
   return body.transactions;
-}
-
-export async function simulatorControl(
-  simulatorUrl: string,
-  method: 'POST' | 'DELETE',
-  controlPath: string,
-  body?: unknown,
-): Promise<unknown> {
-  const response = await request(`${simulatorUrl}${controlPath}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const json: unknown = await response.body.json();
-  if (response.statusCode >= 300)
-    throw new Error(`simulator control ${controlPath}: HTTP ${response.statusCode} ${JSON.stringify(json)}`);
-  return json;
 }
 
 export function injectFault(simulatorUrl: string, fault: FaultInput): Promise<unknown> {

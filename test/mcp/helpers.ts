@@ -3,6 +3,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { request } from 'undici';
 
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
+import type { RequestLogEntry } from '../../src/simulator/index.js';
 
 export interface Connected {
   readonly runtime: QfpayMcpRuntime;
@@ -80,21 +81,17 @@ export async function call(
   };
 }
 
-export interface LoggedRequest {
-  readonly path: string;
-  readonly http_status: number | null;
-  readonly respcd?: string;
-}
-
-/** What the simulator received, through its HTTP control API. */
-export async function simulatorRequests(baseUrl: string): Promise<LoggedRequest[]> {
+/** What the simulator received, through its HTTP control API (GET /__sim/requests). */
+export async function simulatorRequests(baseUrl: string): Promise<RequestLogEntry[]> {
   const response = await request(`${baseUrl}/__sim/requests`);
-  const body = (await response.body.json()) as { requests: LoggedRequest[] };
+  const body = (await response.body.json()) as { requests: RequestLogEntry[] };
   return body.requests;
 }
 
-export async function countRequests(baseUrl: string, path: string): Promise<number> {
-  return (await simulatorRequests(baseUrl)).filter((r) => r.path === path).length;
+/** Requests the simulator received, all or only those for one trade path. */
+export async function countRequests(baseUrl: string, path?: string): Promise<number> {
+  const all = await simulatorRequests(baseUrl);
+  return path === undefined ? all.length : all.filter((r) => r.path === path).length;
 }
 
 export async function simulatorControl(
