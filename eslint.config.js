@@ -19,6 +19,28 @@ export default tseslint.config(
     },
   },
   {
+    // The money domain knows nothing of MCP: the protocol face depends on it, never the reverse.
+    files: ['src/safety/**', 'src/qfpay/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@modelcontextprotocol/*'],
+              message: 'src/safety and src/qfpay must not import the MCP SDK.',
+            },
+            {
+              group: ['**/mcp/**', '../mcp', '../mcp/*'],
+              message: 'src/safety and src/qfpay must not import from src/mcp.',
+            },
+            { group: ['**/transports/**'], message: 'src/safety and src/qfpay must not import transports.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {

@@ -41,7 +41,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     name: 'audit',
     summary: 'Inspect and verify the audit ledger of money-moving calls',
     run: async (argv, io) => {
-      const { runAuditCli } = await import('../mcp/audit-cli.js');
+      const { runAuditCli } = await import('./audit.js');
       return runAuditCli(argv, { stdout: io.out, stderr: io.err, env: io.env });
     },
   },

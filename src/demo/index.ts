@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import QRCode from 'qrcode';
 
-import { verifyLedgerFile } from '../mcp/ledger.js';
+import { verifyLedgerFile } from '../safety/ledger.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, startSimulator } from '../simulator/index.js';
 import type { RunningSimulator } from '../simulator/index.js';
 

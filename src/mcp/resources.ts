@@ -9,7 +9,7 @@ import {
   RESPONSE_CODES,
 } from '../qfpay/catalog/index.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
-import type { AuditView } from './guard.js';
+import type { AuditView } from '../safety/guard.js';
 import { SIGNING_DOC } from './signing-doc.js';
 import { currencyView, payTypeView } from './tools/catalog-views.js';
 

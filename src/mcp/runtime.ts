@@ -7,15 +7,15 @@ import { readBoolean } from '../qfpay/env.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
-import { ConfirmationTokens } from './confirmation.js';
-import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from './guard.js';
-import { loadMoneyPolicy } from './policy.js';
+import { ConfirmationTokens } from '../safety/confirmation.js';
+import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
+import { loadMoneyPolicy } from '../safety/policy.js';
 import { buildMcpServer } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
-import { LedgerAccess } from './write-safety/ledger-access.js';
-import { chooseLedgerLocation } from './write-safety/ledger-location.js';
-import { SafeGuard } from './write-safety/safe-guard.js';
+import { LedgerAccess } from '../safety/ledger-access.js';
+import { chooseLedgerLocation } from '../safety/ledger-location.js';
+import { SafeGuard } from '../safety/safe-guard.js';
 
 export interface RuntimeOptions {
   /** Default process.env. */

@@ -2,14 +2,14 @@ import { McpServer } from '@modelcontextprotocol/server';
 
 import { getEnvironment } from '../qfpay/catalog/index.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
-import { DEFAULT_CONFIRMATION_TTL_MS } from './confirmation.js';
+import { DEFAULT_CONFIRMATION_TTL_MS } from '../safety/confirmation.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { SERVER_NAME, SERVER_TITLE, SERVER_VERSION } from './server-info.js';
 import type { ToolDeps } from './tools/define.js';
 import type { ToolEntry } from './tools/index.js';
 import { registerToolDefinition } from './tools/register.js';
-import { elicitationApproval } from './write-safety/approval.js';
+import { elicitationApproval } from './approval.js';
 
 /** What an agent reads first: the environment, and the rules that prevent double charges. */
 export function serverInstructions(

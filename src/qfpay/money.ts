@@ -259,3 +259,12 @@ export function validateAmount(txamt: number, currency: string, payType?: PayTyp
   }
   return { ok: true };
 }
+
+/** A display of an amount that never throws: falls back to minor units for an unknown currency. */
+export function amountDisplay(txamt: number, txcurrcd: string): string {
+  try {
+    return formatMinor(txamt, txcurrcd);
+  } catch {
+    return `${txamt} minor units of ${txcurrcd || 'an unknown currency'}`;
+  }
+}

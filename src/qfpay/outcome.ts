@@ -1,5 +1,6 @@
-import { findPayType, findResponseCode, PENDING_CODES } from './catalog/index.js';
-import type { PayMode, PayTypeEntry } from './catalog/types.js';
+import { explainRespcd, findPayType, findResponseCode, PENDING_CODES } from './catalog/index.js';
+import type { PayMode, PayTypeEntry, RespcdEndpoint, RespcdExplanation } from './catalog/types.js';
+import type { QfpayUpstreamError } from './errors.js';
 import { FINAL_STATUSES } from './types.js';
 import type { NormalisedStatus, NotificationBody, PaymentResponse, TransactionRecord } from './types.js';
 
@@ -318,4 +319,18 @@ function dedupeBySyssn(rows: readonly TransactionRecord[]): TransactionRecord[] 
     seen.add(row.syssn);
     return true;
   });
+}
+
+/**
+ * What QFPay's refusal of a write means for the money: FAILED when the code is final (nothing was
+ * done), UNKNOWN when it is transient (query before anything else). The tool's answer and the
+ * audit ledger both decide by this, so they cannot disagree.
+ */
+export function upstreamWriteVerdict(
+  error: QfpayUpstreamError,
+  endpoint: RespcdEndpoint,
+  payType?: string,
+): { readonly explanation: RespcdExplanation; readonly status: 'FAILED' | 'UNKNOWN' } {
+  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) });
+  return { explanation, status: explanation.outcome === 'failed' ? 'FAILED' : 'UNKNOWN' };
 }

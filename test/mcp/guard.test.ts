@@ -7,7 +7,7 @@ import {
   type GuardOutcome,
   type MoneyGuard,
   type WriteIntent,
-} from '../../src/mcp/guard.js';
+} from '../../src/safety/guard.js';
 import { call, type Connected, connect, countRequests, simulatorControl } from './helpers.js';
 
 const ctx: GuardContext = { log: () => {} };

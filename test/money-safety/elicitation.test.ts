@@ -8,7 +8,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { LedgerRecord } from '../../src/mcp/ledger.js';
+import type { LedgerRecord } from '../../src/safety/ledger.js';
 import { createRuntime, type QfpayMcpRuntime } from '../../src/mcp/runtime.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import { type RunningHttpServer, startHttpServer } from '../../src/transports/http.js';

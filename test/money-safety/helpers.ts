@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/client';
 import { type ElicitResult, InMemoryTransport } from '@modelcontextprotocol/server';
 
-import { readLedgerFile, type LedgerRecord } from '../../src/mcp/ledger.js';
+import { readLedgerFile, type LedgerRecord } from '../../src/safety/ledger.js';
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
 import { type RunningSimulator, type SimCredential, startSimulator } from '../../src/simulator/index.js';
 import { call, type ToolAnswer } from '../mcp/helpers.js';

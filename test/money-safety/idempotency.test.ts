@@ -2,7 +2,7 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { verifyLedgerFile } from '../../src/mcp/ledger.js';
+import { verifyLedgerFile } from '../../src/safety/ledger.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,

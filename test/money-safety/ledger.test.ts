@@ -4,11 +4,11 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { WriteIntent } from '../../src/mcp/guard.js';
-import { AuditLedger, verifyLedgerFile } from '../../src/mcp/ledger.js';
+import type { WriteIntent } from '../../src/safety/guard.js';
+import { AuditLedger, verifyLedgerFile } from '../../src/safety/ledger.js';
 import { createRuntime } from '../../src/mcp/runtime.js';
-import { maskAuthCode } from '../../src/mcp/sanitize.js';
-import { intentFingerprint } from '../../src/mcp/write-safety/safe-guard.js';
+import { maskAuthCode } from '../../src/safety/sanitize.js';
+import { intentFingerprint } from '../../src/safety/safe-guard.js';
 import { QfpayClient } from '../../src/qfpay/client.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {

@@ -2,10 +2,10 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { fingerprintParams, IdempotencyRegistry } from '../../src/mcp/idempotency.js';
-import { AuditLedger, hongKongDay, movedNothing, verifyLedgerFile } from '../../src/mcp/ledger.js';
-import { KeyedMutex } from '../../src/mcp/write-safety/keyed-mutex.js';
-import { LedgerAccess } from '../../src/mcp/write-safety/ledger-access.js';
+import { fingerprintParams, IdempotencyRegistry } from '../../src/safety/idempotency.js';
+import { AuditLedger, hongKongDay, movedNothing, verifyLedgerFile } from '../../src/safety/ledger.js';
+import { KeyedMutex } from '../../src/safety/keyed-mutex.js';
+import { LedgerAccess } from '../../src/safety/ledger-access.js';
 import { makeTempDir, paymentIntent } from '../safety/helpers.js';
 
 /** The small pieces the guard adds on top of the safety primitives. */

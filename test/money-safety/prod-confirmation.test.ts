@@ -3,7 +3,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { maskAppcode } from '../../src/mcp/sanitize.js';
+import { maskAppcode } from '../../src/safety/sanitize.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,

@@ -2,9 +2,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { runAuditCli } from '../../src/mcp/audit-cli.js';
-import { canonicalJson } from '../../src/mcp/idempotency.js';
-import { AuditLedger, hashRecordBody } from '../../src/mcp/ledger.js';
+import { runAuditCli } from '../../src/cli/audit.js';
+import { canonicalJson } from '../../src/safety/idempotency.js';
+import { AuditLedger, hashRecordBody } from '../../src/safety/ledger.js';
 import { makeTempDir, paymentIntent } from './helpers.js';
 
 let dir: string;

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { ConfirmationTokens, DEFAULT_CONFIRMATION_TTL_MS } from '../../src/mcp/confirmation.js';
-import type { ConfirmationBinding } from '../../src/mcp/confirmation.js';
+import { ConfirmationTokens, DEFAULT_CONFIRMATION_TTL_MS } from '../../src/safety/confirmation.js';
+import type { ConfirmationBinding } from '../../src/safety/confirmation.js';
 
 const SECRET = randomBytes(32);
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import type { IntentInput } from '../../src/mcp/ledger.js';
+import type { IntentInput } from '../../src/safety/ledger.js';
 
 /** A fresh directory under the OS temp dir, removed by the returned cleanup. */
 export async function makeTempDir(label: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {

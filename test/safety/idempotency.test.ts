@@ -2,9 +2,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { IdempotencyRegistry, canonicalJson, fingerprintParams } from '../../src/mcp/idempotency.js';
-import { AuditLedger, merchantFingerprint } from '../../src/mcp/ledger.js';
-import type { LedgerEntry } from '../../src/mcp/ledger.js';
+import { IdempotencyRegistry, canonicalJson, fingerprintParams } from '../../src/safety/idempotency.js';
+import { AuditLedger, merchantFingerprint } from '../../src/safety/ledger.js';
+import type { LedgerEntry } from '../../src/safety/ledger.js';
 import { MERCHANT, makeTempDir, paymentIntent } from './helpers.js';
 
 interface Result {

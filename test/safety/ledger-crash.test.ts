@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { AuditLedger, readLedgerFile, verifyLedgerFile } from '../../src/mcp/ledger.js';
+import { AuditLedger, readLedgerFile, verifyLedgerFile } from '../../src/safety/ledger.js';
 import { makeTempDir } from './helpers.js';
 
 /**

@@ -16,8 +16,8 @@ import {
   hongKongDay,
   merchantFingerprint,
   verifyLedgerFile,
-} from '../../src/mcp/ledger.js';
-import type { LedgerRecord } from '../../src/mcp/ledger.js';
+} from '../../src/safety/ledger.js';
+import type { LedgerRecord } from '../../src/safety/ledger.js';
 import { MERCHANT, makeTempDir, paymentIntent } from './helpers.js';
 
 let dir: string;
@@ -347,7 +347,7 @@ describe('AuditLedger tamper evidence', () => {
     edited.txamt = 1;
     const { hash: _old, ...body } = edited;
     const rehashed = { ...body, hash: hashRecordBody(body) };
-    const { canonicalJson } = await import('../../src/mcp/idempotency.js');
+    const { canonicalJson } = await import('../../src/safety/idempotency.js');
     await writeFile(file, [all[0], all[1], canonicalJson(rehashed), ...all.slice(3)].join('\n') + '\n');
     const result = await verifyLedgerFile(file);
     expect(result).toMatchObject({ ok: false, firstBrokenSeq: 4 });

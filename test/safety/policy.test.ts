@@ -9,8 +9,8 @@ import {
   confirmationRequired,
   loadMoneyPolicy,
   parseConfirmSecret,
-} from '../../src/mcp/policy.js';
-import type { MoneyPolicy } from '../../src/mcp/policy.js';
+} from '../../src/safety/policy.js';
+import type { MoneyPolicy } from '../../src/safety/policy.js';
 
 const STATE = { QFPAY_STATE_DIR: '/var/lib/qfpay-test' };
 

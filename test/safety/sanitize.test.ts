@@ -9,7 +9,7 @@ import {
   maskLuhnPans,
   redactSecrets,
   sanitizeUpstreamText,
-} from '../../src/mcp/sanitize.js';
+} from '../../src/safety/sanitize.js';
 
 /** Hides `text` in Unicode tag characters (U+E0000 block), invisible in most renderers. */
 function tagSmuggle(text: string): string {

@@ -7,7 +7,7 @@ import {
   ensurePrivateDir,
   resolveAuditLogPath,
   resolveStateDir,
-} from '../../src/mcp/state-dir.js';
+} from '../../src/safety/state-dir.js';
 import { makeTempDir } from './helpers.js';
 
 describe('resolveStateDir', () => {

@@ -3,10 +3,10 @@ import * as z from 'zod';
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
-import { amountInWords } from '../../qfpay/money.js';
+import { amountInWords, amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../../safety/guard.js';
 import { writeResultShape } from '../result-shape.js';
 import {
   defineTool,
@@ -18,7 +18,7 @@ import {
 } from './define.js';
 import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
-import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
+import { nextActionFor, payTypeLabel } from './views.js';
 import {
   noteReconciliation,
   reconcileLostAnswer,

@@ -4,14 +4,14 @@ import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
-import { amountInWords, validateAmount } from '../../qfpay/money.js';
+import { amountInWords, validateAmount, amountDisplay } from '../../qfpay/money.js';
 import { isFinal, statusOfPaymentResponse } from '../../qfpay/outcome.js';
 import type { PaymentRequest, PaymentResponse } from '../../qfpay/types.js';
-import type { ExecutionReport, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../../safety/guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { qrPngImage } from '../qr-image.js';
 import { writeResultShape } from '../result-shape.js';
-import { maskAuthCode } from '../sanitize.js';
+import { maskAuthCode } from '../../safety/sanitize.js';
 import {
   defineTool,
   type KnownFields,
@@ -28,7 +28,7 @@ import {
   payTypeInput,
   txamtInput,
 } from './inputs.js';
-import { amountDisplay, nextActionFor, payTypeLabel } from './views.js';
+import { nextActionFor, payTypeLabel } from './views.js';
 import {
   noteReconciliation,
   readCurrent,

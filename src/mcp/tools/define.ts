@@ -4,7 +4,7 @@ import type * as z from 'zod';
 import type { EnvironmentName } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
 import type { Credentials } from '../../qfpay/types.js';
-import type { GuardContext, MerchantIdentity, MoneyGuard } from '../guard.js';
+import type { GuardContext, MerchantIdentity, MoneyGuard } from '../../safety/guard.js';
 import type { SharedResultFields, ToolErrorInfo } from '../result-shape.js';
 
 /** Groups an operator can switch on or off (QFPAY_TOOLSETS / --toolsets). */

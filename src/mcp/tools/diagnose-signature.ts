@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 import { getEnvironment } from '../../qfpay/catalog/index.js';
 import { environmentSchema } from '../result-shape.js';
-import { redactSecrets } from '../sanitize.js';
+import { redactSecrets } from '../../safety/sanitize.js';
 import { diagnoseSignature, KEY_PLACEHOLDER } from '../signature-diagnosis.js';
 import { defineTool, type ToolOutput } from './define.js';
 

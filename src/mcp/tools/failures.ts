@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 
+import { upstreamWriteVerdict } from '../../qfpay/outcome.js';
 import { explainRespcd } from '../../qfpay/catalog/index.js';
-import type { RespcdEndpoint, RespcdExplanation } from '../../qfpay/catalog/types.js';
+import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
 import {
   QfpayConfigError,
   QfpayRateLimitedError,
@@ -10,7 +11,7 @@ import {
   QfpayValidationError,
 } from '../../qfpay/errors.js';
 import type { ToolErrorInfo } from '../result-shape.js';
-import { sanitizeUpstreamText } from '../sanitize.js';
+import { sanitizeUpstreamText } from '../../safety/sanitize.js';
 import { type KnownFields, type ToolCall, ToolFailure } from './define.js';
 import { describeRef, type TransactionRef } from './views.js';
 
@@ -25,20 +26,6 @@ const RESPCD_ENDPOINT_NAMES: readonly RespcdEndpoint[] = ['payment', 'query', 'r
 export function respcdEndpointOf(endpoint: string): RespcdEndpoint | undefined {
   const last = endpoint.split('/').filter(Boolean).pop() ?? '';
   return RESPCD_ENDPOINT_NAMES.find((name) => name === last);
-}
-
-/**
- * What QFPay's refusal of a write means for the money: FAILED when the code is final (nothing was
- * done), UNKNOWN when it is transient (query before anything else). The tool's answer and the
- * audit ledger both decide by this, so they cannot disagree.
- */
-export function upstreamWriteVerdict(
-  error: QfpayUpstreamError,
-  endpoint: RespcdEndpoint,
-  payType?: string,
-): { readonly explanation: RespcdExplanation; readonly status: 'FAILED' | 'UNKNOWN' } {
-  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) });
-  return { explanation, status: explanation.outcome === 'failed' ? 'FAILED' : 'UNKNOWN' };
 }
 
 /**

@@ -1,10 +1,10 @@
 import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
-import { amountInWords } from '../../qfpay/money.js';
+import { amountInWords, amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, WriteIntent } from '../guard.js';
+import type { ExecutionReport, WriteIntent } from '../../safety/guard.js';
 import { generateOutTradeNo } from '../order-number.js';
 import { writeResultShape } from '../result-shape.js';
 import {
@@ -17,7 +17,7 @@ import {
 } from './define.js';
 import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
-import { amountDisplay, payTypeLabel, type TransactionRef } from './views.js';
+import { payTypeLabel, type TransactionRef } from './views.js';
 import {
   exclusively,
   noteReconciliation,

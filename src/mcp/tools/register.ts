@@ -6,8 +6,8 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 
-import type { GuardContext } from '../guard.js';
-import { redactSecrets } from '../sanitize.js';
+import type { GuardContext } from '../../safety/guard.js';
+import { redactSecrets } from '../../safety/sanitize.js';
 import type { ToolErrorInfo } from '../result-shape.js';
 import {
   approvalQuestion,
@@ -15,7 +15,7 @@ import {
   encodeInBandState,
   type InBandReading,
   readInBandConfirmation,
-} from '../write-safety/approval.js';
+} from '../approval.js';
 import {
   type AccessKind,
   annotationsFor,

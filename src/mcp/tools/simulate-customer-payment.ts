@@ -1,7 +1,7 @@
 import * as z from 'zod';
 
 import { sharedResultShape } from '../result-shape.js';
-import { sanitizeUpstreamText } from '../sanitize.js';
+import { sanitizeUpstreamText } from '../../safety/sanitize.js';
 import { defineTool, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';

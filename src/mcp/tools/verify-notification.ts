@@ -1,10 +1,11 @@
 import * as z from 'zod';
 
+import { amountDisplay } from '../../qfpay/money.js';
 import { parseNotification } from '../../qfpay/notification.js';
 import { sharedResultShape, untrustedTextSchema } from '../result-shape.js';
-import { optionalUpstreamText, sanitizeUpstreamText } from '../sanitize.js';
+import { optionalUpstreamText, sanitizeUpstreamText } from '../../safety/sanitize.js';
 import { defineTool, type ToolOutput, ToolFailure } from './define.js';
-import { amountDisplay, nextActionFor } from './views.js';
+import { nextActionFor } from './views.js';
 
 const inputSchema = z.strictObject({
   body: z

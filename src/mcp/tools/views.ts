@@ -1,11 +1,11 @@
 import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
-import { formatMinor } from '../../qfpay/money.js';
+import { amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary, RefundSummary } from '../../qfpay/outcome.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
 import { refundViewSchema, type RefundView, statusSchema, untrustedTextSchema } from '../result-shape.js';
-import { optionalUpstreamText } from '../sanitize.js';
+import { optionalUpstreamText } from '../../safety/sanitize.js';
 
 /**
  * How transactions are shown to an agent: one view per payment with its refunds and refundable
@@ -13,14 +13,6 @@ import { optionalUpstreamText } from '../sanitize.js';
  */
 
 /** "HKD 10.50"; never throws (an unknown currency from upstream is shown as raw minor units). */
-export function amountDisplay(txamt: number, txcurrcd: string): string {
-  try {
-    return formatMinor(txamt, txcurrcd);
-  } catch {
-    return `${txamt} minor units of ${txcurrcd || 'an unknown currency'}`;
-  }
-}
-
 export interface TransactionRef {
   readonly syssn?: string | undefined;
   readonly out_trade_no?: string | undefined;

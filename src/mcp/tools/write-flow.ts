@@ -3,7 +3,7 @@ import type { EnvironmentName, RespcdEndpoint } from '../../qfpay/catalog/types.
 import { QfpayUnknownOutcomeError } from '../../qfpay/errors.js';
 import { observe, pollUntilFinal } from '../../qfpay/reconcile.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
-import type { ExecutionReport, GuardOutcome, WriteIntent } from '../guard.js';
+import type { ExecutionReport, GuardOutcome, WriteIntent } from '../../safety/guard.js';
 import { CONFIRMATION_REQUIRED } from '../result-shape.js';
 import { type KnownFields, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
 import { explainWriteError } from './failures.js';

@@ -1,8 +1,7 @@
-import { findPayType, getEnvironment } from '../../qfpay/catalog/index.js';
-import { amountInWords } from '../../qfpay/money.js';
-import type { WriteIntent } from '../guard.js';
-import { maskAppcode } from '../sanitize.js';
-import { amountDisplay } from '../tools/views.js';
+import { findPayType, getEnvironment } from '../qfpay/catalog/index.js';
+import { amountInWords, amountDisplay } from '../qfpay/money.js';
+import type { WriteIntent } from './guard.js';
+import { maskAppcode } from './sanitize.js';
 
 /**
  * What a person is asked to approve: one line for the action as the tool words it, then every

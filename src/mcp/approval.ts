@@ -10,8 +10,8 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
-import type { GuardContext, HumanApproval, InBandConfirmation } from '../guard.js';
-import { outTradeNoInput } from '../tools/inputs.js';
+import type { GuardContext, HumanApproval, InBandConfirmation } from '../safety/guard.js';
+import { outTradeNoInput } from './tools/inputs.js';
 
 /**
  * Asking the person directly, through MCP form elicitation, instead of the token round trip.

@@ -6,10 +6,10 @@ import { resolveEnvironment } from '../qfpay/config.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import { formatMinor } from '../qfpay/money.js';
 import { formatQfpayDateTime } from '../qfpay/time.js';
-import type { LedgerRecord } from './ledger.js';
-import { readLedgerFile, verifyLedgerFile } from './ledger.js';
-import { sanitizeUpstreamText } from './sanitize.js';
-import { resolveAuditLogPath } from './state-dir.js';
+import type { LedgerRecord } from '../safety/ledger.js';
+import { readLedgerFile, verifyLedgerFile } from '../safety/ledger.js';
+import { sanitizeUpstreamText } from '../safety/sanitize.js';
+import { resolveAuditLogPath } from '../safety/state-dir.js';
 
 /**
  * `qfpay-mcp audit verify [FILE]` and `qfpay-mcp audit list [--limit N] [--file FILE] [--json]`.

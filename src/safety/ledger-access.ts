@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 
-import { AuditLedger, type LedgerOpenOptions } from '../ledger.js';
+import { AuditLedger, type LedgerOpenOptions } from './ledger.js';
 
 /**
  * The audit ledger of one runtime, opened when it is first needed.

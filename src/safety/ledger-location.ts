@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import type { EnvironmentName } from '../../qfpay/catalog/types.js';
+import type { EnvironmentName } from '../qfpay/catalog/types.js';
 
 /**
  * Where the audit ledger of a runtime lives.

@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
 
-import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
-import type { QfpayClient } from '../../qfpay/client.js';
+import { upstreamWriteVerdict } from '../qfpay/outcome.js';
+import { amountDisplay } from '../qfpay/money.js';
+import type { RespcdEndpoint } from '../qfpay/catalog/types.js';
+import type { QfpayClient } from '../qfpay/client.js';
 import {
   QfpayConfigError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
   QfpayValidationError,
-} from '../../qfpay/errors.js';
-import { observe } from '../../qfpay/reconcile.js';
-import type { NormalisedStatus } from '../../qfpay/types.js';
-import type { ConfirmationBinding, ConfirmationTokens } from '../confirmation.js';
+} from '../qfpay/errors.js';
+import { observe } from '../qfpay/reconcile.js';
+import type { NormalisedStatus } from '../qfpay/types.js';
+import type { ConfirmationBinding, ConfirmationTokens } from './confirmation.js';
 import {
   type AuditView,
   type ExecutionReport,
@@ -28,8 +30,8 @@ import {
   type RunOptions,
   type WriteIntent,
   type WriteToolName,
-} from '../guard.js';
-import { type EarlierDecision, fingerprintParams, IdempotencyRegistry } from '../idempotency.js';
+} from './guard.js';
+import { type EarlierDecision, fingerprintParams, IdempotencyRegistry } from './idempotency.js';
 import {
   type AuditLedger,
   hongKongDay,
@@ -39,11 +41,9 @@ import {
   merchantFingerprint,
   type MoneyActionKind,
   movedNothing,
-} from '../ledger.js';
-import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from '../policy.js';
-import { findLuhnPan } from '../sanitize.js';
-import { upstreamWriteVerdict } from '../tools/failures.js';
-import { amountDisplay } from '../tools/views.js';
+} from './ledger.js';
+import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from './policy.js';
+import { findLuhnPan } from './sanitize.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { LedgerAccess } from './ledger-access.js';
 import { confirmationSummary } from './summary.js';
