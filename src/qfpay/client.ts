@@ -1,3 +1,9 @@
+import {
+  buildCheckoutLink,
+  type CheckoutFields,
+  type CheckoutLanguage,
+  type CheckoutLink,
+} from './checkout.js';
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
 import { findResponseCode } from './catalog/index.js';
@@ -189,6 +195,9 @@ interface CallSpec<T> {
   /** Extra checks that the answer belongs to this request; returns a reason when it does not. */
   crossCheck?: (answer: T) => string | undefined;
 }
+
+/** The fields of a checkout link a caller chooses; the client adds its own app code and mchid. */
+export type CheckoutLinkFields = Omit<CheckoutFields, 'appcode' | 'mchntid'>;
 
 export class QfpayClient {
   readonly merchant: { appcode: string; mchid?: string };
@@ -660,6 +669,22 @@ export class QfpayClient {
     } catch {
       // A broken logger must not turn a payment answer into an exception.
     }
+  }
+
+  /**
+   * A signed hosted-checkout link for this merchant (src/qfpay/checkout.ts). Nothing is sent: the
+   * link takes money only once a customer opens it and pays, so callers guard it like a payment.
+   */
+  checkoutLink(fields: CheckoutLinkFields, lang?: CheckoutLanguage): CheckoutLink {
+    requireAmount('txamt', fields.txamt);
+    requireReference('out_trade_no', fields.out_trade_no);
+    return buildCheckoutLink(
+      this.baseUrl,
+      { ...fields, appcode: this.#credentials.appcode, mchntid: this.#credentials.mchid },
+      this.#credentials.key,
+      this.#signType,
+      lang,
+    );
   }
 }
 

@@ -308,7 +308,7 @@ function describe(txamt: number, currency: string): string {
  */
 export function checkUrlAllowed(
   policy: MoneyPolicy,
-  field: 'notify_url' | 'return_url',
+  field: 'notify_url' | 'return_url' | 'failed_url' | 'cancel_url',
   url: string,
 ): PolicyCheck {
   const parsed = typeof url === 'string' && url.length <= 2048 ? parseUrl(url) : undefined;

@@ -117,6 +117,7 @@ function idempotencyKey(tool: WriteToolName, outTradeNo: string): string {
 function kindOf(tool: WriteToolName): MoneyActionKind {
   switch (tool) {
     case 'create_payment':
+    case 'create_checkout_link':
       return 'payment';
     case 'refund':
       return 'refund';
@@ -530,7 +531,7 @@ export class SafeGuard implements MoneyGuard {
   /** URL allow-list, card numbers in free text, caps; undefined when the intent may proceed. */
   private policyProblem(intent: WriteIntent): GuardOutcome<never> | undefined {
     const { policy } = this.options;
-    for (const field of ['notify_url', 'return_url'] as const) {
+    for (const field of ['notify_url', 'return_url', 'failed_url', 'cancel_url'] as const) {
       const url = intent.params[field];
       if (typeof url !== 'string') continue;
       const check = checkUrlAllowed(policy, field, url);
@@ -722,7 +723,7 @@ function callerOf(ctx: GuardContext): string | undefined {
 }
 
 function endpointOf(intent: WriteIntent): RespcdEndpoint {
-  if (intent.tool === 'create_payment') return 'payment';
+  if (intent.tool === 'create_payment' || intent.tool === 'create_checkout_link') return 'payment';
   if (intent.tool === 'refund') return 'refund';
   return intent.params.endpoint === 'reversal' ? 'reversal' : 'close';
 }

@@ -34,6 +34,7 @@ function wordsFor(intent: WriteIntent): string {
 function referenceLines(intent: WriteIntent): string[] {
   switch (intent.tool) {
     case 'create_payment':
+    case 'create_checkout_link':
       return [`Order reference (out_trade_no): ${intent.out_trade_no}`];
     case 'refund':
       return [

@@ -11,6 +11,7 @@ import type { RequestLogEntry } from './control.js';
 import { SimulatorEngine } from './engine.js';
 import { FaultRegistry, isTradePath, TRADE_PATHS } from './faults.js';
 import type { ActiveFault, TradePath } from './faults.js';
+import { CheckoutRoutes, isCheckoutPath } from './checkout/routes.js';
 import { cancelHandler } from './handlers/cancel.js';
 import type { ResponseBody, TradeHandler } from './handlers/common.js';
 import { handlePayment } from './handlers/payment.js';
@@ -116,6 +117,8 @@ interface TradeResult {
 }
 
 class SimulatorApp {
+  private readonly checkout: CheckoutRoutes;
+
   constructor(
     private readonly engine: SimulatorEngine,
     private readonly limiter: SlidingWindowLimiter,
@@ -123,7 +126,9 @@ class SimulatorApp {
     private readonly requestLog: RequestLog,
     private readonly control: SimulatorControl,
     private readonly shutdown: AbortSignal,
-  ) {}
+  ) {
+    this.checkout = new CheckoutRoutes(engine);
+  }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The rate limiter's clock, so window checks on the log agree with what the limiter admitted.
@@ -132,6 +137,10 @@ class SimulatorApp {
     const body = await readBody(req);
     if (url.pathname === '/__sim' || url.pathname.startsWith('/__sim/')) {
       this.handleControl(req, res, url.pathname, body);
+      return;
+    }
+    if (isCheckoutPath(url.pathname)) {
+      this.checkout.handle(req, res, url.pathname, body);
       return;
     }
     const appcode = headerText(req, 'x-qf-appcode');

@@ -16,6 +16,7 @@ import { createRuntime } from '../../src/mcp/runtime.js';
 
 const ALL_TOOLS = [
   'create_payment',
+  'create_checkout_link',
   'wait_for_payment',
   'refund',
   'cancel_payment',
@@ -27,7 +28,7 @@ const ALL_TOOLS = [
   'diagnose_signature',
   'simulate_customer_payment',
 ];
-const WRITE_TOOLS = ['create_payment', 'refund', 'cancel_payment'];
+const WRITE_TOOLS = ['cancel_payment', 'create_checkout_link', 'create_payment', 'refund'];
 
 async function listedTools(options: Parameters<typeof connect>[0] = {}): Promise<Tool[]> {
   const env = await connect(options);
@@ -187,6 +188,7 @@ describe('read-only mode and toolsets', () => {
     // The simulator controls come with the payment tools in local.
     expect((await listedTools({ toolsets: ['payments'] })).map((t) => t.name)).toEqual([
       'create_payment',
+      'create_checkout_link',
       'wait_for_payment',
       'refund',
       'cancel_payment',
