@@ -41,6 +41,11 @@ const WHITESPACE_RUN = /[\s\p{Z}]+/gu;
 const TAG_LIKE = /<(\/?\s*[A-Za-z|!][^<>]{0,64})>/g;
 const INSTRUCTION_BRACKETS = /\[(\/?\s*(?:INST|SYS|SYSTEM|ASSISTANT|USER|TOOL)\s*)\]/gi;
 
+/** Removes the characters that render as nothing or reorder what is rendered (see INVISIBLE). */
+export function stripInvisible(text: string): string {
+  return text.replace(INVISIBLE, '');
+}
+
 /**
  * Makes untrusted upstream text safe to hand to a model or a terminal as data. Never throws.
  * Non-string primitives are stringified; objects, symbols and functions become an empty string
