@@ -233,6 +233,11 @@ describe('a correctly signed hostile QFPay answer', () => {
           txcurrcd: 'HKD',
         });
         record(`create_payment/${field}`, answer);
+        // A hostile identifier makes the answer untrusted: the outcome is learnt by a query
+        // (reconciled); hostile free text is sanitised and the answer is used as it is.
+        expect(answer.structured.reconciled === true, `${field}: ${answer.text}`).toBe(
+          !['resperr', 'respmsg'].includes(field),
+        );
         expect(answer.structured.status, `${field}: ${answer.text}`).toBeDefined();
       }
     } finally {
