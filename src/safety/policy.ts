@@ -4,6 +4,7 @@ import { type Env, readBoolean, readVariable } from '../qfpay/env.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import { formatMinor } from '../qfpay/money.js';
 import { MIN_CONFIRM_SECRET_BYTES } from './confirmation.js';
+import { findLuhnPan } from './sanitize.js';
 import { resolveAuditLogPath } from './state-dir.js';
 
 /**
@@ -297,6 +298,30 @@ function describe(txamt: number, currency: string): string {
   const [whole = '', fraction] = major.split('.');
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `${code} ${grouped}${fraction === undefined ? '' : `.${fraction}`} (${txamt})`;
+}
+
+/** The free-text fields QFPay shows to people; card numbers are searched in them, alone and together. */
+export const FREE_TEXT_FIELDS = ['goods_name', 'goods_info'] as const;
+
+/**
+ * No card number (PAN) in the free-text fields, however it is spelt or split between them: this
+ * server never handles card data (reliability notes §3). The message shows the number masked.
+ */
+export function checkNoCardNumbers(params: Readonly<Record<string, unknown>>): PolicyCheck {
+  for (const field of FREE_TEXT_FIELDS) {
+    const pan = findLuhnPan(params[field]);
+    if (pan) return cardNumberRefusal(field, pan.masked);
+  }
+  const together = findLuhnPan(...FREE_TEXT_FIELDS.map((field) => params[field]));
+  return together ? cardNumberRefusal(FREE_TEXT_FIELDS.join(' and '), together.masked) : { ok: true };
+}
+
+function cardNumberRefusal(where: string, masked: string): PolicyCheck {
+  return {
+    ok: false,
+    message: `${where} contains what looks like a card number (${masked}); this server never handles card data.`,
+    next_action: `Nothing was sent to QFPay. Remove the number from ${where} and call again.`,
+  };
 }
 
 /**

@@ -42,8 +42,13 @@ import {
   type MoneyActionKind,
   movedNothing,
 } from './ledger.js';
-import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from './policy.js';
-import { findLuhnPan } from './sanitize.js';
+import {
+  checkAmountCaps,
+  checkNoCardNumbers,
+  checkUrlAllowed,
+  confirmationRequired,
+  type MoneyPolicy,
+} from './policy.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { LedgerAccess } from './ledger-access.js';
 import { confirmationSummary } from './summary.js';
@@ -537,15 +542,8 @@ export class SafeGuard implements MoneyGuard {
       const check = checkUrlAllowed(policy, field, url);
       if (!check.ok) return refused(check.message, check.next_action);
     }
-    for (const field of ['goods_name', 'goods_info']) {
-      const pan = findLuhnPan(intent.params[field]);
-      if (pan) {
-        return refused(
-          `${field} contains what looks like a card number (${pan.masked}); this server never handles card data.`,
-          `Nothing was sent to QFPay. Remove the number from ${field} and call again.`,
-        );
-      }
-    }
+    const card = checkNoCardNumbers(intent.params);
+    if (!card.ok) return refused(card.message, card.next_action);
     const kind = kindOf(intent.tool);
     if (kind === 'cancel') return undefined;
     const check = checkAmountCaps(policy, {
