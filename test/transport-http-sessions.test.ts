@@ -144,7 +144,7 @@ describe('JSON-RPC batches', () => {
     expect(await countRequests(runtime.baseUrl, PAYMENT_PATH)).toBe(before + 1);
   });
 
-  it('refuses batches on 2025-11-25 sessions and without a session, whatever the protocol header claims', async () => {
+  it('refuses batches on 2025-11-25 sessions, without a session and in the 2026-07-28 era, whatever the header claims', async () => {
     const server = await serve();
     const session = await openSession(server.url, undefined, '2025-11-25');
     const before = await countRequests(runtime.baseUrl, PAYMENT_PATH);
@@ -154,6 +154,19 @@ describe('JSON-RPC batches', () => {
       expect(refused.status).toBe(400);
       expect(refused.json).toMatchObject({ error: { code: -32600 } });
     }
+    // 2026-07-28 calls in a batch are refused by the SDK's modern path (that revision has none either).
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'sessions-test', version: '1.0.0' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const modernBatch = [1, 2].map((id) => {
+      const call = createPayment(id);
+      return { ...call, params: { ...call.params, _meta: meta } };
+    });
+    const modern = await post(server.url, modernBatch, { 'mcp-protocol-version': '2026-07-28' });
+    expect(modern.status).toBe(400);
+    expect(modern.json).toMatchObject({ error: { code: -32600 } });
     expect(await countRequests(runtime.baseUrl, PAYMENT_PATH)).toBe(before);
   });
 

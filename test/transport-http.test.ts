@@ -19,6 +19,7 @@ import {
   parseBearerTokens,
   parseJsonBody,
   parseOriginRule,
+  parseSessionLimits,
 } from '../src/transports/http-guards.js';
 
 const TOKEN = 'test-token-0123456789abcdef0123456789abcdef';
@@ -586,6 +587,21 @@ describe('HTTP guards', () => {
       expect((error as Error).message).not.toContain('short-secret');
     }
     expect(() => parseBearerTokens(`${TOKEN} with space`)).toThrow();
+  });
+
+  it('reads session limits from the environment, refusing anything but a whole number in range', () => {
+    expect(parseSessionLimits({})).toEqual({});
+    expect(
+      parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS: ' 5000 ', QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL: '40' }),
+    ).toEqual({ maxSessions: 5000, maxSessionsPerPrincipal: 40 });
+    for (const value of ['0', '-1', '1.5', 'many', '100001']) {
+      expect(() => parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS: value })).toThrow(
+        /QFPAY_HTTP_MAX_SESSIONS must be a whole number from 1 to 100000/,
+      );
+    }
+    expect(() => parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL: '0' })).toThrow(
+      /QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL/,
+    );
   });
 
   it('measures JSON nesting without being fooled by brackets inside strings', () => {

@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { WebStandardStreamableHTTPServerTransport, isInitializeRequest } from '@modelcontextprotocol/server';
 import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
 
+import {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+  DEFAULT_SESSION_IDLE_MS,
+} from './http-guards.js';
+
 /*
  * 2025-era Streamable HTTP sessions: one McpServer + transport per `initialize`, bound to the
  * principal (bearer-token fingerprint, or "anonymous") that opened it.
@@ -13,11 +19,7 @@ import type { AuthInfo, McpServer } from '@modelcontextprotocol/server';
  *   one that holds none is refused with 503: an active session of someone else is never evicted.
  */
 
-export const DEFAULT_SESSION_IDLE_MS = 30 * 60 * 1000;
-/** Each open session holds one McpServer and transport; this bounds the process's memory. */
-export const DEFAULT_MAX_SESSIONS = 2000;
-/** Half the table, so one token alone can never fill it and lock every other principal out. */
-export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 1000;
+export { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, DEFAULT_SESSION_IDLE_MS };
 export const ANONYMOUS_PRINCIPAL = 'anonymous';
 
 /**
