@@ -10,7 +10,7 @@ import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulato
 import { ConfirmationTokens } from '../safety/confirmation.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
 import { loadMoneyPolicy } from '../safety/policy.js';
-import { buildMcpServer } from './server.js';
+import { mcpServerFactory } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
 import { LedgerAccess } from '../safety/ledger-access.js';
@@ -124,6 +124,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   if (!connection)
     log(`qfpay-mcp: no QFPay credentials for ${environment}; serving ${toolNames.join(', ')} only`);
 
+  const createServer = mcpServerFactory(deps, tools);
   let closed = false;
   return {
     environment,
@@ -132,7 +133,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     toolNames,
     readOnly,
     ledgerPath: guard instanceof SafeGuard ? guard.ledgerFile : null,
-    createServer: () => buildMcpServer(deps, tools),
+    createServer,
     async close() {
       if (closed) return;
       closed = true;
