@@ -122,6 +122,11 @@ export interface QfpayClientOptions {
   dispatcher?: Dispatcher;
   /** Random source for back-off jitter, in [0, 1) (tests). */
   random?: () => number;
+  /**
+   * The clock that decides which months a lookup by out_trade_no searches (default: the system
+   * clock). Against a simulator whose clock was set, pass the simulator's clock.
+   */
+  now?: () => Date;
 }
 
 export interface CallOptions {
@@ -220,6 +225,7 @@ export class QfpayClient {
   readonly #origin: string;
   readonly #pathPrefix: string;
   readonly #random: () => number;
+  readonly #now: () => Date;
 
   constructor(options: QfpayClientOptions) {
     const url = new URL(options.baseUrl);
@@ -244,6 +250,7 @@ export class QfpayClient {
     };
     this.#onEvent = options.onEvent;
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => new Date());
     this.#ownsDispatcher = options.dispatcher === undefined;
     if (options.dispatcher) this.#dispatcher = Promise.resolve(options.dispatcher);
     // One budget per merchant on one QFPay host, shared with every other client in the process.
@@ -425,7 +432,7 @@ export class QfpayClient {
   ): Promise<TransactionRecord[]> {
     const rows: TransactionRecord[] = [];
     const seen = new Set<string>();
-    for (const month of outTradeNoSearchMonths(around)) {
+    for (const month of outTradeNoSearchMonths(around, this.#now())) {
       const range = month === 'current' ? {} : month;
       const answer = await this.query(
         { out_trade_no: [outTradeNo], ...range, page_size: QUERY_PAGE_SIZE },
@@ -444,7 +451,7 @@ export class QfpayClient {
     const since = parseQfpayDateTime(payment.sysdtm ?? '') ?? parseQfpayDateTime(payment.txdtm ?? '');
     if (!since) return [];
     const found: TransactionRecord[] = [];
-    const now = new Date();
+    const now = this.#now();
     let pagesLeft = REFUND_SCAN_MAX_PAGES;
     for (let offset = 0; offset < REFUND_SCAN_MONTHS && pagesLeft > 0; offset++) {
       const month = qfpayMonthRange(since, offset);
