@@ -80,8 +80,10 @@ export class StateFile {
   /** Loads `file` (missing = empty) into `ledger`, compacts it and keeps it open for appends. */
   static open(file: string, ledger: Ledger): StateFile {
     const store = new StateFile(path.resolve(file));
-    for (const transaction of readTransactions(store.file)) ledger.restore(transaction);
-    store.rewrite(ledger.all());
+    const saved = readTransactions(store.file);
+    for (const transaction of saved.transactions) ledger.restore(transaction);
+    // Compact only when the file holds superseded or torn lines (or does not exist yet).
+    if (saved.lines !== saved.transactions.length || !saved.existed) store.rewrite(ledger.all());
     store.fd = openSync(store.file, 'a');
     return store;
   }
@@ -145,18 +147,28 @@ function writeAtomically(file: string, text: string): void {
   renameSync(temporary, file);
 }
 
-function readTransactions(file: string): SimTransaction[] {
+interface SavedState {
+  readonly existed: boolean;
+  /** Non-blank lines in the file, torn ones included. */
+  readonly lines: number;
+  readonly transactions: SimTransaction[];
+}
+
+function readTransactions(file: string): SavedState {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { existed: false, lines: 0, transactions: [] };
     throw error;
   }
   const lines = text.split('\n');
   const latest = new Map<string, SimTransaction>();
+  let count = 0;
   lines.forEach((line, index) => {
     if (line.trim() === '') return;
+    count += 1;
     const parsed = parseLine(line);
     if (parsed) {
       latest.delete(parsed.syssn);
@@ -170,7 +182,8 @@ function readTransactions(file: string): SimTransaction[] {
         `simulator state file ${file}: line ${index + 1} is not a saved transaction; fix or delete the file (qfpay-mcp simulator reset --state-file ${file})`,
       );
   });
-  return [...latest.values()].sort((a, b) => a.createdAtSimMs - b.createdAtSimMs);
+  const transactions = [...latest.values()].sort((a, b) => a.createdAtSimMs - b.createdAtSimMs);
+  return { existed: true, lines: count, transactions };
 }
 
 function parseLine(line: string): SimTransaction | undefined {
