@@ -261,6 +261,7 @@ async function connect(
     timeoutMs: config.timeoutMs,
     rateLimits: config.rateLimits,
     verifyResponseSignatures: config.verifyResponseSignatures,
+    ...(config.redisUrl ? { sharedLimiter: { redisUrl: config.redisUrl } } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
     onEvent: (event) => logClientEvent(event, log),
   });
