@@ -114,6 +114,15 @@ describe('no ghost writes (redteam B2)', () => {
       expect(await payments()).toBe(1);
       const sent = (await simulatorRequests(env.runtime.baseUrl)).find((r) => r.path === '/trade/v1/payment');
       expect(sent?.out_trade_no).toBe(retry.structured.out_trade_no);
+      // The ledger says the first attempt moved nothing (so its number was free again).
+      const resource = await env.client.readResource({ uri: 'qfpay://audit/recent' });
+      const audit = JSON.parse((resource.contents[0] as { text: string }).text) as {
+        records: { out_trade_no: string; step: string; status: string; processed?: boolean }[];
+      };
+      const outcomes = audit.records.filter((r) => r.out_trade_no === generated && r.step === 'outcome');
+      expect(outcomes).toContainEqual(expect.objectContaining({ status: 'FAILED', processed: false }));
+      // …and nothing else was recorded as sent under it except the retry that reused it.
+      expect(outcomes).toHaveLength(reuseNumber ? 2 : 1);
       // Fewer polls went out than were queued: the cancelled ones left the line unsent.
       const polls = (await simulatorRequests(env.runtime.baseUrl)).filter(
         (r) => r.path === '/trade/v1/query',
