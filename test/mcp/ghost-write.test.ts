@@ -23,18 +23,6 @@ const CLIENT_TIMEOUT_MS = 1_500;
 
 let env: Connected;
 
-beforeEach(async () => {
-  env = await connect({
-    env: { QFPAY_ENV: 'local', QFPAY_RATE_LIMITS: '5/1s,10/3s' },
-    simulator: { rateLimits: WINDOWS },
-  });
-});
-
-afterEach(async () => {
-  await env.close();
-  resetMerchantLimiters();
-});
-
 async function payments(): Promise<number> {
   return (await simulatorRequests(env.runtime.baseUrl)).filter((r) => r.path === '/trade/v1/payment').length;
 }
@@ -80,6 +68,18 @@ async function payWithTimeout(
 const PAYMENT = { pay_type: '800101', txamt: 8800, txcurrcd: 'HKD' };
 
 describe('no ghost writes (redteam B2)', () => {
+  beforeEach(async () => {
+    env = await connect({
+      env: { QFPAY_ENV: 'local', QFPAY_RATE_LIMITS: '5/1s,10/3s' },
+      simulator: { rateLimits: WINDOWS },
+    });
+  });
+
+  afterEach(async () => {
+    await env.close();
+    resetMerchantLimiters();
+  });
+
   it.each([
     ['with the out_trade_no the progress notification told', true],
     ['with no out_trade_no, as the original agent did', false],
@@ -131,4 +131,33 @@ describe('no ghost writes (redteam B2)', () => {
       expect(polls.every((r) => r.http_status !== 429)).toBe(true);
     },
   );
+});
+
+describe('a write that cannot be sent before its deadline', () => {
+  it('is dropped unsent; the error answer carries the out_trade_no told before queueing', async () => {
+    const local = await connect({
+      env: { QFPAY_ENV: 'local', QFPAY_RATE_LIMITS: '1/60s' },
+      simulator: { rateLimits: [{ count: 1, durationMs: 60_000 }] },
+      writeQueueTimeoutMs: 300,
+    });
+    try {
+      // One query takes the minute's only slot.
+      await call(local.client, 'query_transaction', { out_trade_no: 'takes_the_slot' });
+      const told: string[] = [];
+      const answer = await call(local.client, 'create_payment', PAYMENT, (progress) => {
+        const match = /out_trade_no (\S+):/.exec(progress.message ?? '');
+        if (match) told.push(match[1]!);
+      });
+      expect(answer.isError).toBe(true);
+      expect(answer.structured.error).toMatchObject({ kind: 'rate_limited' });
+      expect(answer.text).toContain('was not sent to QFPay');
+      expect(told).toHaveLength(1);
+      expect(answer.structured.out_trade_no).toBe(told[0]);
+      expect(String(answer.structured.next_action)).toContain(told[0]!);
+      const sent = await simulatorRequests(local.runtime.baseUrl);
+      expect(sent.filter((r) => r.path === '/trade/v1/payment')).toHaveLength(0);
+    } finally {
+      await local.close();
+    }
+  });
 });
