@@ -265,7 +265,9 @@ async function connect(
     verifyResponseSignatures: config.verifyResponseSignatures,
     ...(config.redisUrl ? { sharedLimiter: { redisUrl: config.redisUrl } } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
-    ...(options.writeQueueTimeoutMs !== undefined ? { writeQueueTimeoutMs: options.writeQueueTimeoutMs } : {}),
+    ...(options.writeQueueTimeoutMs !== undefined
+      ? { writeQueueTimeoutMs: options.writeQueueTimeoutMs }
+      : {}),
     onEvent: (event) => logClientEvent(event, log),
   });
   return {
