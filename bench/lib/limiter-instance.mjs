@@ -23,6 +23,9 @@ const client = new QfpayClient({
   sharedLimiter: { redisUrl: env.LIMITER_REDIS_URL, keyPrefix: env.LIMITER_KEY_PREFIX },
 });
 
+// The limiter loads ioredis on first use; loading it now means the measurement starts with the
+// instance as a long-running server would be, not with a module import on a loaded machine.
+await import('ioredis');
 process.stdout.write('ready\n');
 await new Promise((resolve) => createInterface({ input: process.stdin }).once('line', resolve));
 
