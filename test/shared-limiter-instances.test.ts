@@ -1,12 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DEFAULT_SIMULATOR_CREDENTIAL, startSimulator } from '../src/simulator/index.js';
 import { simulatorRequests } from './mcp/helpers.js';
@@ -82,6 +83,38 @@ describeWithServices('three instances share one rate budget through Redis', ['re
       await redis.quit();
     }
   }, 90_000);
+});
+
+describe('ioredis stays unloaded without QFPAY_REDIS_URL', () => {
+  it('a client with the default limiter answers a query and never imports ioredis', async () => {
+    assertFreshBuild();
+    const simulator = await startSimulator({ port: 0, quiet: true });
+    try {
+      const script = [
+        `import { createRequire } from 'node:module';`,
+        `const { QfpayClient } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'qfpay', 'client.js')).href)});`,
+        `const client = new QfpayClient({ baseUrl: process.env.SIM, credentials: { appcode: process.env.APP, key: process.env.KEY } });`,
+        `const answer = await client.query({ out_trade_no: ['nothing'] });`,
+        `await client.destroy();`,
+        `const ioredisLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes('/ioredis/'));`,
+        `const before = ioredisLoaded();`,
+        // The control: importing it shows up, so "not loaded" above is a real observation.
+        `await import('ioredis');`,
+        `console.log(JSON.stringify({ respcd: answer.respcd, before, after: ioredisLoaded() }));`,
+      ].join('\n');
+      const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+        env: {
+          ...process.env,
+          SIM: simulator.baseUrl,
+          APP: DEFAULT_SIMULATOR_CREDENTIAL.appcode,
+          KEY: DEFAULT_SIMULATOR_CREDENTIAL.key,
+        },
+      });
+      expect(JSON.parse(stdout)).toEqual({ respcd: '0000', before: false, after: true });
+    } finally {
+      await simulator.close();
+    }
+  });
 });
 
 async function startInstance(
