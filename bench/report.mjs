@@ -90,6 +90,15 @@ function summary(results) {
       `${num(r['rate-limit'].median_ratio, 3)}× (median of ${r['rate-limit'].trials.length}), ${r['rate-limit'].total_violations} violations, ${r['rate-limit'].total_429} × 429`,
       verdict(r['rate-limit'].met),
     ]);
+  if (r['rate-limit']?.shared && !r['rate-limit'].shared.skipped) {
+    const sh = r['rate-limit'].shared;
+    rows.push([
+      `3b. Rate limit shared by ${sh.instances} instances (Redis)`,
+      '≤ 1.05× minimum, 0 violations, 0 × 429',
+      `${num(sh.ratio, 3)}× (${ms(sh.completion_ms, 0)} vs ${sh.theoretical_minimum_ms} ms), ${sh.violations} violations, ${sh.http_429} × 429`,
+      verdict(sh.met),
+    ]);
+  }
   if (r['cold-start'])
     rows.push([
       '4. Cold start (spawn → tools/list)',
@@ -221,6 +230,21 @@ windows; here both sides use the same explicit windows, so the client runs at th
 ${table(['Trial', 'completion', 'arrival span', 'ratio', 'requests', 'max in any window', '429s'], rows)}
 
 ${commentary}
+${sharedRateLimit(r.shared)}`;
+}
+
+function sharedRateLimit(sh) {
+  if (!sh) return '';
+  if (sh.skipped) return `\n### Shared by several instances\n\nNot run: ${sh.skipped}.\n`;
+  return `
+### Shared by several instances
+
+${sh.instances} separate processes (bench/lib/limiter-instance.mjs), each with its own \`QfpayClient\` and
+the Redis-shared limiter (\`QFPAY_REDIS_URL\`, src/qfpay/shared-limiter.ts), queue ${sh.queries} queries between
+them at once against one simulator; windows ${sh.windows}. Theoretical minimum (same greedy schedule):
+**${sh.theoretical_minimum_ms} ms**; completion **${ms(sh.completion_ms, 0)}**, ratio **${num(sh.ratio, 3)}×**
+(target ≤ 1.05: ${sh.met ? 'met' : 'not met'}); ${sh.upstream_requests} requests reached the simulator, ${sh.http_429} × 429,
+fullest windows ${sh.max_per_window.map((w) => `${w.max_seen}/${w.limit} in ${w.window}`).join(', ')} (${sh.violations} violations).
 `;
 }
 

@@ -399,6 +399,38 @@ describe('money-moving calls never guess', () => {
     expect((await pending).respcd).toBe('0000');
   });
 
+  it('drops a write still queued for the rate budget at its deadline, unsent and named', async () => {
+    stub.always(json({ respcd: '0000', data: [] }));
+    const c = client({ rateLimits: [{ count: 1, durationMs: 60_000 }], writeQueueTimeoutMs: 100 });
+    await c.query({ syssn: ['S1'] }); // takes the only slot of the minute
+    expect(await rejection(c.createPayment(cpmPayment))).toMatchObject({
+      kind: 'not_sent',
+      reason: 'deadline',
+      endpoint: 'payment',
+      out_trade_no: cpmPayment.out_trade_no,
+    });
+    expect(stub.seen.map((s) => s.path)).toEqual(['/trade/v1/query']);
+  });
+
+  it('withdraws a queued write when its caller gives up, before anything is sent', async () => {
+    stub.always(json({ respcd: '0000', data: [] }));
+    const c = client({ rateLimits: [{ count: 1, durationMs: 60_000 }] });
+    await c.query({ syssn: ['S1'] });
+    const controller = new AbortController();
+    const pending = c.refund(
+      { syssn: 'S1', out_trade_no: 'refund-1', txamt: 100 },
+      { signal: controller.signal },
+    );
+    setTimeout(() => controller.abort(new Error('client timed out')), 30);
+    expect(await rejection(pending)).toMatchObject({
+      kind: 'not_sent',
+      reason: 'cancelled',
+      endpoint: 'refund',
+      out_trade_no: 'refund-1',
+    });
+    expect(stub.seen.map((s) => s.path)).toEqual(['/trade/v1/query']);
+  });
+
   it('close and reversal are money-moving too', async () => {
     stub.script(html(500), drop);
     const c = client();
@@ -460,7 +492,12 @@ describe('HTTP 429', () => {
     const reason = new Error('enough');
     const pending = client().createPayment(cpmPayment, { signal: controller.signal });
     setTimeout(() => controller.abort(reason), 100);
-    await expect(pending).rejects.toBe(reason);
+    // HTTP 429 means QFPay did not process it: giving up during the back-off sent nothing.
+    await expect(pending).rejects.toMatchObject({
+      kind: 'not_sent',
+      reason: 'cancelled',
+      out_trade_no: cpmPayment.out_trade_no,
+    });
     expect(stub.seen).toHaveLength(1);
   });
 });

@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   pollIntervalMs?: number;
   /** Retry tuning of the QFPay client (HTTP 429 back-off, query retries). */
   retry?: RetryOptions;
+  /** How long a write may wait for the rate budget before it is dropped unsent (default 10 s). */
+  writeQueueTimeoutMs?: number;
   /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
   simulator?: Omit<SimulatorOptions, 'credentials'>;
 }
@@ -262,7 +264,11 @@ async function connect(
     timeoutMs: config.timeoutMs,
     rateLimits: config.rateLimits,
     verifyResponseSignatures: config.verifyResponseSignatures,
+    ...(config.redisUrl ? { sharedLimiter: { redisUrl: config.redisUrl } } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.writeQueueTimeoutMs !== undefined
+      ? { writeQueueTimeoutMs: options.writeQueueTimeoutMs }
+      : {}),
     onEvent: (event) => logClientEvent(event, log),
   });
   return {

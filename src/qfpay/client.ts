@@ -9,13 +9,15 @@ import type * as z from 'zod';
 import { findResponseCode, GOODS_NAME_ADVICE, goodsNameProblem } from './catalog/index.js';
 import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUT_MS } from './config.js';
 import {
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
   QfpayValidationError,
 } from './errors.js';
 import { getMerchantLimiter } from './limiter.js';
-import type { MerchantLimiter } from './limiter.js';
+import type { RateLimiter } from './limiter.js';
+import { getSharedMerchantLimiter, type SharedLimiterOptions } from './shared-limiter.js';
 import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
 import { checkResponseSignature, signatureHeaders, wireParams } from './signature.js';
 import type { Params, SignType } from './signature.js';
@@ -72,6 +74,7 @@ const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set(['payment', 'refund', '
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 /** Retry-After beyond this is treated as this: the caller's signal is the way to give up sooner. */
 const MAX_RETRY_AFTER_MS = 60_000;
+const DEFAULT_WRITE_QUEUE_TIMEOUT_MS = 10_000;
 
 export interface RetryOptions {
   /** Attempts in total when QFPay keeps answering HTTP 429 (default 8). */
@@ -133,13 +136,21 @@ export interface QfpayClientOptions {
    * clock). Against a simulator whose clock was set, pass the simulator's clock.
    */
   now?: () => Date;
+  /**
+   * How long a money-moving request may wait for the merchant's rate budget before it is dropped
+   * unsent (QfpayNotSentError, default 10 s): a caller is not left waiting past its own timeout
+   * for a charge it can no longer see.
+   */
+  writeQueueTimeoutMs?: number;
+  /** Draw from one budget per merchant shared through Redis (QFPAY_REDIS_URL) instead of per process. */
+  sharedLimiter?: SharedLimiterOptions;
 }
 
 export interface CallOptions {
   /**
-   * Cancels the call while it waits (rate limiter, back-off, query retries). A money-moving
-   * request that has already been sent is NOT aborted by it: cutting the socket would not
-   * un-send the request, only lose the answer. Its deadline is timeoutMs.
+   * Cancels the call while it waits (rate limiter, back-off, query retries): it then rejects with
+   * QfpayNotSentError. A money-moving request that has already been sent is NOT aborted by it:
+   * cutting the socket would not un-send the request, only lose the answer. Its deadline is timeoutMs.
    */
   signal?: AbortSignal;
 }
@@ -230,7 +241,8 @@ export class QfpayClient {
   /** Created on the first exchange: undici is the largest import on the server's cold start. */
   #dispatcher: Promise<Dispatcher> | undefined;
   readonly #ownsDispatcher: boolean;
-  readonly #limiter: MerchantLimiter;
+  readonly #limiter: RateLimiter;
+  readonly #writeQueueTimeoutMs: number;
   readonly #origin: string;
   readonly #pathPrefix: string;
   readonly #random: () => number;
@@ -264,7 +276,14 @@ export class QfpayClient {
     if (options.dispatcher) this.#dispatcher = Promise.resolve(options.dispatcher);
     // One budget per merchant on one QFPay host, shared with every other client in the process.
     const merchantKey = `${this.#origin}|${options.credentials.appcode}|${options.credentials.mchid ?? ''}`;
-    this.#limiter = getMerchantLimiter(merchantKey, options.rateLimits ?? [...DEFAULT_RATE_LIMITS]);
+    const windows = options.rateLimits ?? [...DEFAULT_RATE_LIMITS];
+    this.#limiter = options.sharedLimiter
+      ? getSharedMerchantLimiter(merchantKey, windows, {
+          leaseMs: this.#timeoutMs + 5_000,
+          ...options.sharedLimiter,
+        })
+      : getMerchantLimiter(merchantKey, windows);
+    this.#writeQueueTimeoutMs = options.writeQueueTimeoutMs ?? DEFAULT_WRITE_QUEUE_TIMEOUT_MS;
   }
 
   /** POST /trade/v1/payment. Returns for 0000 and pending codes; throws QfpayUpstreamError otherwise. */
@@ -387,6 +406,7 @@ export class QfpayClient {
   /** Closes the client's connection pool (a no-op for a dispatcher passed in). */
   async destroy(): Promise<void> {
     if (this.#ownsDispatcher && this.#dispatcher) await (await this.#dispatcher).close();
+    await this.#limiter.detach?.();
   }
 
   #getDispatcher(): Promise<Dispatcher> {
@@ -487,12 +507,20 @@ export class QfpayClient {
     const moneyMoving = MONEY_MOVING.has(spec.endpoint);
     const request = this.#prepare(spec);
     const failures = { rateLimited: 0, untrustedReads: 0 };
+    const queued = {
+      signal,
+      request: { endpoint: spec.endpoint, ...(spec.outTradeNo ? { out_trade_no: spec.outTradeNo } : {}) },
+      // A write waits a bounded time and only the limiter sees its signal: once sent, it is seen through.
+      ...(moneyMoving ? { maxWaitMs: this.#writeQueueTimeoutMs } : {}),
+    };
+    const notSent = (): QfpayNotSentError =>
+      new QfpayNotSentError('cancelled', spec.endpoint, spec.outTradeNo);
     for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
+      if (signal?.aborted) throw notSent();
       const started = performance.now();
       const exchange = await this.#limiter.schedule(
         () => this.#exchange(request, moneyMoving ? undefined : signal),
-        { signal },
+        queued,
       );
       const report = (fields: EventFields): void =>
         this.#emit({
@@ -504,16 +532,21 @@ export class QfpayClient {
         });
 
       if (exchange.kind === 'rate_limited') {
-        await this.#afterRateLimit(spec.endpoint, exchange, ++failures.rateLimited, report, signal);
+        // HTTP 429 means not processed, so a caller giving up during the back-off sent nothing.
+        await this.#afterRateLimit(spec.endpoint, exchange, ++failures.rateLimited, report, signal).catch(
+          (error: unknown) => {
+            throw signal?.aborted ? notSent() : error;
+          },
+        );
         continue;
       }
       const verdict = exchange.kind === 'answer' ? this.#interpret(spec, exchange) : exchange;
       if (verdict.kind === 'untrusted') {
-        if (signal?.aborted) throw signal.reason;
         if (moneyMoving) {
           report(untrustedFields(verdict));
           throw new QfpayUnknownOutcomeError(spec.endpoint, verdict.reason, spec.outTradeNo);
         }
+        if (signal?.aborted) throw signal.reason;
         await this.#afterUntrustedRead(spec.endpoint, verdict, ++failures.untrustedReads, report, signal);
         continue;
       }

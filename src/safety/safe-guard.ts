@@ -6,6 +6,7 @@ import type { RespcdEndpoint } from '../qfpay/catalog/types.js';
 import type { QfpayClient } from '../qfpay/client.js';
 import {
   QfpayConfigError,
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
@@ -738,6 +739,12 @@ function classifyFailure(
   if (error instanceof QfpayRateLimitedError) {
     return {
       report: { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' },
+      holdsKey: false,
+    };
+  }
+  if (error instanceof QfpayNotSentError) {
+    return {
+      report: { status: 'FAILED', processed: false, message: `not sent: ${error.message}` },
       holdsKey: false,
     };
   }

@@ -108,7 +108,11 @@ export const cancelPaymentTool = defineTool({
     return sendThroughGuard(call, {
       intent,
       confirmationToken: args.confirmation_token,
-      send: () => (endpoint === 'close' ? client.closeOrder(request) : client.reverse(request)),
+      // As for every write, the signal only withdraws it from the rate limiter's queue.
+      send: () =>
+        endpoint === 'close'
+          ? client.closeOrder(request, { signal: call.signal })
+          : client.reverse(request, { signal: call.signal }),
       describe: cancelReport,
       known,
       endpoint,

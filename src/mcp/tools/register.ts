@@ -257,7 +257,8 @@ function failureResult(
           next_action:
             'If a payment, refund or cancel was in flight, call query_transaction with its out_trade_no to learn the outcome.',
         },
-        known: {},
+        // The order number (and whatever else the tool knew) stays in the answer.
+        known: error instanceof ToolFailure ? error.known : {},
       }
     : describeFailure(error, deps.log);
   const structured: Record<string, unknown> = {
