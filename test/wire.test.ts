@@ -134,6 +134,17 @@ describe('identifiers must have their documented shape', () => {
     expect(page.data[0]!.goods_name).not.toMatch(/[\p{Cc}\p{Cf}<>]/u);
   });
 
+  it('sanitises wallet ids that are kept but never shown, instead of refusing the answer', () => {
+    const parsed = paymentResponseSchema.parse({
+      ...payment,
+      chnlsn: HOSTILE,
+      cardcd: 'o Ab12',
+      udid: 'qiantai2',
+    });
+    expect(parsed.chnlsn).not.toMatch(/[\p{Cc}\p{Cf}<>]/u);
+    expect(parsed).toMatchObject({ cardcd: 'o Ab12', udid: 'qiantai2' });
+  });
+
   it('keeps EMV QR payloads (they contain spaces) and upper-cases currencies', () => {
     const fps = '00020101021226330012hk.com.hkicl5913QFPAY SIMULAT6009HONG KONG6304ABCD';
     expect(paymentResponseSchema.parse({ ...payment, qrcode: fps, txcurrcd: 'hkd' })).toMatchObject({

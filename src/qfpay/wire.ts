@@ -48,8 +48,11 @@ const dateTimeText = shaped(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/,
 const outTradeNoText = shaped(/^[!#-&(-;=?-[\]-_a-~]{1,128}$/, 'an order reference of printable characters');
 const cancelFlag = shaped(/^[0-9]$/, 'a one-digit cancel flag');
 const wordText = shaped(/^[a-z_]{1,32}$/, 'a lower-case word');
-/** Wallet and channel identifiers that are kept but never interpreted. */
-const opaqueId = shaped(/^[\x21-\x7e]{1,128}$/, 'printable characters without spaces');
+/**
+ * Wallet and channel identifiers (`chnlsn`, `cardcd`, `udid`) are kept but never interpreted or
+ * shown, so an odd one is sanitised rather than making the whole answer untrusted.
+ */
+const opaqueId = scalarText.transform((text) => sanitizeUpstreamText(text, 128));
 
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(emptyAsAbsent, schema.optional());
 const withDefault = (schema: z.ZodType<string, unknown>, fallback: string) =>
