@@ -313,6 +313,45 @@ describe('answers', () => {
     });
   });
 
+  it('keeps rows QFPay sent without a syssn apart when merging a lookup', async () => {
+    const refund = (out_trade_no: string, txamt: number) => ({
+      syssn: '',
+      out_trade_no,
+      txamt,
+      txcurrcd: 'HKD',
+      pay_type: '800101',
+      respcd: '0000',
+      cancel: '0',
+      order_type: 'refund',
+      origssn: 'S9',
+      sysdtm: '2026-12-01 10:00:00',
+    });
+    stub.script(
+      json({
+        respcd: '0000',
+        page: 1,
+        page_size: 100,
+        data: [
+          {
+            syssn: 'S9',
+            out_trade_no: 'P9',
+            txamt: 1000,
+            txcurrcd: 'HKD',
+            pay_type: '800101',
+            respcd: '0000',
+            cancel: '5',
+            order_type: 'payment',
+            sysdtm: '2026-12-01 09:00:00',
+          },
+          refund('R1', 300),
+          refund('R2', 200),
+        ],
+      }),
+    );
+    const rows = await client().findTransaction({ syssn: 'S9' });
+    expect(rows.filter((r) => r.order_type === 'refund').map((r) => r.txamt)).toEqual([300, 200]);
+  });
+
   it('returns pending codes normally (the caller must query, not re-send)', async () => {
     stub.script(paid({ respcd: '1143', syssn: '' }), paid({ respcd: '1145' }), paid({ respcd: '1298' }));
     const c = client();

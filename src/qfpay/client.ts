@@ -382,7 +382,7 @@ export class QfpayClient {
     const first = ref.syssn
       ? (await this.query({ syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }, opts)).data
       : await this.#queryByOutTradeNo(ref.out_trade_no!, ref.around, opts);
-    const rows = new Map<string, TransactionRecord>(first.map((r) => [r.syssn, r]));
+    const rows = new Map<string, TransactionRecord>(first.map((r) => [rowKey(r), r]));
 
     const missingPayments = [...rows.values()]
       .filter((r) => isRefundRow(r) && r.origssn && !rows.has(r.origssn))
@@ -392,12 +392,12 @@ export class QfpayClient {
         { syssn: [...new Set(missingPayments)], page_size: QUERY_PAGE_SIZE },
         opts,
       );
-      for (const row of parents.data) rows.set(row.syssn, row);
+      for (const row of parents.data) rows.set(rowKey(row), row);
     }
 
     for (const payment of [...rows.values()]) {
       if (isPaymentRow(payment) && hasRefundMarker(payment) && !refundsAccountedFor(payment, rows)) {
-        for (const refund of await this.#scanRefunds(payment, opts)) rows.set(refund.syssn, refund);
+        for (const refund of await this.#scanRefunds(payment, opts)) rows.set(rowKey(refund), refund);
       }
     }
     return [...rows.values()];
@@ -959,4 +959,13 @@ function requireReference(field: string, value: string | undefined): void {
       'must be 1–128 printable ASCII characters without spaces or commas',
       'Use a merchant reference such as order_20250101_0001 (letters, digits, _, | and * are safest).',
     );
+}
+
+/**
+ * A row's identity when merging answers: its syssn, or, for a row QFPay sent without one, what
+ * else tells it apart, so that several such rows (refunds above all) are not collapsed into one.
+ */
+function rowKey(row: TransactionRecord): string {
+  if (row.syssn !== '') return row.syssn;
+  return `no-syssn|${row.order_type}|${row.out_trade_no}|${row.txamt}|${row.sysdtm ?? row.txdtm ?? ''}`;
 }
