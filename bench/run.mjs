@@ -20,6 +20,7 @@ const BENCHES = {
   'context-cost': './context-cost.mjs',
   'http-load': './http-load.mjs',
   'simulator-scale': './simulator-scale.mjs',
+  'ledger-scale': './ledger-scale.mjs',
 };
 
 const LATEST = path.join(RESULTS_DIR, 'latest.json');

@@ -8,6 +8,8 @@ import { formatMinor } from '../qfpay/money.js';
 import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { LedgerRecord } from '../safety/ledger.js';
 import { readLedgerFile, verifyLedgerFile } from '../safety/ledger.js';
+import type { MoneyStore } from '../safety/money-store.js';
+import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
 import { sanitizeUpstreamText } from '../safety/sanitize.js';
 import { resolveAuditLogPath } from '../safety/state-dir.js';
 
@@ -132,12 +134,13 @@ async function runVerify(args: readonly string[], io: AuditCliIo): Promise<numbe
   }
   if (parsed.values.limit !== undefined)
     return usageError(io, 'verify', '--limit applies to list only', VERIFY_USAGE);
-  const file = chooseFile(parsed, io, 'verify', VERIFY_USAGE);
+  const database = databaseStore(parsed, io);
+  const file = database ? database.label : chooseFile(parsed, io, 'verify', VERIFY_USAGE);
   if (file === undefined) return EXIT_USAGE;
 
   let result;
   try {
-    result = await verifyLedgerFile(file);
+    result = database ? await withStore(database, (store) => store.verify()) : await verifyLedgerFile(file);
   } catch (error) {
     return unreadable(io, 'verify', file, error);
   }
@@ -167,12 +170,15 @@ async function runList(args: readonly string[], io: AuditCliIo): Promise<number>
   if (limit === undefined) {
     return usageError(io, 'list', `--limit must be a whole number from 1 to ${MAX_LIMIT}`, LIST_USAGE);
   }
-  const file = chooseFile(parsed, io, 'list', LIST_USAGE);
+  const database = databaseStore(parsed, io);
+  const file = database ? database.label : chooseFile(parsed, io, 'list', LIST_USAGE);
   if (file === undefined) return EXIT_USAGE;
 
-  let contents;
+  let contents: Awaited<ReturnType<typeof readLedgerFile>>;
   try {
-    contents = await readLedgerFile(file);
+    contents = database
+      ? { records: [...(await withStore(database, (store) => store.listRecords()))] }
+      : await readLedgerFile(file);
   } catch (error) {
     return unreadable(io, 'list', file, error);
   }
@@ -192,6 +198,26 @@ async function runList(args: readonly string[], io: AuditCliIo): Promise<number>
     return EXIT_BROKEN;
   }
   return EXIT_OK;
+}
+
+/**
+ * With QFPAY_DATABASE_URL set and no file named, the records live in PostgreSQL: read them through
+ * the same store the server uses (openMoneyStore). Otherwise the ledger file is read directly,
+ * which is exactly what the embedded store holds.
+ */
+function databaseStore(parsed: Parsed, io: AuditCliIo): { label: string; url: string } | undefined {
+  const url = (io.env.QFPAY_DATABASE_URL ?? '').trim();
+  if (url === '' || parsed.values.file !== undefined || parsed.positionals.length > 0) return undefined;
+  return { label: describeDatabaseUrl(url), url };
+}
+
+async function withStore<T>(database: { url: string }, read: (store: MoneyStore) => Promise<T>): Promise<T> {
+  const store = await openMoneyStore({ env: { QFPAY_DATABASE_URL: database.url }, ledgerFile: '' });
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
 }
 
 function parseLimit(raw: string | undefined): number | undefined {
