@@ -280,7 +280,10 @@ export class SharedMerchantLimiter implements RateLimiter {
       if (admitted === 1) {
         if (signal?.aborted) {
           // Admitted while the caller left: give the slot back untouched, send nothing.
-          await this.#redis(options).then((redis) => redis.qfpayCancel(this.#keys.open, member));
+          // If that fails, the lease frees it: nothing was sent either way.
+          await this.#redis(options)
+            .then((redis) => redis.qfpayCancel(this.#keys.open, member))
+            .catch(() => undefined);
           signal.throwIfAborted();
         }
         this.#inFlight++;
