@@ -484,11 +484,86 @@ export function hongKongDay(instant: Date | string): string {
   return formatQfpayDateTime(typeof instant === 'string' ? new Date(instant) : instant).slice(0, 10);
 }
 
+/** A record before the chain fields (seq, prev_hash, hash) are added. */
+export type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
+
+/**
+ * The content of an intent record, validated and cleaned (secrets removed, codes masked), without
+ * its time: every store stamps the time itself, from its own clock. Throws a LedgerError when the
+ * input is invalid.
+ */
+export function intentRecordContent(
+  input: IntentInput,
+  secrets: readonly string[],
+): Omit<RecordBody, 'time'> {
+  const parsed = intentInputSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput('the intent', parsed.error);
+  const valid = parsed.data;
+  return omitUndefined({
+    environment: valid.environment,
+    merchant: omitUndefined({
+      appcode: maskAppcode(valid.merchant.appcode),
+      mchid: valid.merchant.mchid === undefined ? undefined : cleanText(valid.merchant.mchid, secrets, 64),
+      fingerprint: merchantFingerprint(valid.merchant),
+    }),
+    tool: valid.tool,
+    kind: valid.kind,
+    step: 'intent' as const,
+    intent_id: randomUUID(),
+    // Kept exact (validated above): it is the idempotency key the ledger is searched by.
+    out_trade_no: valid.out_trade_no,
+    txamt: valid.txamt,
+    txcurrcd: valid.txcurrcd,
+    status: 'INTENDED' as const,
+    params: cleanParams(valid.params, secrets),
+    fingerprint: valid.fingerprint,
+    caller: valid.caller === undefined ? undefined : cleanText(valid.caller, secrets, 256),
+    approval: valid.approval,
+    orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
+  });
+}
+
+/** The content of an outcome or reconciled record for `intent`, without its time. Throws a LedgerError when invalid. */
+export function resolutionRecordContent(
+  step: 'outcome' | 'reconciled',
+  intent: LedgerRecord,
+  input: OutcomeInput,
+  secrets: readonly string[],
+): Omit<RecordBody, 'time'> {
+  const parsed = outcomeInputSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput(`the ${step}`, parsed.error);
+  const valid = parsed.data;
+  return omitUndefined({
+    environment: intent.environment,
+    merchant: intent.merchant,
+    tool: intent.tool,
+    kind: intent.kind,
+    step,
+    intent_id: intent.intent_id,
+    out_trade_no: intent.out_trade_no,
+    txamt: intent.txamt,
+    txcurrcd: intent.txcurrcd,
+    status: valid.status,
+    respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
+    syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
+    orig_syssn: valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
+    message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
+    processed: valid.processed,
+  });
+}
+
+/** An outcome was recorded for an intent the store does not hold. */
+export function unknownIntent(intentId: string, where: string): LedgerError {
+  return new LedgerError(
+    'unknown_intent',
+    `No intent ${intentId} in the audit ledger ${where}.`,
+    'Record the intent before its outcome; this is a bug in the caller.',
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The ledger
 // ---------------------------------------------------------------------------------------------
-
-type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** A lock older than this is abandoned: appends take milliseconds. */
@@ -574,32 +649,7 @@ export class AuditLedger {
    * is on disk; rejects (and the call must then not be made) when it cannot be written.
    */
   async recordIntent(input: IntentInput): Promise<LedgerRecord> {
-    const parsed = intentInputSchema.safeParse(input);
-    if (!parsed.success) throw invalidInput('the intent', parsed.error);
-    const secrets = this.options.secrets;
-    const valid = parsed.data;
-    const body: Omit<RecordBody, 'time'> = omitUndefined({
-      environment: valid.environment,
-      merchant: omitUndefined({
-        appcode: maskAppcode(valid.merchant.appcode),
-        mchid: valid.merchant.mchid === undefined ? undefined : cleanText(valid.merchant.mchid, secrets, 64),
-        fingerprint: merchantFingerprint(valid.merchant),
-      }),
-      tool: valid.tool,
-      kind: valid.kind,
-      step: 'intent' as const,
-      intent_id: randomUUID(),
-      // Kept exact (validated above): it is the idempotency key the ledger is searched by.
-      out_trade_no: valid.out_trade_no,
-      txamt: valid.txamt,
-      txcurrcd: valid.txcurrcd,
-      status: 'INTENDED' as const,
-      params: cleanParams(valid.params, secrets),
-      fingerprint: valid.fingerprint,
-      caller: valid.caller === undefined ? undefined : cleanText(valid.caller, secrets, 256),
-      approval: valid.approval,
-      orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
-    });
+    const body = intentRecordContent(input, this.options.secrets);
     // Stamped inside the queue, so times follow the order of the chain.
     return this.enqueue(() => ({ time: this.options.now().toISOString(), ...body }));
   }
@@ -621,37 +671,14 @@ export class AuditLedger {
   ): Promise<LedgerRecord> {
     const parsed = outcomeInputSchema.safeParse(input);
     if (!parsed.success) return Promise.reject(invalidInput(`the ${step}`, parsed.error));
-    const valid = parsed.data;
-    const secrets = this.options.secrets;
     return this.enqueue(() => {
       // Looked up inside the queue, after catching up, so another process's intent is found too.
       const intent = this.entriesByIntent.get(intentId)?.intent;
-      if (!intent) {
-        throw new LedgerError(
-          'unknown_intent',
-          `No intent ${intentId} in the audit ledger ${this.file}.`,
-          'Record the intent before its outcome; this is a bug in the caller.',
-        );
-      }
-      return omitUndefined({
+      if (!intent) throw unknownIntent(intentId, this.file);
+      return {
         time: this.options.now().toISOString(),
-        environment: intent.environment,
-        merchant: intent.merchant,
-        tool: intent.tool,
-        kind: intent.kind,
-        step,
-        intent_id: intent.intent_id,
-        out_trade_no: intent.out_trade_no,
-        txamt: intent.txamt,
-        txcurrcd: intent.txcurrcd,
-        status: valid.status,
-        respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
-        syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
-        orig_syssn:
-          valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
-        message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
-        processed: valid.processed,
-      });
+        ...resolutionRecordContent(step, intent, parsed.data, this.options.secrets),
+      };
     });
   }
 
