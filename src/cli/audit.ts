@@ -39,6 +39,10 @@ Inspect the audit ledger of money-moving actions (hash-chained JSONL).
 Commands:
   verify [FILE]   Check the hash chain; exit 1 and name the first broken record if it is not intact
   list            Show recent money-moving actions, newest first
+  export          Write a verified ledger as JSONL (to move it to PostgreSQL, or off the host)
+  import FILE     Copy a JSONL ledger into the PostgreSQL store of QFPAY_DATABASE_URL
+
+With QFPAY_DATABASE_URL set, verify and list without a FILE read the PostgreSQL store.
 
 Run "qfpay-mcp audit <command> --help" for a command's options.
 `;
@@ -78,6 +82,9 @@ export async function runAuditCli(argv: readonly string[], io: Partial<AuditCliI
     env: io.env ?? process.env,
   };
   const [command, ...rest] = argv[0] === 'audit' ? argv.slice(1) : argv;
+  // export/import, and verify/list of the PostgreSQL store when QFPAY_DATABASE_URL is set.
+  const transferred = await (await import('./audit-transfer.js')).runAuditTransfer(command, rest, out);
+  if (transferred !== undefined) return transferred;
   switch (command) {
     case 'verify':
       return runVerify(rest, out);
@@ -291,7 +298,7 @@ export function summariseActions(records: readonly LedgerRecord[]): ActionSummar
   });
 }
 
-function renderTable(actions: readonly ActionSummary[]): string {
+export function renderTable(actions: readonly ActionSummary[]): string {
   const header = ['TIME (UTC+8)', 'ENV', 'TOOL', 'OUT_TRADE_NO', 'AMOUNT', 'STATUS', 'RESPCD', 'SYSSN'];
   const rows = actions.map((action) => [
     formatQfpayDateTime(new Date(action.time)),

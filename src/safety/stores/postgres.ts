@@ -65,7 +65,7 @@ const VERIFY_BATCH = 5_000;
 /** Redeemed nonces are kept this long past their expiry, so a host whose clock is behind cannot reuse one. */
 const NONCE_RETENTION = '1 day';
 
-interface LedgerRow {
+export interface LedgerRow {
   seq: string;
   prev_hash: string;
   hash: string;
@@ -83,7 +83,7 @@ interface IntentRow {
   counted: boolean;
 }
 
-interface Head {
+export interface Head {
   readonly seq: number;
   readonly hash: string;
   /** ISO 8601 UTC with milliseconds, from the database clock. */
@@ -147,7 +147,7 @@ class PostgresStore implements MoneyStore {
 
   /** Refuses a store whose last record does not match the chain head (records removed or altered at the end). */
   async checkHead(): Promise<void> {
-    await this.transaction((client) => this.lockHead(client));
+    await this.transaction((client) => lockChainHead(client, this.location));
   }
 
   async beginWrite(admission: WriteAdmission): Promise<WriteAdmissionResult> {
@@ -161,7 +161,7 @@ class PostgresStore implements MoneyStore {
       );
     }
     return this.transaction(async (client) => {
-      const head = await this.lockHead(client);
+      const head = await lockChainHead(client, this.location);
       const held = await client.query<{ fingerprint: string; intent_id: string }>(
         'SELECT fingerprint, intent_id FROM qfpay_keys WHERE environment = $1 AND merchant = $2 AND key = $3',
         [scope.environment, scope.merchant, admission.key],
@@ -484,7 +484,7 @@ class PostgresStore implements MoneyStore {
     outcome: OutcomeInput,
   ): Promise<LedgerRecord> {
     return this.transaction(async (client) => {
-      const head = await this.lockHead(client);
+      const head = await lockChainHead(client, this.location);
       const { rows } = await client.query<IntentRow & LedgerRow>(
         `SELECT i.environment, i.merchant, i.key, i.fingerprint, i.day::text AS day, i.counted, ${prefixed('l')}
          FROM qfpay_intents i JOIN qfpay_ledger l ON l.seq = i.intent_seq
@@ -502,13 +502,7 @@ class PostgresStore implements MoneyStore {
       await client.query(
         `UPDATE qfpay_intents SET latest_seq = $2, syssn_seq = coalesce($3, syssn_seq), counted = $4, final = $5
          WHERE intent_id = $1`,
-        [
-          intentId,
-          record.seq,
-          record.syssn ? record.seq : null,
-          counted,
-          FINAL_STATUSES.has(record.status as NormalisedStatus),
-        ],
+        [intentId, record.seq, record.syssn ? record.seq : null, counted, isFinalStatus(record)],
       );
       const scope = { environment: row.environment, merchant: row.merchant };
       if (counted !== row.counted && intent.kind !== 'cancel') {
@@ -521,8 +515,7 @@ class PostgresStore implements MoneyStore {
           counted ? intent.txamt : -intent.txamt,
         );
       }
-      if (record.processed === false || record.status === 'FAILED') {
-        // QFPay certainly did not process it, or refused it: the number may be sent again.
+      if (releasesKey(record)) {
         await client.query('DELETE FROM qfpay_keys WHERE intent_id = $1', [intentId]);
       } else {
         // A later answer overturned a release: the intent holds its key again unless another took it.
@@ -534,36 +527,6 @@ class PostgresStore implements MoneyStore {
       }
       return record;
     });
-  }
-
-  /**
-   * Locks the chain head for this transaction and reads the database clock after the lock is held.
-   * Refuses to go on when the last record does not carry the head's hash.
-   */
-  private async lockHead(client: PoolClient): Promise<Head> {
-    const locked = await client.query<{ seq: string; hash: string }>(
-      'SELECT seq, hash FROM qfpay_chain_head FOR UPDATE',
-    );
-    const head = locked.rows[0];
-    if (!head) throw this.integrity('the chain head row is missing');
-    const seq = Number(head.seq);
-    // A statement of its own, after the lock: in READ COMMITTED it sees what the previous holder committed.
-    const current = await client.query<{ tail_hash: string | null; time: string; day: string }>(
-      `SELECT (SELECT hash FROM qfpay_ledger WHERE seq = $1) AS tail_hash,
-              to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
-              ((t AT TIME ZONE 'UTC') + interval '8 hours')::date::text AS day
-       FROM (SELECT clock_timestamp() AS t) AS now`,
-      [seq],
-    );
-    const { tail_hash: tailHash, time, day } = current.rows[0]!;
-    if (seq > 0 && tailHash !== head.hash) {
-      throw this.integrity(
-        tailHash === null
-          ? `record ${seq}, the last one, is missing (records were removed)`
-          : `record ${seq}, the last one, does not carry the chain head's hash (it was altered)`,
-      );
-    }
-    return { seq, hash: head.hash, time, day };
   }
 
   /** Appends one record after `head` (which this transaction has locked) and moves the head. */
@@ -598,7 +561,11 @@ class PostgresStore implements MoneyStore {
     );
     const byRole = new Map(rows.map((row) => [row.role, toRecord(row)]));
     const intent = byRole.get('intent');
-    if (!intent) throw this.integrity(`the intent ${intentId} of an idempotency key has no ledger record`);
+    if (!intent)
+      throw integrityError(
+        this.location,
+        `the intent ${intentId} of an idempotency key has no ledger record`,
+      );
     const latest = byRole.get('latest');
     const syssn = latest?.syssn ?? byRole.get('syssn')?.syssn;
     return { intent, ...(latest ? { latest } : {}), ...(syssn ? { syssn } : {}) };
@@ -695,14 +662,6 @@ class PostgresStore implements MoneyStore {
     });
   }
 
-  private integrity(reason: string): LedgerError {
-    return new LedgerError(
-      'integrity',
-      `The money store ${this.location} is inconsistent: ${reason}. No money-moving action will be taken while it is.`,
-      'Run "qfpay-mcp audit verify" with the same QFPAY_DATABASE_URL and investigate; do not edit the tables.',
-    );
-  }
-
   private closedError(): LedgerError {
     return new LedgerError(
       'closed',
@@ -712,13 +671,61 @@ class PostgresStore implements MoneyStore {
   }
 }
 
+/**
+ * Locks the chain head for this transaction and reads the database clock after the lock is held.
+ * Refuses to go on when the last record does not carry the head's hash.
+ */
+export async function lockChainHead(client: PoolClient, location: string): Promise<Head> {
+  const locked = await client.query<{ seq: string; hash: string }>(
+    'SELECT seq, hash FROM qfpay_chain_head FOR UPDATE',
+  );
+  const head = locked.rows[0];
+  if (!head) throw integrityError(location, 'the chain head row is missing');
+  const seq = Number(head.seq);
+  // A statement of its own, after the lock: in READ COMMITTED it sees what the previous holder committed.
+  const current = await client.query<{ tail_hash: string | null; time: string; day: string }>(
+    `SELECT (SELECT hash FROM qfpay_ledger WHERE seq = $1) AS tail_hash,
+            to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
+            ((t AT TIME ZONE 'UTC') + interval '8 hours')::date::text AS day
+     FROM (SELECT clock_timestamp() AS t) AS now`,
+    [seq],
+  );
+  const { tail_hash: tailHash, time, day } = current.rows[0]!;
+  if (seq > 0 && tailHash !== head.hash) {
+    throw integrityError(
+      location,
+      tailHash === null
+        ? `record ${seq}, the last one, is missing (records were removed)`
+        : `record ${seq}, the last one, does not carry the chain head's hash (it was altered)`,
+    );
+  }
+  return { seq, hash: head.hash, time, day };
+}
+
+/** QFPay certainly did not process it, or definitely refused it: the number may be sent again. */
+export function releasesKey(latest: Pick<LedgerRecord, 'status' | 'processed'>): boolean {
+  return latest.processed === false || latest.status === 'FAILED';
+}
+
+export function isFinalStatus(latest: Pick<LedgerRecord, 'status'>): boolean {
+  return FINAL_STATUSES.has(latest.status as NormalisedStatus);
+}
+
+export function integrityError(location: string, reason: string): LedgerError {
+  return new LedgerError(
+    'integrity',
+    `The money store ${location} is inconsistent: ${reason}. No money-moving action will be taken while it is.`,
+    'Run "qfpay-mcp audit verify" with the same QFPAY_DATABASE_URL and investigate; do not edit the tables.',
+  );
+}
+
 function prefixed(alias: string): string {
   return LEDGER_COLUMNS.split(', ')
     .map((column) => `${alias}.${column}`)
     .join(', ');
 }
 
-function toRecord(row: LedgerRow): LedgerRecord {
+export function toRecord(row: LedgerRow): LedgerRecord {
   return { ...row.body, seq: Number(row.seq), prev_hash: row.prev_hash, hash: row.hash };
 }
 
@@ -754,7 +761,7 @@ function broken(records: number, seq: number, reason: string): VerifyResult {
   return { ok: false, records, firstBrokenSeq: seq, line: seq, reason };
 }
 
-function unavailable(location: string, what: string, error: unknown): LedgerError {
+export function unavailable(location: string, what: string, error: unknown): LedgerError {
   const code = (error as { code?: unknown } | undefined)?.code;
   return new LedgerError(
     'unavailable',
