@@ -113,6 +113,16 @@ function summary(results) {
       `${num(r['http-load'].modern.throughput_rps)} req/s, p99 ${ms(r['http-load'].modern.latency_ms.p99, 0)}, ${r['http-load'].modern.errors + r['http-load'].modern.non2xx + r['http-load'].modern.bad_bodies + r['http-load'].sessions.errors} errors, RSS ${r['http-load'].memory.rss_growth_mb >= 0 ? '+' : ''}${num(r['http-load'].memory.rss_growth_mb, 1)} MB`,
       verdict(r['http-load'].met),
     ]);
+  const pgStore = r['postgres-store'];
+  if (pgStore && !pgStore.skipped)
+    rows.push([
+      '7. PostgreSQL store: 100k vs 1k ledger records',
+      'create_payment p50 ≤ 1.2×',
+      pgStore.mcp_create_payment_p50_ratio === undefined
+        ? `store share ${num(pgStore.store_p50_ratio, 2)}× (${ms(pgStore.sizes['100000'].store_ms.p50)} vs ${ms(pgStore.sizes['1000'].store_ms.p50)}); server not on PostgreSQL`
+        : `${num(pgStore.mcp_create_payment_p50_ratio, 2)}× (${ms(pgStore.sizes['100000'].mcp_create_payment_ms.p50)} vs ${ms(pgStore.sizes['1000'].mcp_create_payment_ms.p50)}); store share ${num(pgStore.store_p50_ratio, 2)}×`,
+      verdict(pgStore.met),
+    ]);
   return `## Summary
 
 ${table(['Benchmark', 'Target', 'Measured', 'Verdict'], rows)}
