@@ -168,8 +168,7 @@ async function mcpWrite(database, outTradeNo) {
 
 /** `size` records: payment intents with PAID outcomes spread over the last 30 days, chained. */
 export async function seed(url, size, merchant) {
-  const { intentRecordContent, resolutionRecordContent, hashRecordBody, GENESIS_HASH } =
-    await importDist('safety/ledger.js');
+  const { intentBody, resolutionBody, hashRecordBody, GENESIS_HASH } = await importDist('safety/ledger.js');
   const { importLedgerRecords } = await importDist('safety/stores/postgres-import.js');
   const records = [];
   let previous = GENESIS_HASH;
@@ -185,25 +184,24 @@ export async function seed(url, size, merchant) {
   for (let i = 0; records.length < size; i += 1) {
     const outTradeNo = `seed_${i}`;
     const time = new Date(start + records.length * step).toISOString();
-    const content = intentRecordContent(
-      {
-        environment: 'local',
-        merchant,
-        tool: 'create_payment',
-        kind: 'payment',
-        params: { pay_type: '800108', txamt: 1050, txcurrcd: 'HKD', out_trade_no: outTradeNo },
-        out_trade_no: outTradeNo,
-        txamt: 1050,
-        txcurrcd: 'HKD',
-        fingerprint: randomBytes(32).toString('hex'),
-      },
-      [],
+    const intent = append(
+      intentBody(
+        {
+          environment: 'local',
+          merchant,
+          tool: 'create_payment',
+          kind: 'payment',
+          params: { pay_type: '800108', txamt: 1050, txcurrcd: 'HKD', out_trade_no: outTradeNo },
+          out_trade_no: outTradeNo,
+          txamt: 1050,
+          txcurrcd: 'HKD',
+          fingerprint: randomBytes(32).toString('hex'),
+        },
+        [],
+        time,
+      ),
     );
-    const intent = append({ time, ...content });
-    append({
-      time,
-      ...resolutionRecordContent('outcome', intent, { status: 'PAID', respcd: '0000', syssn: `S${i}` }, []),
-    });
+    append(resolutionBody('outcome', intent, { status: 'PAID', respcd: '0000', syssn: `S${i}` }, [], time));
   }
   await importLedgerRecords(url, records.slice(0, size));
 }

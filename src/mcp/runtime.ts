@@ -13,9 +13,9 @@ import { loadMoneyPolicy } from '../safety/policy.js';
 import { buildMcpServer } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
-import { LedgerAccess } from '../safety/ledger-access.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
-import { SafeGuard } from '../safety/safe-guard.js';
+import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
+import { SafeGuard, type StartupReconciliation } from '../safety/safe-guard.js';
 
 export interface RuntimeOptions {
   /** Default process.env. */
@@ -55,8 +55,13 @@ export interface QfpayMcpRuntime {
   readonly merchant: MerchantIdentity | null;
   readonly toolNames: readonly string[];
   readonly readOnly: boolean;
-  /** The audit ledger file, when this runtime serves money-moving tools with the default guard. */
+  /** The audit ledger file (or database), when this runtime serves money-moving tools with the default guard. */
   readonly ledgerPath: string | null;
+  /**
+   * The reconciliation of earlier runs' unfinished intents, started in the background once the
+   * runtime is built (never on the initialize path); null when there is nothing to reconcile with.
+   */
+  readonly startupReconciliation: Promise<StartupReconciliation> | null;
   /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
   createServer(): McpServer;
   /** Stops the embedded simulator and closes the client's connections. Idempotent. */
@@ -92,6 +97,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const connection = config ? await connect(config, options, log) : undefined;
   const merchant = connection?.client.merchant ?? null;
   let guard: MoneyGuard;
+  const reconcileStop = new AbortController();
   try {
     guard =
       options.guard === undefined
@@ -124,6 +130,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   if (!connection)
     log(`qfpay-mcp: no QFPay credentials for ${environment}; serving ${toolNames.join(', ')} only`);
 
+  const startupReconciliation =
+    guard instanceof SafeGuard && connection
+      ? guard.reconcilePending(
+          connection.client,
+          options.startupReconcileMs ?? DEFAULT_STARTUP_RECONCILE_MS,
+          reconcileStop.signal,
+        )
+      : null;
+
   let closed = false;
   return {
     environment,
@@ -131,12 +146,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     merchant: deps.merchant,
     toolNames,
     readOnly,
-    ledgerPath: guard instanceof SafeGuard ? guard.ledgerFile : null,
+    ledgerPath: guard instanceof SafeGuard ? guard.storeLocation : null,
+    startupReconciliation,
     createServer: () => buildMcpServer(deps, tools),
     async close() {
       if (closed) return;
       closed = true;
+      reconcileStop.abort();
       try {
+        await startupReconciliation?.catch(() => undefined);
         await guard.close?.();
       } finally {
         await connection?.client.destroy();
@@ -155,10 +173,11 @@ async function buildGuard(
 
 /**
  * The guard every deployment gets: the operator's money policy from the environment (fails fast
- * on a malformed value), the audit ledger (an existing one opened and verified, a new one created
- * by the first intent), and unfinished intents of earlier runs reconciled by query before the
- * first write can be served. A ledger that cannot be opened does not stop the server (reads keep
- * working); every write is then refused until it is fixed.
+ * on a malformed value) and the money-state store (`openMoneyStore`: PostgreSQL when
+ * QFPAY_DATABASE_URL is set, else the embedded store on the ledger file, opened on first use and
+ * created by the first intent). Unfinished intents of earlier runs are reconciled in the background
+ * once the runtime is up (see createRuntime). A store that cannot be opened does not stop the server
+ * (reads keep working); every write is then refused until it is fixed.
  */
 async function buildDefaultGuard(context: {
   options: RuntimeOptions;
@@ -179,34 +198,30 @@ async function buildDefaultGuard(context: {
     embeddedSimulator: connection.stopSimulator !== undefined,
     configuredPath: policy.auditLogPath,
   });
-  const ledger = new LedgerAccess(location.file, {
-    secrets: secretsToKeepOut(env, connection.credentials),
-    onWarning: log,
+  const databaseUrl = (env.QFPAY_DATABASE_URL ?? '').trim();
+  const store = await openMoneyStore({
+    env,
+    ledgerFile: location.file,
+    storeOptions: { secrets: secretsToKeepOut(env, connection.credentials), onWarning: log },
   });
   log(
-    `qfpay-mcp: audit ledger ${location.file}${location.temporary ? ' (temporary: the embedded simulator forgets its orders on exit; set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it)' : ''}`,
+    databaseUrl
+      ? `qfpay-mcp: money state in PostgreSQL ${describeDatabaseUrl(databaseUrl)}`
+      : `qfpay-mcp: audit ledger ${location.file}${location.temporary ? ' (temporary: the embedded simulator forgets its orders on exit; set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it)' : ''}`,
   );
   const guard = new SafeGuard({
     environment,
     merchant: connection.client.merchant,
     policy,
-    ledger,
+    store,
     tokens: new ConfirmationTokens({
+      nonces: store,
       ...(policy.confirmSecret ? { secret: policy.confirmSecret } : {}),
       ...(options.confirmationTtlMs !== undefined ? { ttlMs: options.confirmationTtlMs } : {}),
     }),
     log,
     ...(location.remove ? { onClose: location.remove } : {}),
   });
-  try {
-    await guard.reconcilePending(
-      connection.client,
-      options.startupReconcileMs ?? DEFAULT_STARTUP_RECONCILE_MS,
-    );
-  } catch (error) {
-    await guard.close();
-    throw error;
-  }
   return guard;
 }
 

@@ -16,10 +16,10 @@ import { canonicalJson } from './idempotency.js';
  * Payload: { v: 1, n: 128-bit CSPRNG nonce, e: expiry (epoch ms), b: SHA-256 of the canonical
  * binding }. The binding itself is not in the token, so the token reveals nothing about the action.
  *
- * Single use: redeemed nonces are remembered until they expire, which is strict within one process.
- * Instances sharing QFPAY_CONFIRM_SECRET accept each other's tokens but do not share that memory, so
- * across instances a token could be redeemed once per instance; what stops a second execution there
- * is the ledger and the out_trade_no idempotency (QFPay itself refuses a repeated out_trade_no).
+ * Single use: a verified token's nonce is redeemed in the money-state store (`redeemNonce`, one
+ * atomic step), so a token confirms one execution across every process sharing the store and across
+ * restarts. Instances sharing QFPAY_CONFIRM_SECRET accept each other's tokens; without it each
+ * process has its own random secret and accepts only its own.
  */
 
 export interface ConfirmationBinding {
@@ -35,7 +35,15 @@ export type RedeemResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: RedeemFailureReason; readonly message: string };
 
+/** Where redeemed nonces are kept: the money-state store (see MoneyStore.redeemNonce). */
+export interface NonceRegistry {
+  /** True exactly once per nonce; false when it was redeemed before. */
+  redeemNonce(nonce: string, expiresAt: Date): Promise<boolean>;
+}
+
 export interface ConfirmationTokensOptions {
+  /** Remembers redeemed nonces across processes and restarts. */
+  readonly nonces: NonceRegistry;
   /** QFPAY_CONFIRM_SECRET, at least 32 bytes. Without it a random per-process secret is used. */
   readonly secret?: Buffer | string;
   /** Lifetime of a token; default 5 minutes. */
@@ -78,10 +86,10 @@ export class ConfirmationTokens {
   readonly ttlMs: number;
   private readonly secret: Buffer;
   private readonly now: () => number;
-  /** nonce → expiry (epoch ms) of tokens already redeemed. */
-  private readonly redeemed = new Map<string, number>();
+  private readonly nonces: NonceRegistry;
 
-  constructor(options: ConfirmationTokensOptions = {}) {
+  constructor(options: ConfirmationTokensOptions) {
+    this.nonces = options.nonces;
     this.secret = options.secret === undefined ? randomBytes(32) : toSecret(options.secret);
     this.ttlMs = options.ttlMs ?? DEFAULT_CONFIRMATION_TTL_MS;
     if (!Number.isSafeInteger(this.ttlMs) || this.ttlMs <= 0) {
@@ -105,10 +113,12 @@ export class ConfirmationTokens {
     };
   }
 
-  /** Verifies `token` against `binding` and, when it matches, uses it up. */
-  redeem(token: string, binding: ConfirmationBinding): RedeemResult {
+  /**
+   * Verifies `token` against `binding` and, when it matches, uses it up. Rejects only when the nonce
+   * registry cannot be reached (then nothing may be executed either).
+   */
+  async redeem(token: string, binding: ConfirmationBinding): Promise<RedeemResult> {
     const now = this.now();
-    this.forgetExpired(now);
 
     const parts = typeof token === 'string' && token.length <= MAX_TOKEN_LENGTH ? token.split('.') : [];
     const [encoded, signature] = parts;
@@ -144,21 +154,14 @@ export class ConfirmationTokens {
         'The confirmation token was issued for a different action: the tool, environment, merchant or at least one parameter (amount, currency, pay type, out_trade_no…) differs from what was prepared.',
       );
     }
-    if (this.redeemed.has(payload.n)) {
+    if (!(await this.nonces.redeemNonce(payload.n, new Date(payload.e)))) {
       return refuse('reused', 'The confirmation token was already used; each token confirms one execution.');
     }
-    this.redeemed.set(payload.n, payload.e);
     return { ok: true };
   }
 
   private mac(encodedPayload: string): Buffer {
     return createHmac('sha256', this.secret).update(MAC_DOMAIN).update(encodedPayload, 'utf8').digest();
-  }
-
-  private forgetExpired(now: number): void {
-    for (const [nonce, expiresAt] of this.redeemed) {
-      if (expiresAt <= now) this.redeemed.delete(nonce);
-    }
   }
 }
 

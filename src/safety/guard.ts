@@ -29,6 +29,16 @@ export interface WriteIntent {
   readonly txcurrcd: string;
   /** Refunds and cancellations: the payment they act on. */
   readonly orig_syssn?: string;
+  /**
+   * Refunds: what QFPay's query of the payment showed just before. The guard checks, in the same
+   * atomic step that records the intent, that `txamt` fits in `refundable_txamt` minus the refunds
+   * recorded as sent that `visibleRefunds` does not contain yet (any process's).
+   */
+  readonly refundOf?: {
+    readonly orig_syssn: string;
+    readonly refundable_txamt: number;
+    readonly visibleRefunds: readonly string[];
+  };
   /** Human-readable, with the amount in words, for a person to approve. */
   readonly summary: string;
 }
@@ -166,8 +176,6 @@ export interface MoneyGuard {
    * may have moved money. Lets a retried refund reuse the amount it was first resolved to.
    */
   recall?(tool: WriteToolName, out_trade_no: string): Promise<RecalledWrite | undefined>;
-  /** Runs `work` alone among calls with the same key (refunds of one payment, for example). */
-  exclusive?<R>(key: string, work: () => Promise<R>): Promise<R>;
   /**
    * Refunds of `origSyssn` that this server sent and that may have moved money but are not among
    * `visibleRefunds` (the refund out_trade_nos QFPay's query shows): their sum in minor units.

@@ -1,15 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { link, open, readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
 import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
-import { FINAL_STATUSES, NORMALISED_STATUSES } from '../qfpay/types.js';
+import { NORMALISED_STATUSES } from '../qfpay/types.js';
 import { canonicalJson } from './idempotency.js';
 import { maskAppcode, maskAuthCode, maskLuhnPans, redactSecrets, sanitizeUpstreamText } from './sanitize.js';
+import { LedgerIndex } from './ledger-index.js';
 import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 
 /**
@@ -145,7 +146,7 @@ export interface LedgerOpenOptions {
   readonly onWarning?: (message: string) => void;
 }
 
-export type LedgerErrorCode = 'integrity' | 'unavailable' | 'locked' | 'closed' | 'unknown_intent';
+export type LedgerErrorCode = 'integrity' | 'unavailable' | 'locked' | 'closed' | 'unknown_intent' | 'clock';
 
 /** Anything that stops the ledger from recording. Money-moving calls must not proceed past it. */
 export class LedgerError extends Error {
@@ -484,86 +485,12 @@ export function hongKongDay(instant: Date | string): string {
   return formatQfpayDateTime(typeof instant === 'string' ? new Date(instant) : instant).slice(0, 10);
 }
 
-/** A record before the chain fields (seq, prev_hash, hash) are added. */
-export type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
-
-/**
- * The content of an intent record, validated and cleaned (secrets removed, codes masked), without
- * its time: every store stamps the time itself, from its own clock. Throws a LedgerError when the
- * input is invalid.
- */
-export function intentRecordContent(
-  input: IntentInput,
-  secrets: readonly string[],
-): Omit<RecordBody, 'time'> {
-  const parsed = intentInputSchema.safeParse(input);
-  if (!parsed.success) throw invalidInput('the intent', parsed.error);
-  const valid = parsed.data;
-  return omitUndefined({
-    environment: valid.environment,
-    merchant: omitUndefined({
-      appcode: maskAppcode(valid.merchant.appcode),
-      mchid: valid.merchant.mchid === undefined ? undefined : cleanText(valid.merchant.mchid, secrets, 64),
-      fingerprint: merchantFingerprint(valid.merchant),
-    }),
-    tool: valid.tool,
-    kind: valid.kind,
-    step: 'intent' as const,
-    intent_id: randomUUID(),
-    // Kept exact (validated above): it is the idempotency key the ledger is searched by.
-    out_trade_no: valid.out_trade_no,
-    txamt: valid.txamt,
-    txcurrcd: valid.txcurrcd,
-    status: 'INTENDED' as const,
-    params: cleanParams(valid.params, secrets),
-    fingerprint: valid.fingerprint,
-    caller: valid.caller === undefined ? undefined : cleanText(valid.caller, secrets, 256),
-    approval: valid.approval,
-    orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
-  });
-}
-
-/** The content of an outcome or reconciled record for `intent`, without its time. Throws a LedgerError when invalid. */
-export function resolutionRecordContent(
-  step: 'outcome' | 'reconciled',
-  intent: LedgerRecord,
-  input: OutcomeInput,
-  secrets: readonly string[],
-): Omit<RecordBody, 'time'> {
-  const parsed = outcomeInputSchema.safeParse(input);
-  if (!parsed.success) throw invalidInput(`the ${step}`, parsed.error);
-  const valid = parsed.data;
-  return omitUndefined({
-    environment: intent.environment,
-    merchant: intent.merchant,
-    tool: intent.tool,
-    kind: intent.kind,
-    step,
-    intent_id: intent.intent_id,
-    out_trade_no: intent.out_trade_no,
-    txamt: intent.txamt,
-    txcurrcd: intent.txcurrcd,
-    status: valid.status,
-    respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
-    syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
-    orig_syssn: valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
-    message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
-    processed: valid.processed,
-  });
-}
-
-/** An outcome was recorded for an intent the store does not hold. */
-export function unknownIntent(intentId: string, where: string): LedgerError {
-  return new LedgerError(
-    'unknown_intent',
-    `No intent ${intentId} in the audit ledger ${where}.`,
-    'Record the intent before its outcome; this is a bug in the caller.',
-  );
-}
-
 // ---------------------------------------------------------------------------------------------
 // The ledger
 // ---------------------------------------------------------------------------------------------
+
+/** A record before the chain fields (seq, prev_hash, hash) are added. */
+export type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** A lock older than this is abandoned: appends take milliseconds. */
@@ -571,15 +498,35 @@ const STALE_LOCK_MS = 30_000;
 /** A lock file still without a valid owner after this long was never going to get one. */
 const UNWRITTEN_LOCK_MS = 1_000;
 
+/** A record may be stamped at most this much before the ledger's latest one (clock steps, not skew). */
+export const CLOCK_TOLERANCE_MS = 60_000;
+/** A checkpoint is saved once this many records were read or written since the last one. */
+const CHECKPOINT_EVERY = 1_000;
+
+/** What the ledger offers the work of one atomic step (see {@link AuditLedger.atomically}). */
+export interface LedgerTransaction {
+  /** Everything verified so far, including what other processes appended up to this step. */
+  readonly index: LedgerIndex;
+  /** The time the next record will carry (the ledger's clock: never before its latest record). */
+  readonly time: string;
+  /** Appends a validated intent durably (fsync'd before it resolves). */
+  recordIntent(input: IntentInput): Promise<LedgerRecord>;
+  /** Appends an outcome or reconciliation of a known intent durably. */
+  recordResolution(
+    step: 'outcome' | 'reconciled',
+    intentId: string,
+    input: OutcomeInput,
+  ): Promise<LedgerRecord>;
+}
+
 export class AuditLedger {
-  private readonly records: LedgerRecord[] = [];
-  private readonly entriesByIntent = new Map<string, { intent: LedgerRecord; outcomes: LedgerRecord[] }>();
-  private readonly intentsByOutTradeNo = new Map<string, string[]>();
+  private index = new LedgerIndex();
   private position: ChainPosition = GENESIS;
   private size = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private failure: LedgerError | undefined;
   private closed = false;
+  private sinceCheckpoint = 0;
 
   private constructor(
     readonly file: string,
@@ -593,7 +540,8 @@ export class AuditLedger {
   ) {}
 
   /**
-   * Opens (creating with mode 0600, in a directory created with 0700) and verifies the whole chain.
+   * Opens (creating with mode 0600, in a directory created with 0700) and verifies the chain: all of
+   * it, or, when a checkpoint of this very file vouches for a verified prefix, only what follows it.
    * Throws {@link LedgerIntegrityError} when it is broken, {@link LedgerError} when it cannot be used.
    */
   static async open(file: string, options: LedgerOpenOptions = {}): Promise<AuditLedger> {
@@ -614,11 +562,6 @@ export class AuditLedger {
     try {
       await sweepLockStaging(absolute);
       const existed = await fileExists(absolute);
-      const contents = existed ? await readFile(absolute) : Buffer.alloc(0);
-      const scan = scanBytes(contents, GENESIS);
-      if (scan.problem?.kind === 'broken') {
-        throw new LedgerIntegrityError(absolute, scan.problem.seq, scan.problem.line, scan.problem.reason);
-      }
       const handle = await open(absolute, 'a', 0o600).catch((error: unknown) => {
         throw unavailable(absolute, error);
       });
@@ -626,12 +569,13 @@ export class AuditLedger {
         if (!existed) await syncDirectory(path.dirname(absolute));
         const info = await handle.stat();
         const ledger = new AuditLedger(absolute, handle, { dev: info.dev, ino: info.ino }, settings);
-        for (const record of scan.records) ledger.index(record);
-        ledger.position = scan.end;
-        ledger.size = scan.validBytes;
-        if (scan.problem?.kind === 'torn_tail') {
-          await ledger.repairTail(contents.subarray(scan.validBytes), scan.problem);
+        const start = existed ? await readCheckpoint(absolute, info) : undefined;
+        if (start) {
+          ledger.index = LedgerIndex.restore(start.index);
+          ledger.position = start.position;
+          ledger.size = start.size;
         }
+        await ledger.catchUp();
         return ledger;
       } catch (error) {
         await handle.close().catch(() => undefined);
@@ -645,97 +589,90 @@ export class AuditLedger {
   }
 
   /**
-   * Records, durably, that a money-moving call is about to be made. Resolves only once the record
-   * is on disk; rejects (and the call must then not be made) when it cannot be written.
+   * Runs `work` as one atomic step across every process sharing the file: under the lock, after
+   * reading what others appended, so what `work` decides from `step.index` still holds when it
+   * appends. Keep `work` short: other processes wait for the lock meanwhile.
    */
-  async recordIntent(input: IntentInput): Promise<LedgerRecord> {
-    const body = intentRecordContent(input, this.options.secrets);
-    // Stamped inside the queue, so times follow the order of the chain.
-    return this.enqueue(() => ({ time: this.options.now().toISOString(), ...body }));
-  }
-
-  /** Records what QFPay answered for an intent (or that the outcome is unknown). */
-  recordOutcome(intentId: string, input: OutcomeInput): Promise<LedgerRecord> {
-    return this.recordResolution('outcome', intentId, input);
-  }
-
-  /** Records what a later query established about an intent whose outcome was not final. */
-  recordReconciliation(intentId: string, input: OutcomeInput): Promise<LedgerRecord> {
-    return this.recordResolution('reconciled', intentId, input);
-  }
-
-  private recordResolution(
-    step: 'outcome' | 'reconciled',
-    intentId: string,
-    input: OutcomeInput,
-  ): Promise<LedgerRecord> {
-    const parsed = outcomeInputSchema.safeParse(input);
-    if (!parsed.success) return Promise.reject(invalidInput(`the ${step}`, parsed.error));
-    return this.enqueue(() => {
-      // Looked up inside the queue, after catching up, so another process's intent is found too.
-      const intent = this.entriesByIntent.get(intentId)?.intent;
-      if (!intent) throw unknownIntent(intentId, this.file);
-      return {
-        time: this.options.now().toISOString(),
-        ...resolutionRecordContent(step, intent, parsed.data, this.options.secrets),
-      };
+  atomically<T>(work: (step: LedgerTransaction) => Promise<T> | T): Promise<T> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return this.serialise(async () => {
+      if (this.failure) throw this.failure;
+      const release = await acquireLock(this.file, this.options.lockTimeoutMs);
+      try {
+        await this.catchUp();
+        const time = this.stampTime();
+        return await work({
+          index: this.index,
+          time,
+          recordIntent: (input) => this.append(intentBody(input, this.options.secrets, time)),
+          recordResolution: (step, intentId, input) =>
+            this.append(this.resolutionBody(step, intentId, input, time)),
+        });
+      } finally {
+        await release();
+      }
     });
   }
 
   /**
-   * Intents whose outcome is not final: no outcome at all (the process stopped mid-call), or a
-   * latest outcome that is still PROCESSING, AWAITING_CUSTOMER or UNKNOWN. On start, each must be
-   * resolved by querying its out_trade_no, never by sending it again.
+   * Records, durably, that a money-moving call is about to be made. Resolves only once the record
+   * is on disk; rejects (and the call must then not be made) when it cannot be written.
    */
-  pendingIntents(): LedgerRecord[] {
-    const pending: LedgerRecord[] = [];
-    for (const { intent, outcomes } of this.entriesByIntent.values()) {
-      const latest = outcomes.at(-1);
-      if (!latest || !FINAL_STATUSES.has(latest.status as NormalisedStatus)) pending.push(intent);
-    }
-    return pending;
+  recordIntent(input: IntentInput): Promise<LedgerRecord> {
+    return this.atomically((step) => step.recordIntent(input));
   }
 
-  /** Every intent that `include` accepts (all by default), oldest first, each with its outcomes. */
-  intents(include: (intent: LedgerRecord) => boolean = () => true): LedgerEntry[] {
-    const found: LedgerEntry[] = [];
-    for (const [intentId, { intent }] of this.entriesByIntent) {
-      if (include(intent)) found.push(this.entry(intentId));
-    }
-    return found;
+  /** Records what QFPay answered for an intent (or that the outcome is unknown). */
+  recordOutcome(intentId: string, input: OutcomeInput): Promise<LedgerRecord> {
+    return this.atomically((step) => step.recordResolution('outcome', intentId, input));
   }
 
-  /** Every intent recorded for `out_trade_no`, oldest first, each with its latest outcome. */
-  findByOutTradeNo(out_trade_no: string): LedgerEntry[] {
-    return (this.intentsByOutTradeNo.get(out_trade_no) ?? []).map((intentId) => this.entry(intentId));
+  /** Records what a later query established about an intent whose outcome was not final. */
+  recordReconciliation(intentId: string, input: OutcomeInput): Promise<LedgerRecord> {
+    return this.atomically((step) => step.recordResolution('reconciled', intentId, input));
   }
 
-  /** The latest `limit` records, newest first. */
-  recent(limit: number): LedgerRecord[] {
-    if (!Number.isSafeInteger(limit) || limit <= 0) return [];
-    return this.records.slice(-limit).reverse();
-  }
-
-  /**
-   * Sum of `txamt` per currency over intents of `kind` made on `day` (YYYY-MM-DD, UTC+8), counting
-   * every intent whose latest status is not a definite "nothing moved" (FAILED, CANCELLED,
-   * EXPIRED). Unknown, pending, awaiting-customer and unanswered intents count: a cap must assume
-   * the money may have moved. Payments later refunded still count as payments. Across all
-   * merchants in this ledger (one per environment).
-   */
-  totals(day: string, kind: 'payment' | 'refund'): Map<string, number> {
-    const sums = new Map<string, number>();
-    for (const { intent, outcomes } of this.entriesByIntent.values()) {
-      if (intent.kind !== kind || hongKongDay(intent.time) !== day) continue;
-      if (movedNothing(outcomes.at(-1))) continue;
-      sums.set(intent.txcurrcd, (sums.get(intent.txcurrcd) ?? 0) + intent.txamt);
-    }
-    return sums;
+  /** The index as of the last read or write (call {@link refresh} first to include other processes). */
+  get state(): LedgerIndex {
+    return this.index;
   }
 
   /** Number of verified records. */
   get count(): number {
-    return this.records.length;
+    return this.position.seq;
+  }
+
+  /**
+   * The latest `limit` records that `include` accepts, newest first, read backwards from the end of
+   * the verified part of the file: the cost depends on `limit`, not on the ledger's size.
+   */
+  async recent(
+    limit: number,
+    include: (record: LedgerRecord) => boolean = () => true,
+  ): Promise<LedgerRecord[]> {
+    if (!Number.isSafeInteger(limit) || limit <= 0) return [];
+    const found: LedgerRecord[] = [];
+    let end = this.size;
+    let carry: Buffer = Buffer.alloc(0);
+    while (end > 0 && found.length < limit) {
+      const start = Math.max(0, end - TAIL_CHUNK);
+      const chunk = Buffer.concat([await readRange(this.file, start, end - start), carry]);
+      const firstNewline = start === 0 ? -1 : chunk.indexOf(0x0a);
+      // Everything before the first newline may be the end of a line that starts earlier.
+      carry = start === 0 ? Buffer.alloc(0) : chunk.subarray(0, firstNewline + 1);
+      const complete = chunk
+        .subarray(firstNewline + 1)
+        .toString('utf8')
+        .split('\n')
+        .filter(Boolean);
+      for (let i = complete.length - 1; i >= 0 && found.length < limit; i -= 1) {
+        const record = JSON.parse(complete[i]!) as LedgerRecord;
+        if (include(record)) found.push(record);
+      }
+      end = start;
+      if (firstNewline === -1 && start !== 0) carry = chunk;
+    }
+    return found;
   }
 
   /** Reads what other processes appended since the last read or write. */
@@ -751,36 +688,46 @@ export class AuditLedger {
     });
   }
 
-  /** Waits for queued writes, then closes the file. Further writes reject. */
+  /** Waits for queued writes, saves a checkpoint, then closes the file. Further writes reject. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.queue.catch(() => undefined);
+    if (this.sinceCheckpoint > 0 && !this.failure) await this.saveCheckpoint();
     await this.handle.close();
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private entry(intentId: string): LedgerEntry {
-    const found = this.entriesByIntent.get(intentId);
-    if (!found) throw new Error(`ledger index is missing intent ${intentId}`);
-    const outcome = found.outcomes.at(-1);
-    return outcome
-      ? { intent: found.intent, outcome, outcomes: [...found.outcomes] }
-      : { intent: found.intent, outcomes: [] };
+  /**
+   * The time for the next record: this process's clock, but never earlier than the ledger's latest
+   * record, so every process counts days on one clock (the one that wrote last). A clock more than
+   * {@link CLOCK_TOLERANCE_MS} behind the ledger is refused rather than trusted or silently
+   * overridden: the host's clock is wrong and caps could not be trusted either way.
+   */
+  private stampTime(): string {
+    const now = this.options.now();
+    const last = this.index.lastTime ? Date.parse(this.index.lastTime) : Number.NEGATIVE_INFINITY;
+    if (now.getTime() < last - CLOCK_TOLERANCE_MS) {
+      throw new LedgerError(
+        'clock',
+        `This server's clock (${now.toISOString()}) is behind the audit ledger's latest record (${this.index.lastTime}) by more than ${CLOCK_TOLERANCE_MS / 1000} s; the money-moving action was not sent to QFPay.`,
+        "Nothing was sent to QFPay. Ask the operator to fix this host's clock (NTP), then try again.",
+      );
+    }
+    return new Date(Math.max(now.getTime(), last)).toISOString();
   }
 
-  private index(record: LedgerRecord): void {
-    this.records.push(record);
-    if (record.step === 'intent') {
-      this.entriesByIntent.set(record.intent_id, { intent: record, outcomes: [] });
-      const ids = this.intentsByOutTradeNo.get(record.out_trade_no) ?? [];
-      ids.push(record.intent_id);
-      this.intentsByOutTradeNo.set(record.out_trade_no, ids);
-    } else {
-      // An outcome for an intent we never saw cannot come from this API; it stays in `records` only.
-      this.entriesByIntent.get(record.intent_id)?.outcomes.push(record);
-    }
+  private resolutionBody(
+    step: 'outcome' | 'reconciled',
+    intentId: string,
+    input: OutcomeInput,
+    time: string,
+  ): RecordBody {
+    // Looked up after catching up, so another process's intent is found too.
+    const intent = this.index.intent(intentId)?.intent;
+    if (!intent) throw unknownIntent(intentId, this.file);
+    return resolutionBody(step, intent, input, this.options.secrets, time);
   }
 
   private serialise<T>(operation: () => Promise<T>): Promise<T> {
@@ -789,27 +736,17 @@ export class AuditLedger {
     return run;
   }
 
-  private enqueue(build: () => RecordBody): Promise<LedgerRecord> {
-    // Checked when the write is requested: writes queued before close() still complete.
-    if (this.closed) return Promise.reject(this.closedError());
-    return this.serialise(async () => {
-      if (this.failure) throw this.failure;
-      const release = await acquireLock(this.file, this.options.lockTimeoutMs);
-      try {
-        await this.catchUp();
-        const body = build();
-        const unsigned = { ...body, seq: this.position.seq + 1, prev_hash: this.position.hash };
-        const record = { ...unsigned, hash: hashRecordBody(unsigned) } as LedgerRecord;
-        const line = Buffer.from(`${canonicalJson(record)}\n`, 'utf8');
-        await this.writeDurably(line);
-        this.index(record);
-        this.position = { seq: record.seq, hash: record.hash, lines: this.position.lines + 1 };
-        this.size += line.length;
-        return record;
-      } finally {
-        await release();
-      }
-    });
+  /** Must run inside {@link atomically}. */
+  private async append(body: RecordBody): Promise<LedgerRecord> {
+    const unsigned = { ...body, seq: this.position.seq + 1, prev_hash: this.position.hash };
+    const record = { ...unsigned, hash: hashRecordBody(unsigned) } as LedgerRecord;
+    const line = Buffer.from(`${canonicalJson(record)}\n`, 'utf8');
+    await this.writeDurably(line);
+    this.index.apply(record);
+    this.position = { seq: record.seq, hash: record.hash, lines: this.position.lines + 1 };
+    this.size += line.length;
+    this.sinceCheckpoint += 1;
+    return record;
   }
 
   private closedError(): LedgerError {
@@ -844,7 +781,7 @@ export class AuditLedger {
     }
   }
 
-  /** Verifies and indexes what other processes appended. Must hold the lock. */
+  /** Verifies and indexes what was appended since `this.size` (by others, or before open). Must hold the lock. */
   private async catchUp(): Promise<void> {
     const info = await stat(this.file).catch((error: unknown) => {
       throw this.poison(unavailable(this.file, error, 'the ledger file disappeared while open'));
@@ -876,28 +813,213 @@ export class AuditLedger {
         new LedgerIntegrityError(this.file, scan.problem.seq, scan.problem.line, scan.problem.reason),
       );
     }
-    for (const record of scan.records) this.index(record);
+    for (const record of scan.records) this.index.apply(record);
     this.position = scan.end;
     this.size += scan.validBytes;
+    this.sinceCheckpoint += scan.records.length;
     if (scan.problem?.kind === 'torn_tail') {
       // We hold the lock, so the writer of that fragment died mid-write.
       await this.repairTail(added.subarray(scan.validBytes), scan.problem);
     }
+    if (this.sinceCheckpoint >= CHECKPOINT_EVERY) await this.saveCheckpoint();
   }
 
   /** Must hold the lock; `fragment` is everything after the last complete line. */
   private async repairTail(fragment: Uint8Array, problem: ScanProblem): Promise<void> {
     const kept = await repairTornTail(this.file, this.handle, fragment, this.size, problem, this.options);
     if (!kept) return;
-    this.index(kept);
+    this.index.apply(kept);
     this.position = { seq: kept.seq, hash: kept.hash, lines: this.position.lines + 1 };
     this.size += fragment.length + 1;
+  }
+
+  /** A cache of the verified prefix; losing or corrupting it only costs a full read on the next open. */
+  private async saveCheckpoint(): Promise<void> {
+    try {
+      await writeCheckpoint(this.file, {
+        v: CHECKPOINT_VERSION,
+        dev: this.identity.dev,
+        ino: this.identity.ino,
+        size: this.size,
+        position: this.position,
+        index: this.index.snapshot(),
+      });
+      this.sinceCheckpoint = 0;
+    } catch (error) {
+      this.options.onWarning(
+        `qfpay-mcp: audit ledger ${this.file}: could not save its checkpoint (${(error as NodeJS.ErrnoException).code ?? 'error'}); the next start reads the whole file`,
+      );
+    }
   }
 
   private poison(error: LedgerError): LedgerError {
     this.failure = error;
     return error;
   }
+}
+
+/**
+ * An intent record stamped `time`, validated and cleaned (secrets removed, codes masked): the one
+ * way every store builds one. Throws a LedgerError when the input is invalid.
+ */
+export function intentBody(input: IntentInput, secrets: readonly string[], time: string): RecordBody {
+  const parsed = intentInputSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput('the intent', parsed.error);
+  const valid = parsed.data;
+  return omitUndefined({
+    time,
+    environment: valid.environment,
+    merchant: omitUndefined({
+      appcode: maskAppcode(valid.merchant.appcode),
+      mchid: valid.merchant.mchid === undefined ? undefined : cleanText(valid.merchant.mchid, secrets, 64),
+      fingerprint: merchantFingerprint(valid.merchant),
+    }),
+    tool: valid.tool,
+    kind: valid.kind,
+    step: 'intent' as const,
+    intent_id: randomUUID(),
+    // Kept exact (validated above): it is the idempotency key the ledger is searched by.
+    out_trade_no: valid.out_trade_no,
+    txamt: valid.txamt,
+    txcurrcd: valid.txcurrcd,
+    status: 'INTENDED' as const,
+    params: cleanParams(valid.params, secrets),
+    fingerprint: valid.fingerprint,
+    caller: valid.caller === undefined ? undefined : cleanText(valid.caller, secrets, 256),
+    approval: valid.approval,
+    orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
+  });
+}
+
+/** An outcome or reconciled record of `intent`, stamped `time`. Throws a LedgerError when the input is invalid. */
+export function resolutionBody(
+  step: 'outcome' | 'reconciled',
+  intent: LedgerRecord,
+  input: OutcomeInput,
+  secrets: readonly string[],
+  time: string,
+): RecordBody {
+  const parsed = outcomeInputSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput(`the ${step}`, parsed.error);
+  const valid = parsed.data;
+  return omitUndefined({
+    time,
+    environment: intent.environment,
+    merchant: intent.merchant,
+    tool: intent.tool,
+    kind: intent.kind,
+    step,
+    intent_id: intent.intent_id,
+    out_trade_no: intent.out_trade_no,
+    txamt: intent.txamt,
+    txcurrcd: intent.txcurrcd,
+    status: valid.status,
+    respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
+    syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
+    orig_syssn: valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
+    message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
+    processed: valid.processed,
+  });
+}
+
+/** An outcome was to be recorded for an intent the store does not hold. */
+export function unknownIntent(intentId: string, where: string): LedgerError {
+  return new LedgerError(
+    'unknown_intent',
+    `No intent ${intentId} in the audit ledger ${where}.`,
+    'Record the intent before its outcome; this is a bug in the caller.',
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint: `<file>.checkpoint`, the verified prefix (size, chain position) and the index state
+// ---------------------------------------------------------------------------------------------
+
+const CHECKPOINT_VERSION = 1;
+const TAIL_CHUNK = 64 * 1024;
+
+interface Checkpoint {
+  readonly v: number;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly position: ChainPosition;
+  readonly index: ReturnType<LedgerIndex['snapshot']>;
+}
+
+const checkpointSchema = z.object({
+  v: z.literal(CHECKPOINT_VERSION),
+  dev: z.number(),
+  ino: z.number(),
+  size: z.number().int().nonnegative(),
+  position: z.object({
+    seq: z.number().int().nonnegative(),
+    hash: z.string().regex(HEX64),
+    lines: z.number().int().nonnegative(),
+  }),
+  index: z.object({ lastTime: z.string().optional(), intents: z.array(z.unknown()) }),
+});
+
+export function checkpointFile(file: string): string {
+  return `${file}.checkpoint`;
+}
+
+async function writeCheckpoint(file: string, checkpoint: Checkpoint): Promise<void> {
+  const staging = `${checkpointFile(file)}.${process.pid}.${randomUUID().slice(0, 8)}`;
+  await writeFile(staging, JSON.stringify(checkpoint), { mode: 0o600, flag: 'wx' });
+  try {
+    await rename(staging, checkpointFile(file));
+  } catch (error) {
+    await unlink(staging).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The checkpoint when it describes a prefix of this very file (same inode, not longer than the file)
+ * whose last record is the one the file actually has there; undefined otherwise (read everything).
+ */
+async function readCheckpoint(
+  file: string,
+  info: { dev: number; ino: number; size: number },
+): Promise<
+  { size: number; position: ChainPosition; index: Parameters<typeof LedgerIndex.restore>[0] } | undefined
+> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(checkpointFile(file), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = checkpointSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const checkpoint = parsed.data;
+  if (checkpoint.dev !== info.dev || checkpoint.ino !== info.ino || checkpoint.size > info.size)
+    return undefined;
+  if (checkpoint.size === 0) return undefined;
+  const tail = await readRange(
+    file,
+    Math.max(0, checkpoint.size - TAIL_CHUNK),
+    Math.min(TAIL_CHUNK, checkpoint.size),
+  );
+  if (tail.at(-1) !== 0x0a) return undefined;
+  const lineStart = tail.lastIndexOf(0x0a, tail.length - 2) + 1;
+  if (lineStart === 0 && checkpoint.size > tail.length) return undefined;
+  const previous = { ...checkpoint.position, seq: checkpoint.position.seq - 1 };
+  const last = tail.subarray(lineStart, tail.length - 1);
+  let record: LedgerRecord;
+  try {
+    record = JSON.parse(last.toString('utf8')) as LedgerRecord;
+  } catch {
+    return undefined;
+  }
+  const check = checkLine(last, { ...previous, hash: record.prev_hash });
+  if (!check.ok || check.record.hash !== checkpoint.position.hash) return undefined;
+  return {
+    size: checkpoint.size,
+    position: checkpoint.position,
+    index: checkpoint.index as Parameters<typeof LedgerIndex.restore>[0],
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import { upstreamWriteVerdict } from '../qfpay/outcome.js';
 import { amountDisplay } from '../qfpay/money.js';
@@ -31,70 +31,71 @@ import {
   type WriteIntent,
   type WriteToolName,
 } from './guard.js';
-import { type EarlierDecision, fingerprintParams, IdempotencyRegistry } from './idempotency.js';
-import {
-  type AuditLedger,
-  hongKongDay,
-  type LedgerEntry,
-  LedgerError,
-  type LedgerRecord,
-  merchantFingerprint,
-  type MoneyActionKind,
-  movedNothing,
-} from './ledger.js';
+import { fingerprintParams } from './idempotency.js';
+import { LedgerError, type LedgerRecord, merchantFingerprint, type MoneyActionKind } from './ledger.js';
+import type {
+  AdmissionRefusal,
+  AdmissionTotals,
+  KeyHolder,
+  MoneyStore,
+  StoreScope,
+  WriteAdmissionResult,
+} from './money-store.js';
 import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from './policy.js';
 import { findLuhnPan } from './sanitize.js';
-import { KeyedMutex } from './keyed-mutex.js';
-import type { LedgerAccess } from './ledger-access.js';
 import { confirmationSummary } from './summary.js';
 
 /**
  * The full money guard: every rule that stands between an agent and QFPay, enforced here and
- * nowhere else (reliability notes §1.5–1.6, §2.4–2.5, §5; checklist A, E, F, G).
+ * nowhere else (reliability notes §1.5–1.6, §2.4–2.5, §5; checklist A, E, F, G). Every decision that
+ * must be exclusive is one atomic step of the money-state store (`MoneyStore`), so the rules hold
+ * across every process sharing it, not just within this one.
  *
  * For each write, in order:
  * 1. production gate: `prod` writes are refused unless the operator allowed them;
  * 2. idempotency: the same out_trade_no with the same parameters returns what was recorded (or
- *    shares the execution still running), a different one is refused; nothing is sent either way;
- * 3. policy: notify/return URLs on the allow-list, no card number in free text, per-transaction
- *    and daily caps (counted from the ledger plus what is being sent right now);
+ *    waits for the execution still running, here or in another process), a different one is
+ *    refused; nothing is sent either way;
+ * 3. policy: notify/return URLs on the allow-list, no card number in free text, the
+ *    per-transaction cap;
  * 4. confirmation, in prod (or everywhere with QFPAY_CONFIRM=always): the person is asked
  *    directly when the client can carry the question (a pushed elicitation on 2025-era
  *    connections; on 2026-07-28 requests an `input_required` answer whose request state carries
  *    the bound token, redeemed when the call comes back approved), otherwise a bound single-use
- *    token is issued and the call must be repeated with it;
- * 5. the intent is written to the ledger and fsync'd; if that fails, nothing is sent;
+ *    token is issued and the call must be repeated with it; a token's nonce is redeemed in the store;
+ * 5. `store.beginWrite`, ONE atomic step: the key is claimed, the daily caps and a refund's
+ *    remainder are checked against the store's totals at that instant, and the intent is recorded
+ *    durably; if any of that fails, nothing is sent;
  * 6. the call is made once; its outcome (or the fact that it is unknown) is recorded.
  *
- * From the idempotency check of a confirmed call to claiming its key there is no await, so
- * identical calls arriving together see each other: one executes, the others share its result.
+ * Within one process, identical calls arriving together share the one execution (and its answer);
+ * across processes the loser of the claim waits for the winner's outcome and is answered with it
+ * as a replay, never by sending again.
  */
 
-type Settled =
-  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+type Shared =
+  | { readonly ok: true; readonly outcome: GuardOutcome<unknown> }
+  | { readonly ok: false; readonly error: unknown };
 
-/** What the idempotency registry holds per out_trade_no. */
-interface Remembered {
-  readonly tool: string;
-  readonly txamt: number;
-  readonly txcurrcd: string;
-  readonly params: Readonly<Record<string, unknown>>;
-  readonly recorded: RecordedWrite;
-  /** The answer itself, for executions of this process. */
-  readonly settled?: Settled;
+/** An execution of this process that identical calls arriving meanwhile share. */
+interface LocalExecution {
+  readonly fingerprint: string;
+  readonly settled: Promise<Shared>;
 }
 
 export interface SafeGuardOptions {
   readonly environment: WriteIntent['environment'];
   readonly merchant: MerchantIdentity;
   readonly policy: MoneyPolicy;
-  /** The audit ledger; when it cannot be opened or written, every write is refused (fail closed). */
-  readonly ledger: LedgerAccess;
+  /** The money-state store; when it cannot record, every write is refused (fail closed). */
+  readonly store: MoneyStore;
   readonly tokens: ConfirmationTokens;
   readonly log: (line: string) => void;
-  /** Clock for daily caps (tests). */
+  /** Clock for reconciliation deadlines (tests); record times come from the store's clock. */
   readonly now?: () => Date;
-  /** Called once after the ledger is closed (removes a temporary ledger). */
+  /** How long a call waits for an identical call's outcome in another process (default 30 s). */
+  readonly sharedWaitMs?: number;
+  /** Called once after the store is closed (removes a temporary ledger). */
   readonly onClose?: () => Promise<void>;
 }
 
@@ -105,9 +106,14 @@ export interface StartupReconciliation {
 }
 
 /** How long an unfinished intent is worth querying on start (QFPay answers for recent months). */
-const RECONCILE_MAX_AGE_MS = 35 * 24 * 3_600_000;
-const RECONCILE_MAX_INTENTS = 200;
+export const RECONCILE_MAX_AGE_MS = 35 * 24 * 3_600_000;
+/** At most this many unfinished intents (the newest) are queried on one start. */
+export const RECONCILE_MAX_INTENTS = 200;
 const RECONCILE_CONCURRENCY = 4;
+const DEFAULT_SHARED_WAIT_MS = 30_000;
+const SHARED_POLL_MS = 50;
+/** Values of executions of this process kept for replays (the store has the records anyway). */
+const KEPT_VALUES = 1_000;
 
 /** payment and refund numbers share QFPay's namespace; a cancel acts on a payment's number. */
 function idempotencyKey(tool: WriteToolName, outTradeNo: string): string {
@@ -135,35 +141,26 @@ export function intentFingerprint(intent: WriteIntent): string {
   });
 }
 
-/**
- * An intent holds its out_trade_no (replays, conflicts) unless QFPay certainly did not process it
- * or definitely refused it: then the same number may be sent again, and QFPay decides.
- */
-function holdsKey(entry: LedgerEntry): boolean {
-  const latest = entry.outcome;
-  return !(latest && (latest.processed === false || latest.status === 'FAILED'));
-}
+const CONFLICT_NEXT_ACTION =
+  'Nothing was sent to QFPay. To retry the earlier request, repeat it with exactly the same parameters; for a different request, use a new out_trade_no.';
 
 export class SafeGuard implements MoneyGuard {
-  private readonly registry: IdempotencyRegistry<Remembered, LedgerEntry>;
-  private readonly refundLocks = new KeyedMutex();
-  /** Amounts of payments/refunds claimed but not yet in the ledger, per day|kind|currency. */
-  private readonly reserved = new Map<string, number>();
-  private readonly merchantPrint: string;
+  private readonly scope: StoreScope;
   private readonly now: () => Date;
+  private readonly running = new Map<string, LocalExecution>();
+  /** intent_id → the answer this process got, so a replay of its own execution can show it. */
+  private readonly values = new Map<string, unknown>();
+  private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private closed = false;
 
   constructor(private readonly options: SafeGuardOptions) {
-    this.merchantPrint = merchantFingerprint(options.merchant);
+    this.scope = { environment: options.environment, merchant: merchantFingerprint(options.merchant) };
     this.now = options.now ?? (() => new Date());
-    this.registry = new IdempotencyRegistry<Remembered, LedgerEntry>({
-      ledger: { findByOutTradeNo: (key) => this.ledgerEntriesFor(key) },
-      replayFromLedger: (entry) => rememberedFromLedger(entry),
-    });
   }
 
-  get ledgerFile(): string {
-    return this.options.ledger.file;
+  /** Where the store keeps its records (a file, or a database). */
+  get storeLocation(): string {
+    return this.options.store.location;
   }
 
   run<T>(
@@ -181,7 +178,6 @@ export class SafeGuard implements MoneyGuard {
       run: (intent, token, ctx, execute, options) =>
         this.guardedRun(intent, token, ctx, execute, options ?? {}, approval),
       recall: (tool, outTradeNo) => this.recall(tool, outTradeNo),
-      exclusive: (key, work) => this.exclusive(key, work),
       unaccountedRefunds: (origSyssn, visible) => this.unaccountedRefunds(origSyssn, visible),
       noteReconciliation: (intent, report) => this.noteReconciliation(intent, report),
       auditView: () => this.auditView(),
@@ -189,48 +185,35 @@ export class SafeGuard implements MoneyGuard {
   }
 
   async recall(tool: WriteToolName, outTradeNo: string): Promise<RecalledWrite | undefined> {
+    let holder: KeyHolder | undefined;
     try {
-      // Another process may have written since this one last looked.
-      await (await this.options.ledger.existing())?.refresh();
+      holder = await this.options.store.keyHolder(this.scope, idempotencyKey(tool, outTradeNo));
     } catch {
-      // An unusable ledger refuses the write itself (fail closed); what it held is unknown here.
+      // An unusable store refuses the write itself (fail closed); what it held is unknown here.
       return undefined;
     }
-    const remembered = this.registry.recorded(idempotencyKey(tool, outTradeNo));
-    if (!remembered || remembered.tool !== tool) return undefined;
+    if (!holder || holder.intent.tool !== tool) return undefined;
     return {
-      txamt: remembered.txamt,
-      txcurrcd: remembered.txcurrcd,
-      params: remembered.params,
-      recorded: remembered.recorded,
+      txamt: holder.intent.txamt,
+      txcurrcd: holder.intent.txcurrcd,
+      params: holder.intent.params ?? {},
+      recorded: this.recordedWrite(holder),
     };
   }
 
-  exclusive<R>(key: string, work: () => Promise<R>): Promise<R> {
-    return this.refundLocks.run(key, work);
-  }
-
-  async unaccountedRefunds(origSyssn: string, visibleRefunds: ReadonlySet<string>): Promise<number> {
-    const ledger = await this.options.ledger.existing();
-    if (!ledger) return 0;
-    await ledger.refresh();
-    return ledger
-      .intents((intent) => this.isOurs(intent) && intent.kind === 'refund' && intent.orig_syssn === origSyssn)
-      .filter((entry) => !movedNothing(entry.outcome) && !visibleRefunds.has(entry.intent.out_trade_no))
-      .reduce((sum, entry) => sum + entry.intent.txamt, 0);
+  unaccountedRefunds(origSyssn: string, visibleRefunds: ReadonlySet<string>): Promise<number> {
+    return this.options.store.unaccountedRefunds(this.scope, origSyssn, visibleRefunds);
   }
 
   async noteReconciliation(intent: WriteIntent, report: ExecutionReport): Promise<void> {
-    const ledger = this.options.ledger.current;
-    if (!ledger) return;
-    const fingerprint = intentFingerprint(intent);
-    const entry = ledger
-      .findByOutTradeNo(intent.out_trade_no)
-      .filter((e) => this.isOurs(e.intent) && e.intent.fingerprint === fingerprint)
-      .at(-1);
-    if (!entry || entry.outcome?.status === report.status) return;
     try {
-      await ledger.recordReconciliation(entry.intent.intent_id, {
+      const holder = await this.options.store.keyHolder(
+        this.scope,
+        idempotencyKey(intent.tool, intent.out_trade_no),
+      );
+      if (!holder || holder.intent.fingerprint !== intentFingerprint(intent)) return;
+      if (holder.latest?.status === report.status) return;
+      await this.options.store.recordReconciliation(holder.intent.intent_id, {
         status: report.status,
         ...(report.syssn ? { syssn: report.syssn } : {}),
         ...(report.respcd ? { respcd: report.respcd } : {}),
@@ -245,52 +228,46 @@ export class SafeGuard implements MoneyGuard {
 
   auditView(): AuditView {
     return {
-      recent: async (limit) => {
-        const ledger = await this.options.ledger.existing();
-        if (!ledger) return [];
-        await ledger.refresh();
-        return ledger
-          .recent(ledger.count)
-          .filter((record) => this.isOurs(record))
-          .slice(0, Math.max(0, limit))
-          .map(auditLine);
-      },
+      recent: async (limit) =>
+        (await this.options.store.recent(Math.max(0, limit), this.scope)).map(auditLine),
     };
   }
 
   /**
-   * On start, before any write is served: every intent of this merchant whose outcome is not final
-   * (the process stopped mid-call, or the answer was lost) is queried once by its out_trade_no,
-   * within `budgetMs` in total, and what QFPay says is recorded. Never re-sends anything.
+   * Every intent of this merchant whose outcome is not final (a process stopped mid-call, or the
+   * answer was lost) is queried once by its out_trade_no, within `budgetMs` in total, and what
+   * QFPay says is recorded. Never re-sends anything. Runs in the background after the server is up:
+   * a write meanwhile for a key still unfinished is answered from the store (a replay, whose
+   * current state the tool reads by querying), never sent again. Each intent is leased in the store,
+   * so processes starting together do not query the same one.
    */
   async reconcilePending(
     client: Pick<QfpayClient, 'findTransaction'>,
     budgetMs: number,
+    signal?: AbortSignal,
   ): Promise<StartupReconciliation> {
-    let ledger: AuditLedger | undefined;
+    const none = { unfinished: 0, resolved: 0, stillOpen: 0 };
+    let pending: readonly LedgerRecord[];
     try {
-      ledger = await this.options.ledger.existing();
+      pending = await this.options.store.pendingIntents({
+        scope: this.scope,
+        since: new Date(this.now().getTime() - RECONCILE_MAX_AGE_MS),
+        limit: RECONCILE_MAX_INTENTS,
+      });
     } catch (error) {
       this.options.log(
         `qfpay-mcp: ${errorText(error)} Money-moving tools refuse every call until this is fixed.`,
       );
-      return { unfinished: 0, resolved: 0, stillOpen: 0 };
+      return none;
     }
-    if (!ledger) return { unfinished: 0, resolved: 0, stillOpen: 0 };
-    const oldest = this.now().getTime() - RECONCILE_MAX_AGE_MS;
-    const pending = ledger
-      .pendingIntents()
-      .filter((intent) => this.isOurs(intent) && Date.parse(intent.time) >= oldest)
-      .reverse()
-      .slice(0, RECONCILE_MAX_INTENTS);
-    if (pending.length === 0) return { unfinished: 0, resolved: 0, stillOpen: 0 };
-    const deadline = Date.now() + budgetMs;
+    if (pending.length === 0) return none;
+    const deadline = this.now().getTime() + budgetMs;
     let resolved = 0;
     const queue = [...pending];
     const worker = async (): Promise<void> => {
-      for (let intent = queue.shift(); intent; intent = queue.shift()) {
-        if (Date.now() >= deadline) return;
-        if (await this.reconcileOne(client, ledger, intent, deadline)) resolved += 1;
+      for (let intent = queue.shift(); intent && !signal?.aborted; intent = queue.shift()) {
+        if (this.now().getTime() >= deadline) return;
+        if (await this.reconcileOne(client, intent, deadline, budgetMs, signal)) resolved += 1;
       }
     };
     await Promise.all(Array.from({ length: Math.min(RECONCILE_CONCURRENCY, pending.length) }, worker));
@@ -309,7 +286,7 @@ export class SafeGuard implements MoneyGuard {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.options.ledger.close();
+      await this.options.store.close();
     } finally {
       await this.options.onClose?.();
     }
@@ -328,15 +305,10 @@ export class SafeGuard implements MoneyGuard {
     if (intent.environment === 'prod' && !this.options.policy.allowProdWrites) {
       return refused(prodWritesOffReason(intent.tool), PROD_WRITES_OFF_NEXT_ACTION);
     }
-    try {
-      await (await this.options.ledger.existing())?.refresh();
-    } catch (error) {
-      return ledgerRefusal(error);
-    }
     const key = idempotencyKey(intent.tool, intent.out_trade_no);
     const fingerprint = intentFingerprint(intent);
-    const earlier = this.registry.peek(key, fingerprint);
-    if (earlier.kind !== 'none') return this.answerFromEarlier<T>(earlier);
+    const earlier = await this.earlierUse<T>(key, fingerprint, options.signal);
+    if (earlier) return earlier;
     const problem = this.policyProblem(intent);
     if (problem) return problem;
 
@@ -344,104 +316,226 @@ export class SafeGuard implements MoneyGuard {
     if (confirmationRequired(this.options.policy, intent.environment)) {
       const confirmation =
         ctx.inBand?.kind === 'answered'
-          ? this.answeredInBand(intent, ctx.inBand)
+          ? await this.answeredInBand(intent, ctx.inBand)
           : confirmationToken !== undefined
-            ? this.redeem(intent, confirmationToken, 'token')
+            ? await this.redeem(intent, confirmationToken, 'token')
             : await this.askOrIssue(intent, ctx, approval, options.signal);
       if (confirmation.kind !== 'approved') return confirmation.outcome;
       approvedBy = confirmation.via;
-      if (approvedBy === 'elicitation') {
-        // Time passed while the person decided: the same action may have run meanwhile.
-        const meanwhile = this.registry.peek(key, fingerprint);
-        if (meanwhile.kind !== 'none') return this.answerFromEarlier<T>(meanwhile);
-        const changed = this.policyProblem(intent);
-        if (changed) return changed;
-      }
+      // Time passed while the person decided: the same action may have run meanwhile.
+      const meanwhile = await this.earlierUse<T>(key, fingerprint, options.signal);
+      if (meanwhile) return meanwhile;
     }
 
-    const decision = this.registry.begin(key, fingerprint);
-    if (decision.kind !== 'new') return this.answerFromEarlier<T>(decision);
-    const releaseReservation = this.reserve(intent);
-    let ledger: AuditLedger;
-    let intentRecord: LedgerRecord;
+    // From this check to registering the execution there is no await: identical calls of this
+    // process see each other and share one execution.
+    const local = this.running.get(key);
+    if (local) return this.shareLocal<T>(local, fingerprint);
+    let settle!: (shared: Shared) => void;
+    const execution: LocalExecution = {
+      fingerprint,
+      settled: new Promise<Shared>((resolve) => {
+        settle = resolve;
+      }),
+    };
+    this.running.set(key, execution);
     try {
-      ledger = await this.options.ledger.writable();
-      intentRecord = await ledger.recordIntent({
-        environment: intent.environment,
-        merchant: intent.merchant,
-        tool: intent.tool,
-        kind: kindOf(intent.tool),
-        params: ledgerParams(intent),
-        out_trade_no: intent.out_trade_no,
-        txamt: intent.txamt,
-        txcurrcd: intent.txcurrcd,
+      const outcome = await this.claimAndExecute(intent, key, fingerprint, ctx, execute, options, approvedBy);
+      settle({ ok: true, outcome });
+      return outcome;
+    } catch (error) {
+      settle({ ok: false, error });
+      throw error;
+    } finally {
+      this.running.delete(key);
+    }
+  }
+
+  /**
+   * The store's answer for a key already used: a replay (after waiting for an outcome still being
+   * made elsewhere), a conflict refusal, or undefined when the key is free.
+   */
+  private async earlierUse<T>(
+    key: string,
+    fingerprint: string,
+    signal: AbortSignal | undefined,
+  ): Promise<GuardOutcome<T> | undefined> {
+    const local = this.running.get(key);
+    if (local) return this.shareLocal<T>(local, fingerprint);
+    let holder: KeyHolder | undefined;
+    try {
+      holder = await this.options.store.keyHolder(this.scope, key);
+    } catch (error) {
+      return ledgerRefusal(error);
+    }
+    if (!holder) return undefined;
+    if (holder.intent.fingerprint !== fingerprint) return conflictRefusal(key, holder);
+    return this.replayHolder<T>(key, holder, signal);
+  }
+
+  private async claimAndExecute<T>(
+    intent: WriteIntent,
+    key: string,
+    fingerprint: string,
+    ctx: GuardContext,
+    execute: () => Promise<T>,
+    options: RunOptions<T>,
+    approvedBy: 'token' | 'elicitation' | undefined,
+  ): Promise<GuardOutcome<T>> {
+    let admission: WriteAdmissionResult;
+    try {
+      admission = await this.options.store.beginWrite({
+        scope: this.scope,
+        key,
         fingerprint,
-        ...(intent.orig_syssn ? { orig_syssn: intent.orig_syssn } : {}),
-        ...(callerOf(ctx) ? { caller: callerOf(ctx) } : {}),
-        ...(approvedBy ? { approval: approvedBy } : {}),
+        intent: {
+          environment: intent.environment,
+          merchant: intent.merchant,
+          tool: intent.tool,
+          kind: kindOf(intent.tool),
+          params: ledgerParams(intent),
+          out_trade_no: intent.out_trade_no,
+          txamt: intent.txamt,
+          txcurrcd: intent.txcurrcd,
+          fingerprint,
+          ...(intent.orig_syssn ? { orig_syssn: intent.orig_syssn } : {}),
+          ...(callerOf(ctx) ? { caller: callerOf(ctx) } : {}),
+          ...(approvedBy ? { approval: approvedBy } : {}),
+        },
+        ...(intent.refundOf ? { refundOf: intent.refundOf } : {}),
+        admit: (totals) => this.admit(intent, totals),
       });
     } catch (error) {
-      decision.fail(error);
+      // Fail closed: without a durable intent nothing is sent.
       return ledgerRefusal(error);
-    } finally {
-      // Recorded (the ledger counts it from now on) or refused: either way no longer reserved.
-      releaseReservation();
     }
-
-    const remembered = (settled: Settled, report: ExecutionReport): Remembered => ({
-      tool: intent.tool,
-      txamt: intent.txamt,
-      txcurrcd: intent.txcurrcd,
-      params: intent.params,
-      recorded: {
-        status: report.status,
-        ...(report.syssn ? { syssn: report.syssn } : {}),
-        ...(report.respcd ? { respcd: report.respcd } : {}),
-        recorded_at: intentRecord.time,
-        source: 'memory',
-      },
-      settled,
-    });
-
+    switch (admission.kind) {
+      case 'refused':
+        return refused(admission.refusal.message, admission.refusal.next_action);
+      case 'conflict':
+        return conflictRefusal(key, admission.holder);
+      case 'held':
+        return this.replayHolder<T>(key, admission.holder, options.signal);
+      case 'claimed':
+        break;
+    }
+    const intentRecord = admission.intent;
     let value: T;
     try {
       value = await execute();
     } catch (error) {
-      const failure = classifyFailure(error, intent);
-      await this.recordOutcome(ledger, intentRecord, failure.report);
-      if (failure.holdsKey) decision.complete(remembered({ ok: false, error }, failure.report));
-      else decision.fail(error);
+      await this.recordOutcome(intentRecord, classifyFailure(error, intent));
       throw error;
     }
     const report = options.describe?.(value) ?? {
       status: 'UNKNOWN' as const,
       message: 'QFPay answered; this tool did not classify the answer',
     };
-    await this.recordOutcome(ledger, intentRecord, report);
-    decision.complete(remembered({ ok: true, value }, report));
+    await this.recordOutcome(intentRecord, report);
+    this.keepValue(intentRecord.intent_id, value);
     return { kind: 'executed', value, ...(approvedBy ? { approval: approvedBy } : {}) };
   }
 
-  private async answerFromEarlier<T>(decision: EarlierDecision<Remembered>): Promise<GuardOutcome<T>> {
-    switch (decision.kind) {
-      case 'conflict':
-        return refused(decision.message, decision.next_action);
-      case 'replay':
-        return replayed<T>(decision.result);
-      case 'in_flight': {
-        let shared: Remembered;
-        try {
-          shared = await decision.promise;
-        } catch (error) {
-          // The execution we waited for stopped before anything could reach QFPay.
-          if (error instanceof LedgerError) return ledgerRefusal(error);
-          throw error;
-        }
-        if (shared.settled?.ok) return { kind: 'executed', value: shared.settled.value as T };
-        if (shared.settled) throw shared.settled.error;
-        return replayed<T>(shared);
+  /** Daily caps and a refund's remainder, decided inside the store's atomic step. */
+  private admit(intent: WriteIntent, totals: AdmissionTotals): AdmissionRefusal | undefined {
+    const kind = kindOf(intent.tool);
+    if (kind === 'cancel') return undefined;
+    if (intent.refundOf) {
+      const remainder = intent.refundOf.refundable_txamt - totals.unaccountedRefunds;
+      if (intent.txamt > remainder) {
+        return {
+          message: `refund of ${amountDisplay(intent.txamt, intent.txcurrcd)} exceeds the refundable remainder ${amountDisplay(Math.max(0, remainder), intent.txcurrcd)} (counting refunds of payment ${intent.refundOf.orig_syssn} already sent and not yet shown by QFPay).`,
+          next_action: `Nothing was sent to QFPay. Query the payment again for its current remainder and refund at most that.`,
+        };
       }
     }
+    const check = checkAmountCaps(this.options.policy, {
+      kind,
+      txamt: intent.txamt,
+      txcurrcd: intent.txcurrcd,
+      todayTotal: totals.dayTotal,
+    });
+    return check.ok ? undefined : { message: check.message, next_action: check.next_action };
+  }
+
+  /** Answers from a holder of the key with the same parameters; waits while its outcome is being made. */
+  private async replayHolder<T>(
+    key: string,
+    holder: KeyHolder,
+    signal: AbortSignal | undefined,
+  ): Promise<GuardOutcome<T>> {
+    const settled = holder.latest ? holder : await this.awaitOutcome(key, holder, signal);
+    return this.replayOf<T>(settled);
+  }
+
+  /**
+   * Polls the store until the holder's outcome is recorded (by another process), the wait is over or
+   * the caller gave up: the answer is then what is recorded (UNKNOWN while nothing is), never a
+   * second send.
+   */
+  private async awaitOutcome(
+    key: string,
+    holder: KeyHolder,
+    signal: AbortSignal | undefined,
+  ): Promise<KeyHolder> {
+    const until = Date.now() + (this.options.sharedWaitMs ?? DEFAULT_SHARED_WAIT_MS);
+    let current = holder;
+    while (!current.latest && Date.now() < until && !signal?.aborted && !this.closed) {
+      await new Promise((resolve) => setTimeout(resolve, SHARED_POLL_MS));
+      let next: KeyHolder | undefined;
+      try {
+        next = await this.options.store.keyHolder(this.scope, key);
+      } catch {
+        return current;
+      }
+      // Released (QFPay did not process it): answer with the record that released it.
+      if (!next || next.intent.intent_id !== current.intent.intent_id) {
+        return { ...current, latest: { ...current.intent, status: 'FAILED', processed: false } };
+      }
+      current = next;
+    }
+    return current;
+  }
+
+  private replayOf<T>(holder: KeyHolder): GuardOutcome<T> {
+    const intentId = holder.intent.intent_id;
+    return {
+      kind: 'replayed',
+      recorded: this.recordedWrite(holder),
+      ...(this.values.has(intentId) ? { value: this.values.get(intentId) as T } : {}),
+    };
+  }
+
+  private recordedWrite(holder: KeyHolder): RecordedWrite {
+    const latest = holder.latest;
+    const status: NormalisedStatus = latest && latest.status !== 'INTENDED' ? latest.status : 'UNKNOWN';
+    return {
+      status,
+      ...(holder.syssn ? { syssn: holder.syssn } : {}),
+      ...(latest?.respcd ? { respcd: latest.respcd } : {}),
+      recorded_at: holder.intent.time,
+      source: this.values.has(holder.intent.intent_id) ? 'memory' : 'ledger',
+    };
+  }
+
+  private async shareLocal<T>(local: LocalExecution, fingerprint: string): Promise<GuardOutcome<T>> {
+    if (local.fingerprint !== fingerprint) {
+      return refused(
+        'This out_trade_no is being used right now by a request with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.',
+        CONFLICT_NEXT_ACTION,
+      );
+    }
+    const shared = await local.settled;
+    if (!shared.ok) throw shared.error;
+    const outcome = shared.outcome as GuardOutcome<T>;
+    // A person approved the first call; the calls that joined it did not approve anything themselves.
+    if (outcome.kind === 'executed') return { kind: 'executed', value: outcome.value };
+    return outcome;
+  }
+
+  private keepValue(intentId: string, value: unknown): void {
+    this.values.set(intentId, value);
+    if (this.values.size > KEPT_VALUES) this.values.delete(this.values.keys().next().value as string);
   }
 
   /**
@@ -449,21 +543,26 @@ export class SafeGuard implements MoneyGuard {
    * token the request state carried back: it is redeemed against this call's own parameters, so
    * altered state, a different action, an expired or a reused question all execute nothing.
    */
-  private answeredInBand(
+  private async answeredInBand(
     intent: WriteIntent,
     inBand: Extract<InBandConfirmation, { kind: 'answered' }>,
-  ): { kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> } {
+  ): Promise<{ kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
     if (inBand.answer !== 'approved')
       return { kind: 'stop', outcome: this.personSaidNo(intent, inBand.answer) };
     return this.redeem(intent, inBand.token, 'elicitation');
   }
 
-  private redeem<Via extends 'token' | 'elicitation'>(
+  private async redeem<Via extends 'token' | 'elicitation'>(
     intent: WriteIntent,
     token: string,
     via: Via,
-  ): { kind: 'approved'; via: Via } | { kind: 'stop'; outcome: GuardOutcome<never> } {
-    const result = this.options.tokens.redeem(token, binding(intent));
+  ): Promise<{ kind: 'approved'; via: Via } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
+    let result;
+    try {
+      result = await this.options.tokens.redeem(token, binding(intent));
+    } catch (error) {
+      return { kind: 'stop', outcome: ledgerRefusal(error) };
+    }
     if (result.ok) return { kind: 'approved', via };
     this.options.log(
       `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: confirmation refused (${result.reason}, ${via})`,
@@ -527,7 +626,10 @@ export class SafeGuard implements MoneyGuard {
     };
   }
 
-  /** URL allow-list, card numbers in free text, caps; undefined when the intent may proceed. */
+  /**
+   * URL allow-list, card numbers in free text, the per-transaction cap; undefined when the intent
+   * may proceed. Daily caps need the store's totals and are checked in its atomic step (`admit`).
+   */
   private policyProblem(intent: WriteIntent): GuardOutcome<never> | undefined {
     const { policy } = this.options;
     for (const field of ['notify_url', 'return_url'] as const) {
@@ -551,40 +653,17 @@ export class SafeGuard implements MoneyGuard {
       kind,
       txamt: intent.txamt,
       txcurrcd: intent.txcurrcd,
-      todayTotal: this.countedToday(kind, intent.txcurrcd),
+      todayTotal: 0,
     });
     return check.ok ? undefined : refused(check.message, check.next_action);
   }
 
-  private countedToday(kind: 'payment' | 'refund', currency: string): number {
-    const day = hongKongDay(this.now());
-    const recorded = this.options.ledger.current?.totals(day, kind).get(currency) ?? 0;
-    return recorded + (this.reserved.get(`${day}|${kind}|${currency}`) ?? 0);
-  }
-
-  /** Counts an amount towards today's caps until its intent is in the ledger. */
-  private reserve(intent: WriteIntent): () => void {
-    const kind = kindOf(intent.tool);
-    if (kind === 'cancel') return () => undefined;
-    const slot = `${hongKongDay(this.now())}|${kind}|${intent.txcurrcd}`;
-    this.reserved.set(slot, (this.reserved.get(slot) ?? 0) + intent.txamt);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.reserved.get(slot) ?? 0) - intent.txamt;
-      if (left > 0) this.reserved.set(slot, left);
-      else this.reserved.delete(slot);
-    };
-  }
-
   private async recordOutcome(
-    ledger: AuditLedger,
     intentRecord: LedgerRecord,
     report: ExecutionReport & { processed?: boolean },
   ): Promise<void> {
     try {
-      await ledger.recordOutcome(intentRecord.intent_id, {
+      await this.options.store.recordOutcome(intentRecord.intent_id, {
         status: report.status,
         ...(report.syssn ? { syssn: report.syssn } : {}),
         ...(report.respcd ? { respcd: report.respcd } : {}),
@@ -602,18 +681,28 @@ export class SafeGuard implements MoneyGuard {
 
   private async reconcileOne(
     client: Pick<QfpayClient, 'findTransaction'>,
-    ledger: AuditLedger,
     intent: LedgerRecord,
     deadline: number,
+    leaseMs: number,
+    signal: AbortSignal | undefined,
   ): Promise<boolean> {
-    const entry = ledger
-      .findByOutTradeNo(intent.out_trade_no)
-      .find((e) => e.intent.intent_id === intent.intent_id);
+    const { store } = this.options;
+    try {
+      if (!(await store.claimReconciliation(intent.intent_id, this.owner, leaseMs))) return false;
+    } catch (error) {
+      this.options.log(`qfpay-mcp: audit ledger: ${errorText(error)}`);
+      return false;
+    }
     let rows;
     try {
       rows = await client.findTransaction(
         { out_trade_no: intent.out_trade_no },
-        { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
+        {
+          signal: AbortSignal.any([
+            AbortSignal.timeout(Math.max(1, deadline - this.now().getTime())),
+            ...(signal ? [signal] : []),
+          ]),
+        },
       );
     } catch (error) {
       this.options.log(
@@ -621,10 +710,14 @@ export class SafeGuard implements MoneyGuard {
       );
       return false;
     }
+    const holder = await store
+      .keyHolder(this.scope, idempotencyKey(intent.tool as WriteToolName, intent.out_trade_no))
+      .catch(() => undefined);
+    const latest = holder?.intent.intent_id === intent.intent_id ? holder.latest : undefined;
     const seen = observe(rows, { out_trade_no: intent.out_trade_no });
     if (!seen.record) {
-      if (!entry?.outcome) {
-        await ledger
+      if (!latest) {
+        await store
           .recordReconciliation(intent.intent_id, {
             status: 'UNKNOWN',
             message: 'interrupted before its outcome was recorded; QFPay does not show it (yet)',
@@ -634,9 +727,9 @@ export class SafeGuard implements MoneyGuard {
       return false;
     }
     const status: NormalisedStatus = seen.status;
-    if (entry?.outcome?.status !== status) {
+    if (latest?.status !== status) {
       try {
-        await ledger.recordReconciliation(intent.intent_id, {
+        await store.recordReconciliation(intent.intent_id, {
           status,
           syssn: seen.record.syssn,
           respcd: seen.record.respcd,
@@ -649,29 +742,14 @@ export class SafeGuard implements MoneyGuard {
     }
     return isSettled(status);
   }
+}
 
-  /** Ledger entries that hold `key` for this merchant and environment (the registry's fallback). */
-  private ledgerEntriesFor(key: string): LedgerEntry[] {
-    const ledger = this.options.ledger.current;
-    if (!ledger) return [];
-    const separator = key.indexOf(':');
-    const namespace = key.slice(0, separator);
-    const outTradeNo = key.slice(separator + 1);
-    return ledger
-      .findByOutTradeNo(outTradeNo)
-      .filter(
-        (entry) =>
-          this.isOurs(entry.intent) &&
-          (entry.intent.kind === 'cancel') === (namespace === 'cancel') &&
-          holdsKey(entry),
-      );
-  }
-
-  private isOurs(record: LedgerRecord): boolean {
-    return (
-      record.environment === this.options.environment && record.merchant.fingerprint === this.merchantPrint
-    );
-  }
+function conflictRefusal(key: string, holder: KeyHolder): GuardOutcome<never> {
+  const outTradeNo = key.slice(key.indexOf(':') + 1);
+  return refused(
+    `out_trade_no ${outTradeNo} was already used by an earlier ${holder.intent.tool} call recorded at ${holder.intent.time} with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.`,
+    CONFLICT_NEXT_ACTION,
+  );
 }
 
 function isSettled(status: NormalisedStatus): boolean {
@@ -680,14 +758,6 @@ function isSettled(status: NormalisedStatus): boolean {
 
 function refused(reason: string, nextAction: string): GuardOutcome<never> {
   return { kind: 'refused', reason, next_action: nextAction };
-}
-
-function replayed<T>(remembered: Remembered): GuardOutcome<T> {
-  return {
-    kind: 'replayed',
-    recorded: remembered.recorded,
-    ...(remembered.settled?.ok ? { value: remembered.settled.value as T } : {}),
-  };
 }
 
 function ledgerRefusal(error: unknown): GuardOutcome<never> {
@@ -728,59 +798,31 @@ function endpointOf(intent: WriteIntent): RespcdEndpoint {
 }
 
 /**
- * What a failed execution means for the ledger and for the out_trade_no: not processed by QFPay
- * (rate limited, refused before sending) and definite refusals release the number; anything that
- * may have been processed keeps it, with the outcome UNKNOWN until a query says otherwise.
+ * What a failed execution means for the ledger, and so for the out_trade_no (the store releases
+ * the number on `processed: false` or FAILED): not processed by QFPay (not sent, rate limited,
+ * refused before sending) and definite refusals release it; anything that may have been processed
+ * keeps it, with the outcome UNKNOWN until a query says otherwise.
  */
-function classifyFailure(
-  error: unknown,
-  intent: WriteIntent,
-): { report: ExecutionReport & { processed?: boolean }; holdsKey: boolean } {
+function classifyFailure(error: unknown, intent: WriteIntent): ExecutionReport & { processed?: boolean } {
+  // The request never left this process (its deadline passed or its caller gave up while it
+  // waited for the merchant's rate budget): nothing was charged, the number is free again.
+  if ((error as { kind?: unknown } | undefined)?.kind === 'not_sent') {
+    return { status: 'FAILED', processed: false, message: 'not sent: it never left this server' };
+  }
   if (error instanceof QfpayRateLimitedError) {
-    return {
-      report: { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' },
-      holdsKey: false,
-    };
+    return { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' };
   }
   if (error instanceof QfpayValidationError || error instanceof QfpayConfigError) {
-    return {
-      report: { status: 'FAILED', processed: false, message: `refused before sending: ${error.message}` },
-      holdsKey: false,
-    };
+    return { status: 'FAILED', processed: false, message: `refused before sending: ${error.message}` };
   }
   if (error instanceof QfpayUpstreamError) {
     const { explanation, status } = upstreamWriteVerdict(error, endpointOf(intent));
-    return {
-      report: { status, respcd: error.respcd, message: explanation.meaning },
-      holdsKey: status === 'UNKNOWN',
-    };
+    return { status, respcd: error.respcd, message: explanation.meaning };
   }
   if (error instanceof QfpayUnknownOutcomeError) {
-    return { report: { status: 'UNKNOWN', message: `answer lost: ${error.reason}` }, holdsKey: true };
+    return { status: 'UNKNOWN', message: `answer lost: ${error.reason}` };
   }
-  return {
-    report: { status: 'UNKNOWN', message: 'unexpected failure after the call was started; outcome unknown' },
-    holdsKey: true,
-  };
-}
-
-function rememberedFromLedger(entry: LedgerEntry): Remembered {
-  const latest = entry.outcome;
-  const withSyssn = [...entry.outcomes].reverse().find((record) => record.syssn);
-  const status: NormalisedStatus = latest && latest.status !== 'INTENDED' ? latest.status : 'UNKNOWN';
-  return {
-    tool: entry.intent.tool,
-    txamt: entry.intent.txamt,
-    txcurrcd: entry.intent.txcurrcd,
-    params: entry.intent.params ?? {},
-    recorded: {
-      status,
-      ...(withSyssn?.syssn ? { syssn: withSyssn.syssn } : {}),
-      ...(latest?.respcd ? { respcd: latest.respcd } : {}),
-      recorded_at: entry.intent.time,
-      source: 'ledger',
-    },
-  };
+  return { status: 'UNKNOWN', message: 'unexpected failure after the call was started; outcome unknown' };
 }
 
 /** One ledger record as the audit resource shows it. */

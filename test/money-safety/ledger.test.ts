@@ -228,6 +228,8 @@ describe('a crash between intent and outcome', () => {
     const logs: string[] = [];
     const runtime = await createRuntime({ env: env('crash.jsonl'), log: (line) => logs.push(line) });
     try {
+      // Reconciliation runs in the background, off the initialize path.
+      expect(await runtime.startupReconciliation).toEqual({ unfinished: 1, resolved: 1, stillOpen: 0 });
       const records = (await ledgerRecords(ledgerFile)).filter((r) => r.out_trade_no === outTradeNo);
       expect(records.map((r) => `${r.step}:${r.status}`)).toEqual(['intent:INTENDED', 'reconciled:PAID']);
       expect(records[1]?.syssn).toEqual(expect.any(String));

@@ -3,9 +3,21 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { ConfirmationTokens, DEFAULT_CONFIRMATION_TTL_MS } from '../../src/safety/confirmation.js';
-import type { ConfirmationBinding } from '../../src/safety/confirmation.js';
+import type { ConfirmationBinding, NonceRegistry } from '../../src/safety/confirmation.js';
 
 const SECRET = randomBytes(32);
+
+/** The store's nonce registry, as far as tokens see it (the real one is tested with the store). */
+function nonceRegistry(): NonceRegistry {
+  const redeemed = new Set<string>();
+  return {
+    redeemNonce: (nonce) => {
+      if (redeemed.has(nonce)) return Promise.resolve(false);
+      redeemed.add(nonce);
+      return Promise.resolve(true);
+    },
+  };
+}
 
 function binding(overrides: Partial<ConfirmationBinding> = {}): ConfirmationBinding {
   return {
@@ -29,46 +41,46 @@ function clock(start = 1_750_000_000_000): { now: () => number; advance: (ms: nu
 }
 
 describe('ConfirmationTokens', () => {
-  it('redeems a token once for exactly the action it was issued for', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('redeems a token once for exactly the action it was issued for', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const { token, expires_at } = tokens.issue(binding());
     expect(token).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(expires_at)).toBeGreaterThan(Date.now());
 
-    expect(tokens.redeem(token, binding())).toEqual({ ok: true });
-    const again = tokens.redeem(token, binding());
+    expect(await tokens.redeem(token, binding())).toEqual({ ok: true });
+    const again = await tokens.redeem(token, binding());
     expect(again).toMatchObject({ ok: false, reason: 'reused' });
     expect(!again.ok && again.message).toMatch(/already used/);
   });
 
-  it('binds to canonical parameters: key order and undefined members do not matter', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('binds to canonical parameters: key order and undefined members do not matter', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const { token } = tokens.issue(
       binding({ params: { txamt: 1050, txcurrcd: 'HKD', out_trade_no: 'O-1' } }),
     );
     const reordered = binding({
       params: { out_trade_no: 'O-1', notify_url: undefined, txcurrcd: 'HKD', txamt: 1050 },
     });
-    expect(tokens.redeem(token, reordered)).toEqual({ ok: true });
+    expect(await tokens.redeem(token, reordered)).toEqual({ ok: true });
   });
 
-  it('expires after the TTL (5 minutes by default)', () => {
+  it('expires after the TTL (5 minutes by default)', async () => {
     const time = clock();
-    const tokens = new ConfirmationTokens({ secret: SECRET, now: time.now });
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET, now: time.now });
     const early = tokens.issue(binding());
     const late = tokens.issue(binding());
     expect(Date.parse(early.expires_at)).toBe(time.now() + DEFAULT_CONFIRMATION_TTL_MS);
 
     time.advance(DEFAULT_CONFIRMATION_TTL_MS - 1);
-    expect(tokens.redeem(early.token, binding())).toEqual({ ok: true });
+    expect(await tokens.redeem(early.token, binding())).toEqual({ ok: true });
     time.advance(1);
-    const expired = tokens.redeem(late.token, binding());
+    const expired = await tokens.redeem(late.token, binding());
     expect(expired).toMatchObject({ ok: false, reason: 'expired' });
     expect(!expired.ok && expired.message).toContain(early.expires_at);
   });
 
-  it('refuses a token issued for another tool, environment or merchant', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('refuses a token issued for another tool, environment or merchant', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const { token } = tokens.issue(binding());
     for (const other of [
       binding({ tool: 'refund' }),
@@ -76,14 +88,14 @@ describe('ConfirmationTokens', () => {
       binding({ merchant: { appcode: 'A1B2C3D4E5F60718293A4B5C6D7E8F91', mchid: 'ZaMVg12345' } }),
       binding({ merchant: { appcode: 'A1B2C3D4E5F60718293A4B5C6D7E8F90' } }),
     ]) {
-      expect(tokens.redeem(token, other)).toMatchObject({ ok: false, reason: 'mismatch' });
+      expect(await tokens.redeem(token, other)).toMatchObject({ ok: false, reason: 'mismatch' });
     }
     // A mismatch does not use the token up.
-    expect(tokens.redeem(token, binding())).toEqual({ ok: true });
+    expect(await tokens.redeem(token, binding())).toEqual({ ok: true });
   });
 
-  it('refuses every single-field mutation of the bound action (property, 1,000 runs)', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('refuses every single-field mutation of the bound action (property, 1,000 runs)', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const text = fc.string({ minLength: 1, maxLength: 12 });
     const actionArbitrary = fc.record({
       tool: fc.constantFrom('create_payment', 'refund', 'cancel_payment'),
@@ -142,27 +154,27 @@ describe('ConfirmationTokens', () => {
         return { ...changed, params };
       }),
     ];
-    fc.assert(
-      fc.property(actionArbitrary, fc.oneof(...mutations), (action, mutate) => {
+    await fc.assert(
+      fc.asyncProperty(actionArbitrary, fc.oneof(...mutations), async (action, mutate) => {
         const { token } = tokens.issue(toBinding(action));
         const mutated = mutate(action);
-        expect(tokens.redeem(token, mutated)).toMatchObject({ ok: false, reason: 'mismatch' });
-        expect(tokens.redeem(token, toBinding(action))).toEqual({ ok: true });
+        expect(await tokens.redeem(token, mutated)).toMatchObject({ ok: false, reason: 'mismatch' });
+        expect(await tokens.redeem(token, toBinding(action))).toEqual({ ok: true });
       }),
       { numRuns: 1_000 },
     );
   });
 
-  it('refuses any tampered token (every single-character substitution is caught)', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('refuses any tampered token (every single-character substitution is caught)', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.';
-    fc.assert(
-      fc.property(fc.nat(), fc.constantFrom(...alphabet), (index, replacement) => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.constantFrom(...alphabet), async (index, replacement) => {
         const { token } = tokens.issue(binding());
         const at = index % token.length;
         fc.pre(token[at] !== replacement);
         const tampered = token.slice(0, at) + replacement + token.slice(at + 1);
-        const result = tokens.redeem(tampered, binding());
+        const result = await tokens.redeem(tampered, binding());
         expect(result.ok).toBe(false);
         expect(['malformed', 'bad_signature']).toContain(!result.ok && result.reason);
       }),
@@ -170,10 +182,10 @@ describe('ConfirmationTokens', () => {
     );
   });
 
-  it('has exactly one valid spelling: no other final character of either part is accepted', () => {
+  it('has exactly one valid spelling: no other final character of either part is accepted', async () => {
     // base64url decoders ignore the spare low bits of the last character; a lenient check would
     // accept several spellings of one token.
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
     const { token } = tokens.issue(binding());
     const dot = token.indexOf('.');
@@ -181,24 +193,24 @@ describe('ConfirmationTokens', () => {
       for (const replacement of alphabet) {
         if (replacement === token[at]) continue;
         const variant = token.slice(0, at) + replacement + token.slice(at + 1);
-        expect(tokens.redeem(variant, binding()).ok).toBe(false);
+        expect((await tokens.redeem(variant, binding())).ok).toBe(false);
       }
     }
-    expect(tokens.redeem(token, binding())).toEqual({ ok: true });
+    expect(await tokens.redeem(token, binding())).toEqual({ ok: true });
   });
 
-  it('refuses a token whose payload was re-encoded with a later expiry', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('refuses a token whose payload was re-encoded with a later expiry', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const { token } = tokens.issue(binding());
     const [payload, signature] = token.split('.') as [string, string];
     const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { e: number };
     decoded.e += 24 * 60 * 60 * 1000;
     const forged = `${Buffer.from(JSON.stringify(decoded)).toString('base64url')}.${signature}`;
-    expect(tokens.redeem(forged, binding())).toMatchObject({ ok: false, reason: 'bad_signature' });
+    expect(await tokens.redeem(forged, binding())).toMatchObject({ ok: false, reason: 'bad_signature' });
   });
 
-  it('says malformed for things that are not tokens', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+  it('says malformed for things that are not tokens', async () => {
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     for (const junk of [
       '',
       'abc',
@@ -210,32 +222,39 @@ describe('ConfirmationTokens', () => {
       'x'.repeat(5_000) + '.y',
       'é.é',
     ]) {
-      expect(tokens.redeem(junk, binding())).toMatchObject({ ok: false, reason: 'malformed' });
+      expect(await tokens.redeem(junk, binding())).toMatchObject({ ok: false, reason: 'malformed' });
     }
-    expect(tokens.redeem(undefined as unknown as string, binding())).toMatchObject({ reason: 'malformed' });
+    expect(await tokens.redeem(undefined as unknown as string, binding())).toMatchObject({
+      reason: 'malformed',
+    });
   });
 
-  it('is accepted by another instance sharing the secret, and rejected under a different secret', () => {
-    const a = new ConfirmationTokens({ secret: SECRET });
-    const b = new ConfirmationTokens({ secret: Buffer.from(SECRET) });
-    const c = new ConfirmationTokens({ secret: randomBytes(32) });
-    const withoutSecret = new ConfirmationTokens();
+  it('is accepted by another instance sharing the secret, and rejected under a different secret', async () => {
+    const a = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
+    const b = new ConfirmationTokens({ nonces: nonceRegistry(), secret: Buffer.from(SECRET) });
+    const c = new ConfirmationTokens({ nonces: nonceRegistry(), secret: randomBytes(32) });
+    const withoutSecret = new ConfirmationTokens({ nonces: nonceRegistry() });
 
-    expect(b.redeem(a.issue(binding()).token, binding())).toEqual({ ok: true });
-    expect(c.redeem(a.issue(binding()).token, binding())).toMatchObject({
+    expect(await b.redeem(a.issue(binding()).token, binding())).toEqual({ ok: true });
+    expect(await c.redeem(a.issue(binding()).token, binding())).toMatchObject({
       ok: false,
       reason: 'bad_signature',
     });
-    expect(withoutSecret.redeem(a.issue(binding()).token, binding())).toMatchObject({
+    expect(await withoutSecret.redeem(a.issue(binding()).token, binding())).toMatchObject({
       reason: 'bad_signature',
     });
-    expect(new ConfirmationTokens().redeem(withoutSecret.issue(binding()).token, binding())).toMatchObject({
+    expect(
+      await new ConfirmationTokens({ nonces: nonceRegistry() }).redeem(
+        withoutSecret.issue(binding()).token,
+        binding(),
+      ),
+    ).toMatchObject({
       reason: 'bad_signature',
     });
   });
 
   it('reveals nothing about the action and uses a fresh nonce each time', () => {
-    const tokens = new ConfirmationTokens({ secret: SECRET });
+    const tokens = new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET });
     const first = tokens.issue(binding()).token;
     const second = tokens.issue(binding()).token;
     expect(first).not.toBe(second);
@@ -247,8 +266,14 @@ describe('ConfirmationTokens', () => {
   });
 
   it('requires a secret of at least 32 bytes and a positive TTL', () => {
-    expect(() => new ConfirmationTokens({ secret: 'too short' })).toThrow(/at least 32 bytes/);
-    expect(() => new ConfirmationTokens({ secret: Buffer.alloc(31, 7) })).toThrow(/at least 32 bytes/);
-    expect(() => new ConfirmationTokens({ secret: SECRET, ttlMs: 0 })).toThrow(/ttlMs/);
+    expect(() => new ConfirmationTokens({ nonces: nonceRegistry(), secret: 'too short' })).toThrow(
+      /at least 32 bytes/,
+    );
+    expect(() => new ConfirmationTokens({ nonces: nonceRegistry(), secret: Buffer.alloc(31, 7) })).toThrow(
+      /at least 32 bytes/,
+    );
+    expect(() => new ConfirmationTokens({ nonces: nonceRegistry(), secret: SECRET, ttlMs: 0 })).toThrow(
+      /ttlMs/,
+    );
   });
 });

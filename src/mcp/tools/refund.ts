@@ -19,7 +19,6 @@ import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from 
 import { findPayment, paymentRef } from './lookup.js';
 import { payTypeLabel, type TransactionRef } from './views.js';
 import {
-  exclusively,
   noteReconciliation,
   readCurrent,
   reconcileLostAnswer,
@@ -79,7 +78,7 @@ export const refundTool = defineTool({
   title: 'Refund a QFPay payment',
   description: [
     'Refunds a paid payment in full or in part. Identify the payment by syssn (or orig_out_trade_no). txamt is in the smallest currency unit and defaults to the whole refundable remainder.',
-    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder (counting refunds still in flight); refunds of one payment are handled one at a time. A refused check sends nothing.',
+    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder (counting refunds still in flight); refunds of one payment are checked against it one at a time, across every server process sharing the money state. A refused check sends nothing.',
     "out_trade_no is the refund's own NEW reference (generated when absent, always returned). Repeating a refund with the same out_trade_no and arguments returns its recorded result and never refunds twice. Confirm the amount with the user first: this moves money. If the outcome is UNKNOWN, do not refund again: call query_transaction with the refund's out_trade_no.",
     "In the answer, status is the payment's state after the refund (REFUNDED or PARTIALLY_REFUNDED), PROCESSING while the refund is pending, and syssn/out_trade_no are the refund transaction's.",
     'May answer CONFIRMATION_REQUIRED (production, or when the operator requires it): show confirmation_summary to the user and, once they approve, repeat the call with the same arguments plus the returned out_trade_no, txamt and confirmation_token. Clients that support elicitation are asked directly instead.',
@@ -89,14 +88,15 @@ export const refundTool = defineTool({
   async run(args, call): Promise<ToolOutput<Output>> {
     const client = requireClient(call);
     const ref = paymentRef(args.syssn, args.orig_out_trade_no, 'orig_out_trade_no');
-    // Refunds of one payment run one at a time, each re-reading the remainder once the previous
-    // one has settled, so concurrent refunds can never add up to more than was paid.
+    // Concurrent refunds of one payment (in this process or any other sharing the money-state
+    // store) can never add up to more than was paid: the guard checks the remainder in the same
+    // atomic step that records the refund's intent.
     const syssn = ref.syssn ?? (await findPayment(client, ref, call.signal)).syssn;
-    return exclusively(call, `refund:${syssn}`, () => refundLocked(args, call, { ...ref, syssn }));
+    return refundPayment(args, call, { ...ref, syssn });
   },
 });
 
-async function refundLocked(args: Input, call: ToolCall, ref: TransactionRef): Promise<ToolOutput<Output>> {
+async function refundPayment(args: Input, call: ToolCall, ref: TransactionRef): Promise<ToolOutput<Output>> {
   const found = await findPayment(requireClient(call), ref, call.signal);
   // A retry of a refund this server already sent is answered from its record (the guard replays
   // it, or refuses different arguments): the remainder has already moved by then, so the checks
@@ -136,7 +136,7 @@ async function refundLocked(args: Input, call: ToolCall, ref: TransactionRef): P
     args.confirmation_token,
     payment,
     known,
-    writeIntent(call, payment, txamt, refundNo),
+    writeIntent(call, payment, txamt, refundNo, found),
   );
 }
 
@@ -271,7 +271,14 @@ function checkAmount(payment: PaymentSummary, txamt: number, known: KnownFields)
   }
 }
 
-function writeIntent(call: ToolCall, payment: PaymentSummary, txamt: number, refundNo: string): WriteIntent {
+/** `queried` is the payment as QFPay showed it (the guard re-counts refunds it does not show yet). */
+function writeIntent(
+  call: ToolCall,
+  payment: PaymentSummary,
+  txamt: number,
+  refundNo: string,
+  queried: PaymentSummary,
+): WriteIntent {
   const amount = amountDisplay(txamt, payment.txcurrcd);
   const original = payment.txamt !== null ? amountDisplay(payment.txamt, payment.txcurrcd) : 'unknown';
   return {
@@ -281,6 +288,11 @@ function writeIntent(call: ToolCall, payment: PaymentSummary, txamt: number, ref
     params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
     out_trade_no: refundNo,
     orig_syssn: payment.syssn,
+    refundOf: {
+      orig_syssn: queried.syssn,
+      refundable_txamt: queried.refundable_txamt,
+      visibleRefunds: queried.refunds.map((refund) => refund.out_trade_no),
+    },
     txamt,
     txcurrcd: payment.txcurrcd,
     summary:

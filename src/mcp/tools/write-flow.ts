@@ -112,12 +112,6 @@ export async function sendThroughGuard<T, Output>(
   }
 }
 
-/** Runs `work` alone among calls with the same key when the guard can serialise; otherwise just runs it. */
-export function exclusively<R>(call: ToolCall, key: string, work: () => Promise<R>): Promise<R> {
-  const { guard } = call.deps;
-  return guard.exclusive ? guard.exclusive(key, work) : work();
-}
-
 /**
  * Tells the guard what a query established about a write whose answer was lost or not final, so
  * the audit ledger has it. Best effort: the answer to the caller does not depend on it.

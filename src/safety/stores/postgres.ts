@@ -14,13 +14,13 @@ import type {
 import {
   GENESIS_HASH,
   hashRecordBody,
-  intentRecordContent,
+  intentBody,
   LedgerError,
   type LedgerRecord,
   movedNothing,
   type OutcomeInput,
   type RecordBody,
-  resolutionRecordContent,
+  resolutionBody,
   unknownIntent,
   type VerifyResult,
 } from '../ledger.js';
@@ -151,17 +151,18 @@ class PostgresStore implements MoneyStore {
   }
 
   async beginWrite(admission: WriteAdmission): Promise<WriteAdmissionResult> {
-    const content = intentRecordContent(admission.intent, this.secrets);
     const { scope } = admission;
-    if (content.environment !== scope.environment || content.merchant.fingerprint !== scope.merchant) {
-      throw new LedgerError(
-        'unavailable',
-        'Refusing to record the intent: its environment or merchant differs from the scope it is claimed in.',
-        'This is a bug in the caller of the store; nothing was sent to QFPay.',
-      );
-    }
     return this.transaction(async (client) => {
       const head = await lockChainHead(client, this.location);
+      // Validated and cleaned inside the step: its time is the database's, read under the lock.
+      const content = intentBody(admission.intent, this.secrets, head.time);
+      if (content.environment !== scope.environment || content.merchant.fingerprint !== scope.merchant) {
+        throw new LedgerError(
+          'unavailable',
+          'Refusing to record the intent: its environment or merchant differs from the scope it is claimed in.',
+          'This is a bug in the caller of the store; nothing was sent to QFPay.',
+        );
+      }
       const held = await client.query<{ fingerprint: string; intent_id: string }>(
         'SELECT fingerprint, intent_id FROM qfpay_keys WHERE environment = $1 AND merchant = $2 AND key = $3',
         [scope.environment, scope.merchant, admission.key],
@@ -188,7 +189,7 @@ class PostgresStore implements MoneyStore {
       const refusal = admission.admit({ day: head.day, dayTotal, unaccountedRefunds });
       if (refusal) return { kind: 'refused', refusal };
 
-      const intent = await this.append(client, head, { time: head.time, ...content });
+      const intent = await this.append(client, head, content);
       await client.query(
         `INSERT INTO qfpay_intents (intent_id, environment, merchant, kind, key, fingerprint, out_trade_no,
            orig_syssn, time, day, txcurrcd, txamt, intent_seq, counted, final)
@@ -494,10 +495,11 @@ class PostgresStore implements MoneyStore {
       const row = rows[0];
       if (!row) throw unknownIntent(intentId, this.location);
       const intent = toRecord(row);
-      const record = await this.append(client, head, {
-        time: head.time,
-        ...resolutionRecordContent(step, intent, outcome, this.secrets),
-      });
+      const record = await this.append(
+        client,
+        head,
+        resolutionBody(step, intent, outcome, this.secrets, head.time),
+      );
       const counted = !movedNothing(record);
       await client.query(
         `UPDATE qfpay_intents SET latest_seq = $2, syssn_seq = coalesce($3, syssn_seq), counted = $4, final = $5
