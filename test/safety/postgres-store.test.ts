@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { hongKongDay, LedgerError } from '../../src/safety/ledger.js';
@@ -17,6 +21,8 @@ import {
  * The PostgreSQL store's atomic steps, raced from separate pools (separate connections, as separate
  * hosts would be) against the real server. Each suite works in a database of its own.
  */
+const execFileAsync = promisify(execFile);
+
 describeWithServices('PostgreSQL money store', ['postgres'], ([serverUrl]) => {
   let database: { url: string; drop: () => Promise<void> };
   const open: MoneyStore[] = [];
@@ -60,6 +66,29 @@ describeWithServices('PostgreSQL money store', ['postgres'], ([serverUrl]) => {
     );
     const [again] = await stores(1);
     expect((await again!.verify()).ok).toBe(true);
+  });
+
+  it('migrates once when three processes start on a fresh database at the same time', async () => {
+    const fresh = await createTestDatabase(serverUrl!);
+    try {
+      const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+      const runs = await Promise.all(
+        [0, 1, 2].map(() =>
+          execFileAsync(process.execPath, [cli, 'audit', 'verify'], {
+            env: { ...process.env, QFPAY_DATABASE_URL: fresh.url },
+          }),
+        ),
+      );
+      for (const run of runs)
+        expect(run.stdout).toMatch(/^OK postgresql:\/\/.+: 0 records, hash chain intact\.\n$/);
+      const versions = await queryDatabase<{ version: number }>(
+        fresh.url,
+        'SELECT version FROM qfpay_schema_version',
+      );
+      expect(versions).toHaveLength(SCHEMA_VERSION);
+    } finally {
+      await fresh.drop();
+    }
   });
 
   it('50 concurrent claims of one key from 5 pools: exactly 1 claimed, 49 held by it', async () => {
