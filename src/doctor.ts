@@ -16,6 +16,7 @@ import { redactSecrets } from './safety/sanitize.js';
 import { ensurePrivateDir } from './safety/state-dir.js';
 import { resolveToolsets } from './mcp/runtime.js';
 import { chooseLedgerLocation, type LedgerLocation } from './safety/ledger-location.js';
+import { describeDatabaseUrl } from './safety/open-money-store.js';
 import { ENVIRONMENT_NAMES, explainRespcd, getEnvironment } from './qfpay/catalog/index.js';
 import type { EnvironmentName } from './qfpay/catalog/types.js';
 import type { ClientEvent } from './qfpay/client.js';
@@ -120,6 +121,7 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_ALLOWED_URLS',
   'QFPAY_AUDIT_LOG',
   'QFPAY_STATE_DIR',
+  'QFPAY_DATABASE_URL',
   'QFPAY_MCP_TOKEN',
   'QFPAY_MCP_ALLOWED_HOSTS',
   'QFPAY_MCP_ALLOWED_ORIGINS',
@@ -455,6 +457,15 @@ async function ledgerCheck(
         readOnlySwitch(env) === true ? 'QFPAY_READ_ONLY' : 'QFPAY_TOOLSETS without payments'
       })`,
     };
+  const databaseUrl = (env.QFPAY_DATABASE_URL ?? '').trim();
+  if (databaseUrl !== '') {
+    // openMoneyStore's rule: the database replaces the ledger file. Not connected to from here.
+    return {
+      id: 'ledger',
+      status: 'info',
+      summary: `money state and audit trail in PostgreSQL ${describeDatabaseUrl(databaseUrl)} (QFPAY_DATABASE_URL); the ledger file is not used`,
+    };
+  }
   let location: LedgerLocation;
   try {
     location = await chooseLedgerLocation({

@@ -8,27 +8,25 @@ import { LedgerError, type LedgerRecord, readLedgerFile } from '../safety/ledger
 import type { MoneyStore } from '../safety/money-store.js';
 import { sanitizeUpstreamText } from '../safety/sanitize.js';
 import { resolveAuditLogPath } from '../safety/state-dir.js';
-import { type AuditCliIo, renderTable, summariseActions } from './audit.js';
+import type { AuditCliIo } from './audit.js';
 
 /**
- * The audit commands that involve the PostgreSQL store (`QFPAY_DATABASE_URL`):
+ * Moving a ledger between the embedded store and PostgreSQL (`QFPAY_DATABASE_URL`):
  *
- * - `audit verify` and `audit list` without a FILE read the database when QFPAY_DATABASE_URL is set;
  * - `audit export [FILE] [--out FILE] [--database]` writes a ledger as JSONL (the embedded ledger
  *   file by default, the database with --database), after verifying its chain: the lines are the
  *   records' canonical form, so the output verifies with `audit verify OUT`;
  * - `audit import FILE` copies a JSONL ledger into the database, verified first and again after;
  *   running it again adds nothing (see `stores/postgres-import.ts`).
  *
- * pg is loaded only by these commands. Exit codes as for the other audit commands: 0 fine, 1 a chain
+ * `audit verify` and `audit list` read the database themselves when QFPAY_DATABASE_URL is set (audit.ts).
+ * pg is loaded only when a database is used. Exit codes as for the other audit commands: 0 fine, 1 a chain
  * is broken (or the database holds another one), 2 usage error or unreachable store.
  */
 
 const EXIT_OK = 0;
 const EXIT_BROKEN = 1;
 const EXIT_USAGE = 2;
-const DEFAULT_LIMIT = 20;
-const MAX_LIMIT = 100_000;
 
 const EXPORT_USAGE = `Usage: qfpay-mcp audit export [FILE] [--out FILE] [--database]
 
@@ -60,16 +58,11 @@ ledger, 2 usage error, unreadable file or unreachable database.
 const OPTIONS = {
   file: { type: 'string' },
   out: { type: 'string' },
-  limit: { type: 'string' },
-  json: { type: 'boolean' },
   database: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/**
- * Runs `command` when it is one of the commands above; undefined when `audit.ts` should handle it
- * (verify/list of a file, or without QFPAY_DATABASE_URL).
- */
+/** Runs `command` when it is export or import; undefined for the commands `audit.ts` handles. */
 export async function runAuditTransfer(
   command: string | undefined,
   args: readonly string[],
@@ -81,26 +74,8 @@ export async function runAuditTransfer(
       return runExport(args, io, databaseUrl);
     case 'import':
       return runImport(args, io, databaseUrl);
-    case 'verify':
-    case 'list':
-      return databaseUrl && !namesFile(args) ? runDatabaseRead(command, args, io, databaseUrl) : undefined;
     default:
       return undefined;
-  }
-}
-
-/** Whether verify/list were given a ledger file (then the file is read, whatever the environment says). */
-function namesFile(args: readonly string[]): boolean {
-  if (args.some((arg) => arg === '-h' || arg === '--help')) return true;
-  const parsed = parseQuietly(args);
-  return parsed === undefined || parsed.values.file !== undefined || parsed.positionals.length > 0;
-}
-
-function parseQuietly(args: readonly string[]) {
-  try {
-    return parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
-  } catch {
-    return undefined;
   }
 }
 
@@ -198,61 +173,6 @@ async function runImport(
   } catch (error) {
     return storeError(io, 'import', error);
   }
-}
-
-async function runDatabaseRead(
-  command: 'verify' | 'list',
-  args: readonly string[],
-  io: AuditCliIo,
-  databaseUrl: string,
-): Promise<number> {
-  const parsed = parse(args, command, io, '');
-  if (!parsed) return EXIT_USAGE;
-  const limit = parseLimit(parsed.values.limit);
-  if (command === 'list' && limit === undefined) {
-    return usage(io, 'list', `--limit must be a whole number from 1 to ${MAX_LIMIT}`, '');
-  }
-  const outcome = await withStore(io, command, databaseUrl, async (store) => {
-    const verdict = await store.verify();
-    if (command === 'verify') return verdict;
-    return { verdict, records: await store.listRecords() };
-  });
-  if (typeof outcome === 'number') return outcome;
-  const { location } = outcome;
-  if ('ok' in outcome.value) {
-    const verdict = outcome.value;
-    if (parsed.values.json) io.stdout(`${JSON.stringify({ database: location, ...verdict })}\n`);
-    else if (verdict.ok) io.stdout(`OK ${location}: ${verdict.records} records, hash chain intact.\n`);
-    else {
-      io.stdout(
-        `BROKEN ${location}: record ${verdict.firstBrokenSeq}: ${verdict.reason}.\n` +
-          `${verdict.records} records before it verify. Do not edit the tables; keep them as evidence and investigate.\n`,
-      );
-    }
-    return verdict.ok ? EXIT_OK : EXIT_BROKEN;
-  }
-  const { verdict, records } = outcome.value;
-  const verifiedRecords = verdict.ok
-    ? records
-    : records.filter((record) => record.seq < verdict.firstBrokenSeq);
-  const actions = summariseActions(verifiedRecords).slice(0, limit);
-  if (parsed.values.json) io.stdout(`${JSON.stringify(actions, null, 2)}\n`);
-  else if (actions.length === 0) io.stdout(`No money-moving actions recorded in ${location}.\n`);
-  else io.stdout(renderTable(actions));
-  if (!verdict.ok) {
-    io.stderr(
-      `warning: the ledger is broken at record ${verdict.firstBrokenSeq}: ${verdict.reason}. Only records before it are shown; run "qfpay-mcp audit verify".\n`,
-    );
-    return EXIT_BROKEN;
-  }
-  return EXIT_OK;
-}
-
-function parseLimit(raw: string | undefined): number | undefined {
-  if (raw === undefined) return DEFAULT_LIMIT;
-  if (!/^\d+$/.test(raw)) return undefined;
-  const limit = Number(raw);
-  return limit >= 1 && limit <= MAX_LIMIT ? limit : undefined;
 }
 
 /** Opens the PostgreSQL store, runs `work`, closes it; an exit code when the store cannot be used. */

@@ -8,6 +8,8 @@ import { formatMinor } from '../qfpay/money.js';
 import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { LedgerRecord } from '../safety/ledger.js';
 import { readLedgerFile, verifyLedgerFile } from '../safety/ledger.js';
+import type { MoneyStore } from '../safety/money-store.js';
+import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
 import { sanitizeUpstreamText } from '../safety/sanitize.js';
 import { resolveAuditLogPath } from '../safety/state-dir.js';
 
@@ -82,7 +84,7 @@ export async function runAuditCli(argv: readonly string[], io: Partial<AuditCliI
     env: io.env ?? process.env,
   };
   const [command, ...rest] = argv[0] === 'audit' ? argv.slice(1) : argv;
-  // export/import, and verify/list of the PostgreSQL store when QFPAY_DATABASE_URL is set.
+  // export and import (moving a ledger to or from PostgreSQL) live in their own module.
   const transferred = await (await import('./audit-transfer.js')).runAuditTransfer(command, rest, out);
   if (transferred !== undefined) return transferred;
   switch (command) {
@@ -139,12 +141,13 @@ async function runVerify(args: readonly string[], io: AuditCliIo): Promise<numbe
   }
   if (parsed.values.limit !== undefined)
     return usageError(io, 'verify', '--limit applies to list only', VERIFY_USAGE);
-  const file = chooseFile(parsed, io, 'verify', VERIFY_USAGE);
+  const database = databaseStore(parsed, io);
+  const file = database ? database.label : chooseFile(parsed, io, 'verify', VERIFY_USAGE);
   if (file === undefined) return EXIT_USAGE;
 
   let result;
   try {
-    result = await verifyLedgerFile(file);
+    result = database ? await withStore(database, (store) => store.verify()) : await verifyLedgerFile(file);
   } catch (error) {
     return unreadable(io, 'verify', file, error);
   }
@@ -174,12 +177,15 @@ async function runList(args: readonly string[], io: AuditCliIo): Promise<number>
   if (limit === undefined) {
     return usageError(io, 'list', `--limit must be a whole number from 1 to ${MAX_LIMIT}`, LIST_USAGE);
   }
-  const file = chooseFile(parsed, io, 'list', LIST_USAGE);
+  const database = databaseStore(parsed, io);
+  const file = database ? database.label : chooseFile(parsed, io, 'list', LIST_USAGE);
   if (file === undefined) return EXIT_USAGE;
 
-  let contents;
+  let contents: Awaited<ReturnType<typeof readLedgerFile>>;
   try {
-    contents = await readLedgerFile(file);
+    contents = database
+      ? { records: [...(await withStore(database, (store) => store.listRecords()))] }
+      : await readLedgerFile(file);
   } catch (error) {
     return unreadable(io, 'list', file, error);
   }
@@ -199,6 +205,26 @@ async function runList(args: readonly string[], io: AuditCliIo): Promise<number>
     return EXIT_BROKEN;
   }
   return EXIT_OK;
+}
+
+/**
+ * With QFPAY_DATABASE_URL set and no file named, the records live in PostgreSQL: read them through
+ * the same store the server uses (openMoneyStore). Otherwise the ledger file is read directly,
+ * which is exactly what the embedded store holds.
+ */
+function databaseStore(parsed: Parsed, io: AuditCliIo): { label: string; url: string } | undefined {
+  const url = (io.env.QFPAY_DATABASE_URL ?? '').trim();
+  if (url === '' || parsed.values.file !== undefined || parsed.positionals.length > 0) return undefined;
+  return { label: describeDatabaseUrl(url), url };
+}
+
+async function withStore<T>(database: { url: string }, read: (store: MoneyStore) => Promise<T>): Promise<T> {
+  const store = await openMoneyStore({ env: { QFPAY_DATABASE_URL: database.url }, ledgerFile: '' });
+  try {
+    return await read(store);
+  } finally {
+    await store.close();
+  }
 }
 
 function parseLimit(raw: string | undefined): number | undefined {
@@ -298,7 +324,7 @@ export function summariseActions(records: readonly LedgerRecord[]): ActionSummar
   });
 }
 
-export function renderTable(actions: readonly ActionSummary[]): string {
+function renderTable(actions: readonly ActionSummary[]): string {
   const header = ['TIME (UTC+8)', 'ENV', 'TOOL', 'OUT_TRADE_NO', 'AMOUNT', 'STATUS', 'RESPCD', 'SYSSN'];
   const rows = actions.map((action) => [
     formatQfpayDateTime(new Date(action.time)),

@@ -69,7 +69,6 @@ export interface QfpayMcpRuntime {
 }
 
 const DEFAULT_UNKNOWN_OUTCOME_WINDOW_MS = 20_000;
-const DEFAULT_STARTUP_RECONCILE_MS = 15_000;
 
 /** Tools that need no QFPay credentials (integration tools degrade: they say no key is configured). */
 const CREDENTIAL_FREE: ReadonlySet<Toolset> = new Set(['reference', 'integration']);
@@ -132,11 +131,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
 
   const startupReconciliation =
     guard instanceof SafeGuard && connection
-      ? guard.reconcilePending(
-          connection.client,
-          options.startupReconcileMs ?? DEFAULT_STARTUP_RECONCILE_MS,
-          reconcileStop.signal,
-        )
+      ? guard.reconcilePending(connection.client, options.startupReconcileMs, reconcileStop.signal)
       : null;
 
   let closed = false;

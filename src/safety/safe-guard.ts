@@ -109,6 +109,8 @@ export interface StartupReconciliation {
 export const RECONCILE_MAX_AGE_MS = 35 * 24 * 3_600_000;
 /** At most this many unfinished intents (the newest) are queried on one start. */
 export const RECONCILE_MAX_INTENTS = 200;
+/** The whole start-up reconciliation's budget unless the runtime is told otherwise. */
+export const RECONCILE_BUDGET_MS = 15_000;
 const RECONCILE_CONCURRENCY = 4;
 const DEFAULT_SHARED_WAIT_MS = 30_000;
 const SHARED_POLL_MS = 50;
@@ -243,7 +245,7 @@ export class SafeGuard implements MoneyGuard {
    */
   async reconcilePending(
     client: Pick<QfpayClient, 'findTransaction'>,
-    budgetMs: number,
+    budgetMs: number = RECONCILE_BUDGET_MS,
     signal?: AbortSignal,
   ): Promise<StartupReconciliation> {
     const none = { unfinished: 0, resolved: 0, stillOpen: 0 };
@@ -693,6 +695,8 @@ export class SafeGuard implements MoneyGuard {
       this.options.log(`qfpay-mcp: audit ledger: ${errorText(error)}`);
       return false;
     }
+    // Checked right before the query (nothing awaited in between), so no query starts late.
+    if (this.now().getTime() >= deadline) return false;
     let rows;
     try {
       rows = await client.findTransaction(

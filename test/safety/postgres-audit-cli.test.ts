@@ -170,7 +170,7 @@ describeWithServices('qfpay-mcp audit with PostgreSQL', ['postgres'], ([serverUr
     );
     const broken = await run(['verify']);
     expect(broken.code).toBe(1);
-    expect(broken.stdout).toMatch(/^BROKEN postgresql:\/\/[^ ]+: record 4: hash does not match/);
+    expect(broken.stdout).toMatch(/^BROKEN postgres(ql)?:\/\/[^ ]+: record 4\b.*: hash does not match/);
     expect(broken.stdout).not.toContain('postgres@');
   });
 });

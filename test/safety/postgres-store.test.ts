@@ -80,7 +80,7 @@ describeWithServices('PostgreSQL money store', ['postgres'], ([serverUrl]) => {
         ),
       );
       for (const run of runs)
-        expect(run.stdout).toMatch(/^OK postgresql:\/\/.+: 0 records, hash chain intact\.\n$/);
+        expect(run.stdout).toMatch(/^OK postgres(ql)?:\/\/.+: 0 records, hash chain intact\.\n$/);
       const versions = await queryDatabase<{ version: number }>(
         fresh.url,
         'SELECT version FROM qfpay_schema_version',

@@ -35,6 +35,7 @@ import type {
   WriteAdmission,
   WriteAdmissionResult,
 } from '../money-store.js';
+import { describeDatabaseUrl } from '../open-money-store.js';
 import { migrate } from './postgres-schema.js';
 
 /**
@@ -111,7 +112,10 @@ export async function openPostgresStore(url: string, options: MoneyStoreOptions 
   }
 }
 
-/** `postgresql://host:port/database`, never the user name or password. */
+/**
+ * Where the store is, for operators (`postgres://host:port/database`, never the user name or
+ * password); throws a LedgerError when `url` is not a PostgreSQL URL.
+ */
 export function describeDatabase(url: string): string {
   let parsed: URL;
   try {
@@ -130,7 +134,7 @@ export function describeDatabase(url: string): string {
       'Set QFPAY_DATABASE_URL to postgres://USER:PASSWORD@HOST:PORT/DATABASE (or unset it to use the embedded store).',
     );
   }
-  return `postgresql://${parsed.host}${parsed.pathname}`;
+  return describeDatabaseUrl(url);
 }
 
 class PostgresStore implements MoneyStore {

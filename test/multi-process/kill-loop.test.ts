@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { readLedgerFile, verifyLedgerFile } from '../../src/safety/ledger.js';
+import { EmbeddedMoneyStore } from '../../src/safety/stores/embedded.js';
+import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
+import { CPM_AUTH_CODE, randomCredential, startWitness, tempDir } from '../money-safety/helpers.js';
+
+/**
+ * kill -9 of a money-moving process in the middle of its work, 50 times: every new process starts
+ * again from the first order number, so every key a killed process claimed, sent or recorded is
+ * tried again. Nothing may be sent twice, no key may get two intents, and the chain stays intact.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CHILD = path.join(ROOT, 'test', 'multi-process', 'kill-child.mjs');
+const KILLS = 50;
+
+let credential: SimCredential;
+let simulator: RunningSimulator;
+let dir: { dir: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  if (!existsSync(path.join(ROOT, 'dist', 'safety', 'stores', 'embedded.js')))
+    throw new Error('dist/ is missing: run "npm run build" first');
+  credential = randomCredential();
+  simulator = await startWitness(credential);
+  dir = await tempDir('kill');
+});
+afterAll(async () => {
+  await simulator.close();
+  await dir.remove();
+});
+
+/** Starts a child, lets it work for a random moment after it is ready, then SIGKILLs it. */
+function runAndKill(file: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [CHILD, simulator.baseUrl, credential.appcode, credential.key, credential.mchid!, file, CPM_AUTH_CODE],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    let stderr = '';
+    let armed = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!armed && output.includes('ready\n')) {
+        armed = true;
+        setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 300));
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') reject(new Error(`child ended with ${code}: ${stderr.slice(0, 500)}`));
+      else resolve(output.split('\n').filter((line) => /^\d+$/.test(line)).length);
+    });
+  });
+}
+
+describe('kill -9 in the middle of money-moving work', () => {
+  it(`${KILLS} kills: 0 re-sends, 0 duplicate intents, the chain intact`, async () => {
+    const file = path.join(dir.dir, 'audit-test.jsonl');
+    for (let kill = 0; kill < KILLS; kill += 1) await runAndKill(file);
+
+    // The next open repairs a torn final line, exactly as a restarted server would.
+    const store = new EmbeddedMoneyStore(file);
+    await store.recent(1);
+    await store.close();
+    expect(await verifyLedgerFile(file)).toMatchObject({ ok: true });
+
+    const sent = new Map<string, number>();
+    for (const entry of simulator.control.requests()) {
+      if (entry.path === '/trade/v1/payment' && entry.out_trade_no)
+        sent.set(entry.out_trade_no, (sent.get(entry.out_trade_no) ?? 0) + 1);
+    }
+    expect(sent.size).toBeGreaterThanOrEqual(10);
+    expect([...sent.entries()].filter(([, count]) => count > 1)).toEqual([]);
+    const intents = new Map<string, number>();
+    for (const record of (await readLedgerFile(file)).records) {
+      if (record.step === 'intent')
+        intents.set(record.out_trade_no, (intents.get(record.out_trade_no) ?? 0) + 1);
+    }
+    expect([...intents.entries()].filter(([, count]) => count > 1)).toEqual([]);
+    // Every payment QFPay received was recorded as an intent first.
+    for (const outTradeNo of sent.keys()) expect(intents.get(outTradeNo)).toBe(1);
+  }, 180_000);
+});
