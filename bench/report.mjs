@@ -129,6 +129,16 @@ function summary(results) {
       `${num(r['simulator-scale'].ratio_p50_100k_vs_1k.by_syssn, 2)}× (${ms(r['simulator-scale'].runs[1].by_syssn.p50)} vs ${ms(r['simulator-scale'].runs[0].by_syssn.p50)})`,
       verdict(r['simulator-scale'].met),
     ]);
+  const pgStore = r['postgres-store'];
+  if (pgStore && !pgStore.skipped)
+    rows.push([
+      '8. PostgreSQL store: 100k vs 1k ledger records',
+      'create_payment p50 ≤ 1.2×',
+      pgStore.mcp_create_payment_p50_ratio === undefined
+        ? `store share ${num(pgStore.store_p50_ratio, 2)}× (${ms(pgStore.sizes['100000'].store_ms.p50)} vs ${ms(pgStore.sizes['1000'].store_ms.p50)}); server not on PostgreSQL`
+        : `${num(pgStore.mcp_create_payment_p50_ratio, 2)}× (${ms(pgStore.sizes['100000'].mcp_create_payment_ms.p50)} vs ${ms(pgStore.sizes['1000'].mcp_create_payment_ms.p50)}); store share ${num(pgStore.store_p50_ratio, 2)}×`,
+      verdict(pgStore.met),
+    ]);
   return `## Summary
 
 ${table(['Benchmark', 'Target', 'Measured', 'Verdict'], rows)}

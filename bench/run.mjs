@@ -21,6 +21,7 @@ const BENCHES = {
   'http-load': './http-load.mjs',
   'simulator-scale': './simulator-scale.mjs',
   'ledger-scale': './ledger-scale.mjs',
+  'postgres-store': './postgres-store.mjs',
 };
 
 const LATEST = path.join(RESULTS_DIR, 'latest.json');

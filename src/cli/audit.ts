@@ -41,6 +41,10 @@ Inspect the audit ledger of money-moving actions (hash-chained JSONL).
 Commands:
   verify [FILE]   Check the hash chain; exit 1 and name the first broken record if it is not intact
   list            Show recent money-moving actions, newest first
+  export          Write a verified ledger as JSONL (to move it to PostgreSQL, or off the host)
+  import FILE     Copy a JSONL ledger into the PostgreSQL store of QFPAY_DATABASE_URL
+
+With QFPAY_DATABASE_URL set, verify and list without a FILE read the PostgreSQL store.
 
 Run "qfpay-mcp audit <command> --help" for a command's options.
 `;
@@ -80,6 +84,9 @@ export async function runAuditCli(argv: readonly string[], io: Partial<AuditCliI
     env: io.env ?? process.env,
   };
   const [command, ...rest] = argv[0] === 'audit' ? argv.slice(1) : argv;
+  // export and import (moving a ledger to or from PostgreSQL) live in their own module.
+  const transferred = await (await import('./audit-transfer.js')).runAuditTransfer(command, rest, out);
+  if (transferred !== undefined) return transferred;
   switch (command) {
     case 'verify':
       return runVerify(rest, out);

@@ -489,7 +489,8 @@ export function hongKongDay(instant: Date | string): string {
 // The ledger
 // ---------------------------------------------------------------------------------------------
 
-type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
+/** A record before the chain fields (seq, prev_hash, hash) are added. */
+export type RecordBody = Omit<LedgerRecord, 'seq' | 'prev_hash' | 'hash'>;
 
 const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 /** A lock older than this is abandoned: appends take milliseconds. */
@@ -723,38 +724,10 @@ export class AuditLedger {
     input: OutcomeInput,
     time: string,
   ): RecordBody {
-    const parsed = outcomeInputSchema.safeParse(input);
-    if (!parsed.success) throw invalidInput(`the ${step}`, parsed.error);
-    const valid = parsed.data;
-    const secrets = this.options.secrets;
     // Looked up after catching up, so another process's intent is found too.
     const intent = this.index.intent(intentId)?.intent;
-    if (!intent) {
-      throw new LedgerError(
-        'unknown_intent',
-        `No intent ${intentId} in the audit ledger ${this.file}.`,
-        'Record the intent before its outcome; this is a bug in the caller.',
-      );
-    }
-    return omitUndefined({
-      time,
-      environment: intent.environment,
-      merchant: intent.merchant,
-      tool: intent.tool,
-      kind: intent.kind,
-      step,
-      intent_id: intent.intent_id,
-      out_trade_no: intent.out_trade_no,
-      txamt: intent.txamt,
-      txcurrcd: intent.txcurrcd,
-      status: valid.status,
-      respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
-      syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
-      orig_syssn:
-        valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
-      message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
-      processed: valid.processed,
-    });
+    if (!intent) throw unknownIntent(intentId, this.file);
+    return resolutionBody(step, intent, input, this.options.secrets, time);
   }
 
   private serialise<T>(operation: () => Promise<T>): Promise<T> {
@@ -885,7 +858,11 @@ export class AuditLedger {
   }
 }
 
-function intentBody(input: IntentInput, secrets: readonly string[], time: string): RecordBody {
+/**
+ * An intent record stamped `time`, validated and cleaned (secrets removed, codes masked): the one
+ * way every store builds one. Throws a LedgerError when the input is invalid.
+ */
+export function intentBody(input: IntentInput, secrets: readonly string[], time: string): RecordBody {
   const parsed = intentInputSchema.safeParse(input);
   if (!parsed.success) throw invalidInput('the intent', parsed.error);
   const valid = parsed.data;
@@ -912,6 +889,46 @@ function intentBody(input: IntentInput, secrets: readonly string[], time: string
     approval: valid.approval,
     orig_syssn: valid.orig_syssn === undefined ? undefined : cleanText(valid.orig_syssn, secrets, 64),
   });
+}
+
+/** An outcome or reconciled record of `intent`, stamped `time`. Throws a LedgerError when the input is invalid. */
+export function resolutionBody(
+  step: 'outcome' | 'reconciled',
+  intent: LedgerRecord,
+  input: OutcomeInput,
+  secrets: readonly string[],
+  time: string,
+): RecordBody {
+  const parsed = outcomeInputSchema.safeParse(input);
+  if (!parsed.success) throw invalidInput(`the ${step}`, parsed.error);
+  const valid = parsed.data;
+  return omitUndefined({
+    time,
+    environment: intent.environment,
+    merchant: intent.merchant,
+    tool: intent.tool,
+    kind: intent.kind,
+    step,
+    intent_id: intent.intent_id,
+    out_trade_no: intent.out_trade_no,
+    txamt: intent.txamt,
+    txcurrcd: intent.txcurrcd,
+    status: valid.status,
+    respcd: valid.respcd === undefined ? undefined : cleanText(valid.respcd, secrets, 16),
+    syssn: valid.syssn === undefined ? undefined : cleanText(valid.syssn, secrets, 64),
+    orig_syssn: valid.orig_syssn === undefined ? intent.orig_syssn : cleanText(valid.orig_syssn, secrets, 64),
+    message: valid.message === undefined ? undefined : cleanText(valid.message, secrets, 300),
+    processed: valid.processed,
+  });
+}
+
+/** An outcome was to be recorded for an intent the store does not hold. */
+export function unknownIntent(intentId: string, where: string): LedgerError {
+  return new LedgerError(
+    'unknown_intent',
+    `No intent ${intentId} in the audit ledger ${where}.`,
+    'Record the intent before its outcome; this is a bug in the caller.',
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
