@@ -126,6 +126,8 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_MCP_TOKEN',
   'QFPAY_MCP_ALLOWED_HOSTS',
   'QFPAY_MCP_ALLOWED_ORIGINS',
+  'QFPAY_HTTP_MAX_SESSIONS',
+  'QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL',
 ];
 
 /** Spellings seen in other integrations' docs, mapped to ours. */

@@ -417,6 +417,59 @@ describe('random headers', () => {
   });
 });
 
+describe('JSON-RPC batches', () => {
+  it('random batches of money-moving calls on a 2025-06-18 session → 400 -32600, never a call upstream', async () => {
+    const initialize = await post(
+      open.url,
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 0,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'fuzz', version: '1' },
+        },
+      }),
+    );
+    expect(initialize.status).toBe(200);
+    const session = {
+      ...JSON_HEADERS,
+      'mcp-session-id': initialize.headers['mcp-session-id'] as string,
+      'mcp-protocol-version': '2025-06-18',
+    };
+    const writeCall = fc.record({
+      jsonrpc: fc.constant('2.0'),
+      id: fc.integer({ min: 1, max: 1_000_000 }),
+      method: fc.constant('tools/call'),
+      params: fc.record({
+        name: fc.constantFrom('create_payment', 'refund', 'cancel_payment'),
+        arguments: fc.record({
+          pay_type: fc.constantFrom('800101', '800108', '802001'),
+          txamt: fc.integer({ min: 1, max: 100_000 }),
+          txcurrcd: fc.constant('HKD'),
+          syssn: fc.stringMatching(/^[0-9]{10,20}$/),
+        }),
+      }),
+    });
+    const other = fc.oneof(
+      fc.constant({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      fc.integer({ min: 1, max: 1000 }).map((id) => ({ jsonrpc: '2.0', id, method: 'ping' })),
+    );
+    const before = await countRequests(runtime.baseUrl);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.oneof(writeCall, other), { minLength: 1, maxLength: 60 }),
+        async (batch) => {
+          expectJsonRpcError(await post(open.url, JSON.stringify(batch), session), 400, [-32600]);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(await countRequests(runtime.baseUrl)).toBe(before);
+  });
+});
+
 describe('after the fuzzing', () => {
   it('the server still answers /healthz and valid calls in both protocol eras, and logged no internal error', async () => {
     const health = await request(open.url.replace(/\/mcp$/, '/healthz'), { dispatcher });
