@@ -14,6 +14,7 @@ import {
   parseSessionLimits,
 } from '../transports/http-guards.js';
 import type { SessionLimitSettings } from '../transports/http-guards.js';
+import { DEFAULT_NOTIFY_PATH, notificationRoute } from '../transports/notify-route.js';
 import { routeConsoleToStderr, startStdioServer } from '../transports/stdio.js';
 import { EXIT_OK, UsageError, parseList, parsePort, parsePositiveInteger, parseStrict } from './args.js';
 import type { CliIo, ParsedFlags } from './args.js';
@@ -47,6 +48,8 @@ Secrets come only from the environment, never from flags:
   QFPAY_HTTP_MAX_SESSIONS     Open 2025-era HTTP sessions at most (default ${DEFAULT_MAX_SESSIONS})
   QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL
                               Open sessions at most per token (default ${DEFAULT_MAX_SESSIONS_PER_PRINCIPAL})
+  QFPAY_NOTIFY_PATH           Where QFPay's notifications are received, outside the bearer token
+                              (default ${DEFAULT_NOTIFY_PATH}); verified by their signature
   QFPAY_ENV, QFPAY_APPCODE, QFPAY_KEY, QFPAY_MCHID, ...
                               QFPay credentials and target; with none set, the server runs against
                               the embedded simulator (environment "local", no real money)
@@ -75,6 +78,8 @@ interface HttpSettings {
   maxBodyBytes: number;
   bearerTokens: string[];
   sessionLimits: SessionLimitSettings;
+  /** Where QFPay's notifications are received (QFPAY_NOTIFY_PATH). */
+  notifyPath: string;
 }
 
 interface ServeSettings {
@@ -125,11 +130,24 @@ function readSettings(values: ParsedFlags<typeof SERVE_OPTIONS>, io: CliIo): Ser
         : parsePositiveInteger(values['max-body-bytes'], '--max-body-bytes', 64 * 1024 * 1024),
     bearerTokens: parseBearerTokens(io.env.QFPAY_MCP_TOKEN),
     sessionLimits: readSessionLimits(io.env),
+    notifyPath: readNotifyPath(io.env),
   };
   if (http.host.trim() === '') throw new UsageError('--host must not be empty', 'serve');
   // Refuse unsafe exposure before anything (simulator, upstream pools) is started.
   assertSafeExposure(http.host, http.bearerTokens.length > 0);
   return { runtime, http };
+}
+
+/** A path of its own: one that starts with `/`, no query, and not the MCP endpoint or the health check. */
+function readNotifyPath(env: NodeJS.ProcessEnv): string {
+  const raw = (env.QFPAY_NOTIFY_PATH ?? '').trim();
+  if (raw === '') return DEFAULT_NOTIFY_PATH;
+  if (!/^\/[A-Za-z0-9._~\/-]{1,200}$/.test(raw) || raw === '/mcp' || raw === '/healthz')
+    throw new UsageError(
+      `QFPAY_NOTIFY_PATH must be a path such as ${DEFAULT_NOTIFY_PATH} (letters, digits, - . _ ~ /), not /mcp or /healthz`,
+      'serve',
+    );
+  return raw;
 }
 
 function readSessionLimits(env: NodeJS.ProcessEnv): SessionLimitSettings {
@@ -187,6 +205,7 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
       allowedOrigins: settings.allowedOrigins,
       maxBodyBytes: settings.maxBodyBytes,
       ...settings.sessionLimits,
+      routes: runtime.notifications ? [notificationRoute(runtime.notifications, settings.notifyPath)] : [],
       log: (line) => io.err(`${line}\n`),
     });
   } catch (error) {

@@ -4,6 +4,7 @@ import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/client.js';
 import { loadConfig, type QfpayConfig, resolveEnvironment } from '../qfpay/config.js';
 import { readBoolean } from '../qfpay/env.js';
+import { PaymentEvents } from '../qfpay/payment-events.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
@@ -15,6 +16,7 @@ import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './t
 import { selectTools } from './tools/index.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
 import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
+import { NotificationInbox } from '../safety/notification-inbox.js';
 import { SafeGuard, type StartupReconciliation } from '../safety/safe-guard.js';
 
 export interface RuntimeOptions {
@@ -64,6 +66,11 @@ export interface QfpayMcpRuntime {
    * runtime is built (never on the initialize path); null when there is nothing to reconcile with.
    */
   readonly startupReconciliation: Promise<StartupReconciliation> | null;
+  /**
+   * Receives QFPay's notifications for this merchant (the HTTP server's notification route): null
+   * without credentials or without the money guard that records them.
+   */
+  readonly notifications: NotificationInbox | null;
   /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
   createServer(): McpServer;
   /** Stops the embedded simulator and closes the client's connections. Idempotent. */
@@ -117,6 +124,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     await connection?.stopSimulator?.();
     throw error;
   }
+  const paymentEvents = new PaymentEvents();
   const deps: ToolDeps = {
     environment,
     client: connection?.client ?? null,
@@ -125,6 +133,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     guard,
     simulatorBaseUrl: environment === 'local' ? (connection?.baseUrl ?? null) : null,
     timing: timing(options),
+    paymentEvents,
     log,
   };
   const toolNames = tools.map((entry) => entry.tool.name);
@@ -146,6 +155,15 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     readOnly,
     ledgerPath: guard instanceof SafeGuard ? guard.storeLocation : null,
     startupReconciliation,
+    notifications:
+      guard instanceof SafeGuard && connection
+        ? new NotificationInbox({
+            key: connection.credentials.key,
+            ledger: guard,
+            events: paymentEvents,
+            log,
+          })
+        : null,
     createServer,
     async close() {
       if (closed) return;

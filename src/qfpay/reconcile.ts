@@ -27,6 +27,11 @@ export interface PollOptions {
   onPoll?: (info: PollInfo) => void | Promise<void>;
   /** When to stop; default: the status is final. */
   isDone?: (status: NormalisedStatus) => boolean;
+  /**
+   * Lets news of a change (a verified notification) cut a pause short: called with a function that
+   * ends the current pause; returns the function that stops listening.
+   */
+  wakeOn?: (wake: () => void) => () => void;
 }
 
 export interface PollResult {
@@ -90,8 +95,27 @@ export async function pollUntilFinal(
     const remaining = deadline - Date.now();
     if (remaining <= 0) return result(true);
     // The last poll lands on the deadline rather than past it.
-    await sleep(Math.min(interval, remaining), opts.signal);
+    await pause(Math.min(interval, remaining), opts.signal, opts.wakeOn);
     interval = Math.min(maxInterval, interval * BACKOFF_FACTOR);
+  }
+}
+
+/** Sleeps `ms`, or less when `wakeOn` says the transaction changed; rejects when `signal` aborts. */
+async function pause(
+  ms: number,
+  signal: AbortSignal | undefined,
+  wakeOn: PollOptions['wakeOn'],
+): Promise<void> {
+  if (!wakeOn) return sleep(ms, signal);
+  const woken = new AbortController();
+  const stop = wakeOn(() => woken.abort());
+  try {
+    await sleep(ms, signal ? AbortSignal.any([signal, woken.signal]) : woken.signal);
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (!woken.signal.aborted) throw error;
+  } finally {
+    stop();
   }
 }
 

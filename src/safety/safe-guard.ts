@@ -153,6 +153,9 @@ export function intentFingerprint(intent: WriteIntent): string {
 const CONFLICT_NEXT_ACTION =
   'Nothing was sent to QFPay. To retry the earlier request, repeat it with exactly the same parameters; for a different request, use a new out_trade_no.';
 
+/** What recording a notification did. */
+export type NotificationNote = 'recorded' | 'duplicate' | 'unknown_order';
+
 export class SafeGuard implements MoneyGuard {
   private readonly scope: StoreScope;
   private readonly now: () => Date;
@@ -233,6 +236,25 @@ export class SafeGuard implements MoneyGuard {
         `qfpay-mcp: could not record the reconciliation of ${intent.out_trade_no} in the audit ledger: ${errorText(error)}`,
       );
     }
+  }
+
+  /**
+   * Records what a verified QFPay notification says about an order this server sent (payments,
+   * checkout links and refunds share the `order:` key). A notification repeating what is already
+   * recorded adds nothing, so QFPay's retries are harmless.
+   */
+  async noteNotification(report: ExecutionReport & { out_trade_no: string }): Promise<NotificationNote> {
+    const holder = await this.options.store.keyHolder(this.scope, `order:${report.out_trade_no}`);
+    if (!holder) return 'unknown_order';
+    if (holder.latest?.status === report.status && (holder.syssn ?? '') === (report.syssn ?? ''))
+      return 'duplicate';
+    await this.options.store.recordReconciliation(holder.intent.intent_id, {
+      status: report.status,
+      ...(report.syssn ? { syssn: report.syssn } : {}),
+      ...(report.respcd ? { respcd: report.respcd } : {}),
+      message: report.message ?? 'QFPay notification',
+    });
+    return 'recorded';
   }
 
   auditView(): AuditView {

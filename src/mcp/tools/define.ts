@@ -4,6 +4,7 @@ import type * as z from 'zod';
 import type { EnvironmentName } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
 import type { Credentials } from '../../qfpay/types.js';
+import type { PaymentEvents } from '../../qfpay/payment-events.js';
 import type { GuardContext, MerchantIdentity, MoneyGuard } from '../../safety/guard.js';
 import type { SharedResultFields, ToolErrorInfo } from '../result-shape.js';
 
@@ -78,6 +79,8 @@ export interface ToolDeps {
   /** Base URL of the simulator's control API; only in the local environment. */
   readonly simulatorBaseUrl: string | null;
   readonly timing: ReconcileTiming;
+  /** News of verified notifications (HTTP receiver), so a wait can end without its next poll. */
+  readonly paymentEvents?: PaymentEvents;
   readonly log: (line: string) => void;
 }
 

@@ -69,6 +69,9 @@ export const waitForPaymentTool = defineTool({
         ? { intervalMs: call.deps.timing.pollIntervalMs }
         : {}),
       signal: call.signal,
+      ...(call.deps.paymentEvents
+        ? { wakeOn: (wake: () => void) => call.deps.paymentEvents!.subscribeTo(ref, wake) }
+        : {}),
       onPoll: ({ attempt, status, elapsedMs }) => {
         // Progress must strictly increase; elapsed tenths of a second, never repeated.
         const progress = Math.max(lastProgress + 0.1, Math.round(elapsedMs / 100) / 10);
