@@ -179,11 +179,7 @@ describe('the simulator signing answers with MD5, SHA-256 or the request algorit
           out_trade_no: `sign_${responseSign}_${signType}_mpm`,
         });
         sim.control.pay({ syssn: mpm.syssn!, outcome: 'pay' });
-        const polled = await pollUntilFinal(
-          client,
-          { out_trade_no: mpm.out_trade_no },
-          { timeoutMs: 2_000 },
-        );
+        const polled = await pollUntilFinal(client, { out_trade_no: mpm.out_trade_no }, { timeoutMs: 2_000 });
         expect(polled.status).toBe('PAID');
         expect(polled.lastError).toBeUndefined();
       } finally {

@@ -45,6 +45,8 @@ const ACCEPTED_REPLY = 'SUCCESS';
 
 export class Notifier {
   private readonly records: NotificationRecord[] = [];
+  /** The records waiting for an attempt: the only ones the timer looks at, however many were sent. */
+  private readonly scheduled = new Set<NotificationRecord>();
   private readonly keys = new Map<number, string>();
   private readonly inFlight = new Set<AbortController>();
   private nextId = 1;
@@ -79,6 +81,7 @@ export class Notifier {
       nextAttemptSimMs: this.clock.now(),
     };
     this.records.push(record);
+    this.scheduled.add(record);
     this.keys.set(record.id, input.key);
     this.runDue();
     return record;
@@ -90,7 +93,7 @@ export class Notifier {
 
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const record of this.records) {
+    for (const record of this.scheduled) {
       const at = record.nextAttemptSimMs;
       if (record.state === 'scheduled' && at !== undefined && (next === undefined || at < next)) next = at;
     }
@@ -101,7 +104,7 @@ export class Notifier {
   runDue(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    for (const record of this.records) {
+    for (const record of this.scheduled) {
       if (record.state === 'scheduled' && (record.nextAttemptSimMs ?? Infinity) <= now) this.attempt(record);
     }
   }
@@ -111,6 +114,7 @@ export class Notifier {
     for (const controller of this.inFlight) controller.abort();
     this.inFlight.clear();
     this.records.length = 0;
+    this.scheduled.clear();
     this.keys.clear();
   }
 
@@ -124,6 +128,7 @@ export class Notifier {
     if (key === undefined) return;
     record.state = 'in_flight';
     record.nextAttemptSimMs = undefined;
+    this.scheduled.delete(record);
     const controller = new AbortController();
     this.inFlight.add(controller);
     const startedAtMs = Date.now();
@@ -182,6 +187,7 @@ export class Notifier {
     } else {
       record.state = 'scheduled';
       record.nextAttemptSimMs = this.clock.now() + delay;
+      this.scheduled.add(record);
       this.warn(
         `notification ${record.notify_type} ${record.syssn} to ${record.url} not accepted (${result.error ?? `HTTP ${String(result.http_status)}`}); retrying in ${delay} simulated ms`,
       );

@@ -142,7 +142,7 @@ describe('a write that cannot be sent before its deadline', () => {
     });
     try {
       // One query takes the minute's only slot.
-      await call(local.client, 'query_transaction', { out_trade_no: 'takes_the_slot' });
+      await call(local.client, 'query_transaction', { syssn: 'TAKESTHESLOT1' });
       const told: string[] = [];
       const answer = await call(local.client, 'create_payment', PAYMENT, (progress) => {
         const match = /out_trade_no (\S+):/.exec(progress.message ?? '');

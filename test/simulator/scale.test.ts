@@ -26,7 +26,10 @@ const auth = {
 let engine: SimulatorEngine;
 const created: { syssn: string; outTradeNo: string; createdAt: number }[] = [];
 
-function call(handler: (context: HandlerContext) => ResponseBody, fields: Record<string, string>): ResponseBody {
+function call(
+  handler: (context: HandlerContext) => ResponseBody,
+  fields: Record<string, string>,
+): ResponseBody {
   return handler({ engine, auth, params: new Map(Object.entries(fields)) });
 }
 

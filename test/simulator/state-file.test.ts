@@ -54,7 +54,11 @@ describe('a state file', () => {
       });
       expect(tooMuch.respcd).toBe('1272');
       // out_trade_no stays used across runs.
-      const reused = await qfOk(sim, '/trade/v1/payment', cpmPayment({ out_trade_no: first.paid.out_trade_no! }));
+      const reused = await qfOk(
+        sim,
+        '/trade/v1/payment',
+        cpmPayment({ out_trade_no: first.paid.out_trade_no! }),
+      );
       expect(reused.respcd).toBe('1102');
       // The waiting order can still be paid, and that change is kept too.
       expect((await customer(sim, { syssn: first.waiting.syssn!, outcome: 'pay' })).status).toBe(200);

@@ -512,6 +512,7 @@ const LEGACY_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'APP',
     regionNotes: 'Only in the 2023–24 docs; no longer listed.',
+    hongKong: true,
     legacy: true,
   }),
   declare({
@@ -520,6 +521,7 @@ const LEGACY_TYPES: readonly PayTypeEntry[] = [
     wallet: 'UnionPay',
     mode: 'APP',
     regionNotes: 'Commented out of the current table.',
+    hongKong: true,
     legacy: true,
   }),
   declare({
