@@ -722,7 +722,9 @@ export class SafeGuard implements MoneyGuard {
     let rows;
     try {
       rows = await client.findTransaction(
-        { out_trade_no: intent.out_trade_no },
+        // The intent's time names the month(s) to search, so a payment lost just before a month
+        // ended is found after it (never "not found, create it again").
+        { out_trade_no: intent.out_trade_no, around: new Date(intent.time) },
         {
           signal: AbortSignal.any([
             AbortSignal.timeout(Math.max(1, deadline - this.now().getTime())),
