@@ -38,6 +38,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     run: async (argv, io) => (await import('../doctor.js')).runDoctorCli(argv, io),
   },
   {
+    name: 'reconcile',
+    summary: "Compare one day of the audit ledger with QFPay's transactions",
+    run: async (argv, io) => (await import('./reconcile.js')).runReconcileCli(argv, io),
+  },
+  {
     name: 'audit',
     summary: 'Inspect and verify the audit ledger of money-moving calls',
     run: async (argv, io) => {

@@ -1,5 +1,6 @@
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
+import type { LedgerRecord } from './ledger.js';
 
 /**
  * The money-movement seam. Every write tool goes tool → guard → client, so that the
@@ -187,6 +188,18 @@ export interface MoneyGuard {
   forConnection?(approval: HumanApproval): MoneyGuard;
   /** The audit trail, for the qfpay://audit/recent resource. */
   auditView?(): AuditView | undefined;
+  /**
+   * This merchant's records from the start of a UTC+8 day on (intents of that day and whatever
+   * was learnt of them later), for reconciling the day with QFPay. Absent without a money-state store.
+   */
+  dayRecords?(day: string): Promise<readonly LedgerRecord[]>;
+  /**
+   * Records what QFPay showed about an order this server sent, found by its out_trade_no (a
+   * verified notification, a wait that saw it final). Absent without a money-state store.
+   */
+  noteObserved?(
+    report: ExecutionReport & { readonly out_trade_no: string },
+  ): Promise<'recorded' | 'duplicate' | 'unknown_order'>;
   /** Releases what the guard holds (ledger file, timers); called once when the runtime closes. */
   close?(): Promise<void>;
 }

@@ -24,7 +24,7 @@ export interface InboxDeps {
   /** The merchant's client key. */
   readonly key: string;
   readonly ledger: {
-    noteNotification(report: ExecutionReport & { out_trade_no: string }): Promise<NotificationNote>;
+    noteObserved(report: ExecutionReport & { out_trade_no: string }): Promise<NotificationNote>;
   };
   readonly events: PaymentEvents;
   readonly log: (line: string) => void;
@@ -42,7 +42,7 @@ export class NotificationInbox {
     const { body, status } = parsed;
     if (!body || !status) return { accepted: true, note: 'ignored' };
     // Recording first: a notification answered SUCCESS is never retried, so it must be durable.
-    const note = await this.deps.ledger.noteNotification({
+    const note = await this.deps.ledger.noteObserved({
       out_trade_no: body.out_trade_no,
       syssn: body.syssn,
       status,

@@ -83,6 +83,23 @@ export function dayQueryRange(day: string, marginMinutes = 30): { start_time: st
   };
 }
 
+/** The same range cut at month boundaries: QFPay answers range queries within one calendar month. */
+export function dayQueryRanges(day: string, marginMinutes = 30): { start_time: string; end_time: string }[] {
+  const { start_time, end_time } = dayQueryRange(day, marginMinutes);
+  if (start_time.slice(0, 7) === end_time.slice(0, 7)) return [{ start_time, end_time }];
+  const ranges: { start_time: string; end_time: string }[] = [];
+  let from = start_time;
+  while (from.slice(0, 7) !== end_time.slice(0, 7)) {
+    const [year, month] = from.slice(0, 7).split('-').map(Number) as [number, number];
+    const next = month === 12 ? `${year + 1}-01` : `${year}-${String(month + 1).padStart(2, '0')}`;
+    const nextStart = parseQfpayDateTime(`${next}-01 00:00:00`)!;
+    ranges.push({ start_time: from, end_time: formatQfpayDateTime(new Date(nextStart.getTime() - 1000)) });
+    from = `${next}-01 00:00:00`;
+  }
+  ranges.push({ start_time: from, end_time });
+  return ranges;
+}
+
 /** Compares the ledger's records of `day` (any records; those of other days are ignored) with QFPay's rows. */
 export function compareDay(
   day: string,
@@ -240,16 +257,16 @@ export interface DayReport extends DayReconciliation {
 
 /** Reads both sides of `day` and compares them. Read-only on both: nothing is sent that moves money. */
 export async function reconcileDay(day: string, sources: DaySources): Promise<DayReport> {
-  const range = dayQueryRange(day);
   const rows: TransactionRecord[] = [];
-  let truncated = true;
-  for (let page = 1; page <= MAX_PAGES; page += 1) {
-    const batch = await sources.queryPage({ ...range, page, page_size: PAGE_SIZE });
-    rows.push(...batch);
-    if (batch.length < PAGE_SIZE) {
-      truncated = false;
-      break;
+  let truncated = false;
+  for (const range of dayQueryRanges(day)) {
+    let complete = false;
+    for (let page = 1; page <= MAX_PAGES && !complete; page += 1) {
+      const batch = await sources.queryPage({ ...range, page, page_size: PAGE_SIZE });
+      rows.push(...batch);
+      complete = batch.length < PAGE_SIZE;
     }
+    truncated ||= !complete;
   }
   return { ...compareDay(day, await sources.records(), rows), truncated };
 }

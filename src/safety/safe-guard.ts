@@ -13,6 +13,7 @@ import {
   QfpayValidationError,
 } from '../qfpay/errors.js';
 import { observe } from '../qfpay/reconcile.js';
+import { parseQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
 import type { ConfirmationBinding, ConfirmationTokens } from './confirmation.js';
 import {
@@ -193,6 +194,8 @@ export class SafeGuard implements MoneyGuard {
       unaccountedRefunds: (origSyssn, visible) => this.unaccountedRefunds(origSyssn, visible),
       noteReconciliation: (intent, report) => this.noteReconciliation(intent, report),
       auditView: () => this.auditView(),
+      dayRecords: (day) => this.dayRecords(day),
+      noteObserved: (report) => this.noteObserved(report),
     };
   }
 
@@ -239,11 +242,11 @@ export class SafeGuard implements MoneyGuard {
   }
 
   /**
-   * Records what a verified QFPay notification says about an order this server sent (payments,
-   * checkout links and refunds share the `order:` key). A notification repeating what is already
-   * recorded adds nothing, so QFPay's retries are harmless.
+   * Records what QFPay itself showed about an order this server sent (a verified notification, or
+   * a wait that saw it final), by its out_trade_no: payments, checkout links and refunds share the
+   * `order:` key. Repeating what is already recorded adds nothing, so QFPay's retries are harmless.
    */
-  async noteNotification(report: ExecutionReport & { out_trade_no: string }): Promise<NotificationNote> {
+  async noteObserved(report: ExecutionReport & { out_trade_no: string }): Promise<NotificationNote> {
     const holder = await this.options.store.keyHolder(this.scope, `order:${report.out_trade_no}`);
     if (!holder) return 'unknown_order';
     if (holder.latest?.status === report.status && (holder.syssn ?? '') === (report.syssn ?? ''))
@@ -255,6 +258,12 @@ export class SafeGuard implements MoneyGuard {
       message: report.message ?? 'QFPay notification',
     });
     return 'recorded';
+  }
+
+  dayRecords(day: string): Promise<readonly LedgerRecord[]> {
+    const start = parseQfpayDateTime(`${day} 00:00:00`);
+    if (!start) throw new RangeError(`day must be YYYY-MM-DD, got ${day}`);
+    return this.options.store.listRecords({ scope: this.scope, since: start.toISOString() });
   }
 
   auditView(): AuditView {

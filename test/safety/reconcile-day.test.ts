@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { TransactionRecord } from '../../src/qfpay/types.js';
 import type { LedgerRecord } from '../../src/safety/ledger.js';
-import { compareDay, dayQueryRange } from '../../src/safety/reconcile-day.js';
+import { compareDay, dayQueryRange, dayQueryRanges } from '../../src/safety/reconcile-day.js';
 
 const DAY = '2026-12-01';
 let seq = 0;
@@ -159,5 +159,15 @@ describe('compareDay', () => {
       end_time: '2026-12-02 00:29:59',
     });
     expect(() => dayQueryRange('2026-13-01')).toThrow(/YYYY-MM-DD/);
+    // QFPay answers range queries within one calendar month: the margin is cut at the boundary.
+    expect(dayQueryRanges(DAY)).toEqual([
+      { start_time: '2026-11-30 23:30:00', end_time: '2026-11-30 23:59:59' },
+      { start_time: '2026-12-01 00:00:00', end_time: '2026-12-02 00:29:59' },
+    ]);
+    expect(dayQueryRanges('2026-12-31').map((r) => r.end_time)).toEqual([
+      '2026-12-31 23:59:59',
+      '2027-01-01 00:29:59',
+    ]);
+    expect(dayQueryRanges('2026-12-15')).toHaveLength(1);
   });
 });

@@ -8,6 +8,7 @@ import { explainRespcdTool } from './explain-respcd.js';
 import { listCurrenciesTool } from './list-currencies.js';
 import { listPayTypesTool } from './list-pay-types.js';
 import { queryTransactionTool } from './query-transaction.js';
+import { reconcileDayTool } from './reconcile-day.js';
 import { refundTool } from './refund.js';
 import { simulateCustomerPaymentTool } from './simulate-customer-payment.js';
 import { verifyNotificationTool } from './verify-notification.js';
@@ -28,6 +29,7 @@ export const TOOL_REGISTRY: readonly ToolEntry[] = [
   { tool: refundTool, toolset: 'payments', access: 'write' },
   { tool: cancelPaymentTool, toolset: 'payments', access: 'write' },
   { tool: queryTransactionTool, toolset: 'reporting', access: 'read' },
+  { tool: reconcileDayTool, toolset: 'reporting', access: 'read' },
   { tool: explainRespcdTool, toolset: 'reference', access: 'reference' },
   { tool: listPayTypesTool, toolset: 'reference', access: 'reference' },
   { tool: listCurrenciesTool, toolset: 'reference', access: 'reference' },

@@ -3,7 +3,8 @@ import * as z from 'zod';
 import { isFinal } from '../../qfpay/outcome.js';
 import { pollUntilFinal } from '../../qfpay/reconcile.js';
 import { refundViewSchema, sharedResultShape } from '../result-shape.js';
-import { defineTool, type ToolOutput } from './define.js';
+import type { NormalisedStatus } from '../../qfpay/types.js';
+import { defineTool, type ToolCall, type ToolOutput } from './define.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { paymentRef } from './lookup.js';
 import { describeRef, nextActionFor, paymentView, sharedFieldsOf } from './views.js';
@@ -100,6 +101,7 @@ export const waitForPaymentTool = defineTool({
       };
     }
     const view = paymentView(result.summary);
+    if (base.final) await noteFinal(call, view);
     const next = result.timedOut
       ? timedOutNextAction(view.status, ref, args.timeout_seconds)
       : nextActionFor(view.status, view, view.refundable_display);
@@ -135,4 +137,23 @@ function timedOutNextAction(
     return `The wallet is still processing. Call wait_for_payment again with ${id}. Do not create a new order and do not re-send the payment.`;
   }
   return `The outcome is still unknown. Call wait_for_payment or query_transaction again with ${id}; do not create a new order meanwhile.`;
+}
+
+/** A final state seen here goes into the ledger of an order this server sent; best effort. */
+async function noteFinal(
+  call: ToolCall,
+  view: { out_trade_no: string; syssn: string; status: NormalisedStatus },
+): Promise<void> {
+  try {
+    await call.deps.guard.noteObserved?.({
+      out_trade_no: view.out_trade_no,
+      syssn: view.syssn,
+      status: view.status,
+      message: 'seen final by wait_for_payment',
+    });
+  } catch (error) {
+    call.deps.log(
+      `qfpay-mcp: could not record what wait_for_payment saw: ${error instanceof Error ? error.message : 'error'}`,
+    );
+  }
 }
