@@ -5,6 +5,7 @@ import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import { DEFAULT_CONFIRMATION_TTL_MS } from '../safety/confirmation.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
+import { registerTransactionResource } from './transaction-resource.js';
 import { SERVER_NAME, SERVER_TITLE, SERVER_VERSION } from './server-info.js';
 import type { ToolDeps } from './tools/define.js';
 import type { ToolEntry } from './tools/index.js';
@@ -94,6 +95,7 @@ export function buildMcpServer(
   const connectionDeps: ToolDeps = { ...deps, guard };
   for (const entry of tools) registerToolDefinition(server, entry.tool, entry.access, connectionDeps);
   registerResources(server, deps.environment, audit);
+  registerTransactionResource(server, deps);
   registerPrompts(server, deps.environment);
   return server;
 }

@@ -116,6 +116,38 @@ describe('notification receiver', () => {
     ).toHaveLength(1);
   });
 
+  it('tells a subscribed client when its transaction changes, and the resource shows the new state', async () => {
+    const notifyUrl = `${http.url.replace(/\/mcp$/, '')}${DEFAULT_NOTIFY_PATH}`;
+    const created = await call(client, 'create_payment', {
+      pay_type: '800101',
+      txamt: 800,
+      txcurrcd: 'HKD',
+      out_trade_no: 'NOTIFY0002',
+      notify_url: notifyUrl,
+    });
+    const uri = `qfpay://transactions/${created.structured['syssn'] as string}`;
+    const before = await client.readResource({ uri });
+    expect(JSON.parse((before.contents[0] as { text: string }).text)).toMatchObject({
+      status: 'AWAITING_CUSTOMER',
+    });
+    const updated: string[] = [];
+    client.setNotificationHandler('notifications/resources/updated', (notification) => {
+      updated.push(notification.params.uri);
+    });
+    await client.subscribeResource({ uri });
+    await simulatorControl(runtime.baseUrl, 'POST', '/__sim/pay', {
+      out_trade_no: 'NOTIFY0002',
+      outcome: 'pay',
+    });
+    await expect.poll(() => updated, { timeout: 10_000 }).toEqual([uri]);
+    const after = await client.readResource({ uri });
+    expect(JSON.parse((after.contents[0] as { text: string }).text)).toMatchObject({
+      status: 'PAID',
+      txamt: 800,
+    });
+    await expect(client.subscribeResource({ uri: 'qfpay://catalog/pay-types' })).rejects.toThrow();
+  });
+
   it('refuses a forged or altered notification and records nothing', async () => {
     const before = (await auditRecords()).length;
     const body = pythonJsonDumps({
