@@ -114,7 +114,7 @@ it('runs from the command line with the same answer', async () => {
     err: (text: string) => err.push(text),
     env: { QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir, HOME: stateDir },
   };
-  const code = await runReconcileCli(['--date', today, '--json'], io as never);
+  const code = await runReconcileCli(['--date', today, '--json'], io);
   expect(err.join('')).not.toMatch(/Error/);
   expect(code).toBe(0);
   expect(JSON.parse(out.join(''))).toMatchObject({ day: today, differences: [] });
