@@ -142,7 +142,7 @@ function readSettings(values: ParsedFlags<typeof SERVE_OPTIONS>, io: CliIo): Ser
 function readNotifyPath(env: NodeJS.ProcessEnv): string {
   const raw = (env.QFPAY_NOTIFY_PATH ?? '').trim();
   if (raw === '') return DEFAULT_NOTIFY_PATH;
-  if (!/^\/[A-Za-z0-9._~\/-]{1,200}$/.test(raw) || raw === '/mcp' || raw === '/healthz')
+  if (!/^\/[A-Za-z0-9._~/-]{1,200}$/.test(raw) || raw === '/mcp' || raw === '/healthz')
     throw new UsageError(
       `QFPAY_NOTIFY_PATH must be a path such as ${DEFAULT_NOTIFY_PATH} (letters, digits, - . _ ~ /), not /mcp or /healthz`,
       'serve',
