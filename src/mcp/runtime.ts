@@ -10,7 +10,7 @@ import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulato
 import { ConfirmationTokens } from '../safety/confirmation.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
 import { loadMoneyPolicy } from '../safety/policy.js';
-import { buildMcpServer } from './server.js';
+import { mcpServerFactory } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   pollIntervalMs?: number;
   /** Retry tuning of the QFPay client (HTTP 429 back-off, query retries). */
   retry?: RetryOptions;
+  /** How long a write may wait for the rate budget before it is dropped unsent (default 10 s). */
+  writeQueueTimeoutMs?: number;
   /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
   simulator?: Omit<SimulatorOptions, 'credentials'>;
 }
@@ -134,6 +136,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
       ? guard.reconcilePending(connection.client, options.startupReconcileMs, reconcileStop.signal)
       : null;
 
+  const createServer = mcpServerFactory(deps, tools);
   let closed = false;
   return {
     environment,
@@ -143,7 +146,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     readOnly,
     ledgerPath: guard instanceof SafeGuard ? guard.storeLocation : null,
     startupReconciliation,
-    createServer: () => buildMcpServer(deps, tools),
+    createServer,
     async close() {
       if (closed) return;
       closed = true;
@@ -271,7 +274,11 @@ async function connect(
     timeoutMs: config.timeoutMs,
     rateLimits: config.rateLimits,
     verifyResponseSignatures: config.verifyResponseSignatures,
+    ...(config.redisUrl ? { sharedLimiter: { redisUrl: config.redisUrl } } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.writeQueueTimeoutMs !== undefined
+      ? { writeQueueTimeoutMs: options.writeQueueTimeoutMs }
+      : {}),
     onEvent: (event) => logClientEvent(event, log),
   });
   return {

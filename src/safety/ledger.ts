@@ -9,8 +9,8 @@ import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
 import { NORMALISED_STATUSES } from '../qfpay/types.js';
 import { canonicalJson } from './idempotency.js';
-import { maskAppcode, maskAuthCode, maskLuhnPans, redactSecrets, sanitizeUpstreamText } from './sanitize.js';
 import { LedgerIndex } from './ledger-index.js';
+import { cleanRecordedText, maskAppcode, maskAuthCode } from './sanitize.js';
 import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 
 /**
@@ -402,7 +402,7 @@ const MAX_PARAM_DEPTH = 4;
 export const REDACTED_VALUE = '[REDACTED]';
 
 function cleanText(value: string, secrets: readonly string[], max: number): string {
-  return sanitizeUpstreamText(maskLuhnPans(redactSecrets(value, secrets)), max);
+  return cleanRecordedText(value, secrets, max);
 }
 
 function cleanParams(

@@ -6,6 +6,7 @@ import type { RespcdEndpoint } from '../qfpay/catalog/types.js';
 import type { QfpayClient } from '../qfpay/client.js';
 import {
   QfpayConfigError,
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
@@ -41,8 +42,13 @@ import type {
   StoreScope,
   WriteAdmissionResult,
 } from './money-store.js';
-import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from './policy.js';
-import { findLuhnPan } from './sanitize.js';
+import {
+  checkAmountCaps,
+  checkNoCardNumbers,
+  checkUrlAllowed,
+  confirmationRequired,
+  type MoneyPolicy,
+} from './policy.js';
 import { confirmationSummary } from './summary.js';
 
 /**
@@ -125,6 +131,7 @@ function idempotencyKey(tool: WriteToolName, outTradeNo: string): string {
 function kindOf(tool: WriteToolName): MoneyActionKind {
   switch (tool) {
     case 'create_payment':
+    case 'create_checkout_link':
       return 'payment';
     case 'refund':
       return 'refund';
@@ -634,21 +641,14 @@ export class SafeGuard implements MoneyGuard {
    */
   private policyProblem(intent: WriteIntent): GuardOutcome<never> | undefined {
     const { policy } = this.options;
-    for (const field of ['notify_url', 'return_url'] as const) {
+    for (const field of ['notify_url', 'return_url', 'failed_url', 'cancel_url'] as const) {
       const url = intent.params[field];
       if (typeof url !== 'string') continue;
       const check = checkUrlAllowed(policy, field, url);
       if (!check.ok) return refused(check.message, check.next_action);
     }
-    for (const field of ['goods_name', 'goods_info']) {
-      const pan = findLuhnPan(intent.params[field]);
-      if (pan) {
-        return refused(
-          `${field} contains what looks like a card number (${pan.masked}); this server never handles card data.`,
-          `Nothing was sent to QFPay. Remove the number from ${field} and call again.`,
-        );
-      }
-    }
+    const card = checkNoCardNumbers(intent.params);
+    if (!card.ok) return refused(card.message, card.next_action);
     const kind = kindOf(intent.tool);
     if (kind === 'cancel') return undefined;
     const check = checkAmountCaps(policy, {
@@ -796,7 +796,7 @@ function callerOf(ctx: GuardContext): string | undefined {
 }
 
 function endpointOf(intent: WriteIntent): RespcdEndpoint {
-  if (intent.tool === 'create_payment') return 'payment';
+  if (intent.tool === 'create_payment' || intent.tool === 'create_checkout_link') return 'payment';
   if (intent.tool === 'refund') return 'refund';
   return intent.params.endpoint === 'reversal' ? 'reversal' : 'close';
 }
@@ -810,8 +810,8 @@ function endpointOf(intent: WriteIntent): RespcdEndpoint {
 function classifyFailure(error: unknown, intent: WriteIntent): ExecutionReport & { processed?: boolean } {
   // The request never left this process (its deadline passed or its caller gave up while it
   // waited for the merchant's rate budget): nothing was charged, the number is free again.
-  if ((error as { kind?: unknown } | undefined)?.kind === 'not_sent') {
-    return { status: 'FAILED', processed: false, message: 'not sent: it never left this server' };
+  if (error instanceof QfpayNotSentError) {
+    return { status: 'FAILED', processed: false, message: `not sent: ${error.message}` };
   }
   if (error instanceof QfpayRateLimitedError) {
     return { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' };
