@@ -140,12 +140,12 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   if (!connection)
     log(`qfpay-mcp: no QFPay credentials for ${environment}; serving ${toolNames.join(', ')} only`);
 
-  const createServer = mcpServerFactory(deps, tools);
   const startupReconciliation =
     guard instanceof SafeGuard && connection
       ? guard.reconcilePending(connection.client, options.startupReconcileMs, reconcileStop.signal)
       : null;
 
+  const createServer = mcpServerFactory(deps, tools);
   let closed = false;
   return {
     environment,

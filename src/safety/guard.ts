@@ -6,7 +6,7 @@ import type { LedgerRecord } from './ledger.js';
  * The money-movement seam. Every write tool goes tool → guard → client, so that the
  * production gate, confirmations, caps, idempotency and the audit ledger live in one place
  * and can never be skipped by a tool. The runtime builds the full guard (`SafeGuard`, in
- * write-safety/) from the operator's policy; `BasicGuard` is the minimal one (production gate
+ * safe-guard.ts, on the money-state store) from the operator's policy; `BasicGuard` is the minimal one (production gate
  * only) for embedders and tests that bring their own policy.
  */
 

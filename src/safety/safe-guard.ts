@@ -844,7 +844,7 @@ function classifyFailure(error: unknown, intent: WriteIntent): ExecutionReport &
   // The request never left this process (its deadline passed or its caller gave up while it
   // waited for the merchant's rate budget): nothing was charged, the number is free again.
   if (error instanceof QfpayNotSentError) {
-    return { status: 'FAILED', processed: false, message: 'not sent: it never left this server' };
+    return { status: 'FAILED', processed: false, message: `not sent: ${error.message}` };
   }
   if (error instanceof QfpayRateLimitedError) {
     return { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' };

@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { createRuntime } from '../../src/mcp/runtime.js';
 import { QfpayClient } from '../../src/qfpay/client.js';
+import { QfpayRateLimitedError } from '../../src/qfpay/errors.js';
 import { ConfirmationTokens } from '../../src/safety/confirmation.js';
 import type { GuardContext, WriteIntent } from '../../src/safety/guard.js';
 import { AuditLedger } from '../../src/safety/ledger.js';
@@ -130,6 +133,55 @@ describe('fail closed', () => {
   });
 });
 
+describe('a confirmation is single-use across processes and restarts', () => {
+  it('a token redeemed by one process is refused by another started later on the same store', async () => {
+    const file = path.join(dir.dir, 'tokens.jsonl');
+    const secret = randomBytes(32).toString('hex');
+    const prodGuard = (): SafeGuard => {
+      const store = new EmbeddedMoneyStore(file, { fsync: false });
+      return new SafeGuard({
+        environment: 'prod',
+        merchant: merchant(),
+        policy: loadMoneyPolicy({ QFPAY_CONFIRM_SECRET: secret }, 'prod', { allowProdWrites: true }),
+        store,
+        tokens: new ConfirmationTokens({ nonces: store, secret }),
+        log: () => undefined,
+      });
+    };
+    const intent = { ...paymentIntent('token_once_1'), environment: 'prod' as const };
+    const first = prodGuard();
+    let sends = 0;
+    let token: string;
+    try {
+      const asked = await first.run(intent, undefined, ctx, () => Promise.resolve('never'));
+      if (asked.kind !== 'confirmation_required') throw new Error(`expected a token, got ${asked.kind}`);
+      token = asked.token;
+      // Redeemed, sent, and released: QFPay never processed it (HTTP 429), so the number is free again.
+      await expect(
+        first.run(intent, token, ctx, () => {
+          sends += 1;
+          return Promise.reject(new QfpayRateLimitedError('/trade/v1/payment', 3));
+        }),
+      ).rejects.toBeInstanceOf(QfpayRateLimitedError);
+    } finally {
+      await first.close();
+    }
+    // Another process (or this one after a restart) sees the nonce as used.
+    const second = prodGuard();
+    try {
+      const again = await second.run(intent, token, ctx, () => {
+        sends += 1;
+        return Promise.resolve('sent twice');
+      });
+      expect(again.kind).toBe('refused');
+      expect(again.kind === 'refused' && again.reason).toMatch(/already used/);
+      expect(sends).toBe(1);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
 describe('a definite refusal frees the out_trade_no', () => {
   it('after QFPay answers 1201 the same call is sent again (QFPay decides), not replayed', async () => {
     const session = await openSession({
@@ -231,6 +283,28 @@ describe('start-up reconciliation limits', () => {
       expect(queriesFor('bud_')).toBe(15);
     } finally {
       await guard.close();
+    }
+  });
+
+  it('runs in the background: the runtime is up (and could answer initialize) before it is done', async () => {
+    const file = path.join(dir.dir, 'background.jsonl');
+    await writePending(file, [Date.now() - 60_000], 'bg_');
+    simulator.control.addFault({ kind: 'latency', latencyMs: 1_500, paths: ['/trade/v1/query'], count: 1 });
+    const runtime = await createRuntime({
+      env: envFor('test', simulator, credential, file),
+      log: () => undefined,
+    });
+    try {
+      let done = false;
+      const reconciliation = runtime.startupReconciliation!.then((summary) => {
+        done = true;
+        return summary;
+      });
+      expect(done).toBe(false);
+      expect(await reconciliation).toMatchObject({ unfinished: 1 });
+      expect(queriesFor('bg_')).toBe(1);
+    } finally {
+      await runtime.close();
     }
   });
 });
