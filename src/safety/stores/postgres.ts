@@ -62,6 +62,15 @@ import { migrate } from './postgres-schema.js';
  */
 
 const POOL_SIZE = 10;
+/**
+ * A step waits at most this long for the chain head (another host's step holds it for milliseconds),
+ * and a transaction left open by a stalled host is ended after IDLE_TRANSACTION_MS, so one stuck host
+ * cannot stop the others: they refuse (fail closed) instead of hanging.
+ */
+const LOCK_TIMEOUT_MS = 10_000;
+const IDLE_TRANSACTION_MS = 15_000;
+/** SQLSTATE lock_not_available: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
 const VERIFY_BATCH = 5_000;
 /** Redeemed nonces are kept this long past their expiry, so a host whose clock is behind cannot reuse one. */
 const NONCE_RETENTION = '1 day';
@@ -98,7 +107,12 @@ const LEDGER_COLUMNS = 'seq, prev_hash, hash, body';
 /** Opens the store at `url`, creating or migrating its tables. Rejects with a LedgerError when it cannot. */
 export async function openPostgresStore(url: string, options: MoneyStoreOptions = {}): Promise<MoneyStore> {
   const location = describeDatabase(url);
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    lock_timeout: LOCK_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_TRANSACTION_MS,
+  });
   // An idle connection the server drops must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   try {
@@ -769,6 +783,14 @@ function broken(records: number, seq: number, reason: string): VerifyResult {
 
 export function unavailable(location: string, what: string, error: unknown): LedgerError {
   const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === LOCK_NOT_AVAILABLE) {
+    return new LedgerError(
+      'locked',
+      `The money store ${location} stayed locked by another host's step for ${LOCK_TIMEOUT_MS / 1000} s; the money-moving action was not sent to QFPay.`,
+      'Nothing was sent to QFPay. Try again shortly; if it persists, look for a stalled qfpay-mcp host or a long transaction on the database.',
+      { cause: error },
+    );
+  }
   return new LedgerError(
     'unavailable',
     `The money store ${location} ${what}${typeof code === 'string' ? ` (${code})` : ''}; the money-moving action was not sent to QFPay.`,
