@@ -657,9 +657,15 @@ export class AuditLedger {
     while (end > 0 && found.length < limit) {
       const start = Math.max(0, end - TAIL_CHUNK);
       const chunk = Buffer.concat([await readRange(this.file, start, end - start), carry]);
+      end = start;
       const firstNewline = start === 0 ? -1 : chunk.indexOf(0x0a);
-      // Everything before the first newline may be the end of a line that starts earlier.
-      carry = start === 0 ? Buffer.alloc(0) : chunk.subarray(0, firstNewline + 1);
+      if (start !== 0 && firstNewline === -1) {
+        // One line longer than a chunk: keep reading backwards until it is complete.
+        carry = chunk;
+        continue;
+      }
+      // Everything up to the first newline may be the end of a line that starts earlier.
+      carry = chunk.subarray(0, firstNewline + 1);
       const complete = chunk
         .subarray(firstNewline + 1)
         .toString('utf8')
@@ -669,8 +675,6 @@ export class AuditLedger {
         const record = JSON.parse(complete[i]!) as LedgerRecord;
         if (include(record)) found.push(record);
       }
-      end = start;
-      if (firstNewline === -1 && start !== 0) carry = chunk;
     }
     return found;
   }

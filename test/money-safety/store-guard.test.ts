@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { createRuntime } from '../../src/mcp/runtime.js';
 import { QfpayClient } from '../../src/qfpay/client.js';
 import { ConfirmationTokens } from '../../src/safety/confirmation.js';
 import type { GuardContext, WriteIntent } from '../../src/safety/guard.js';
@@ -231,6 +232,28 @@ describe('start-up reconciliation limits', () => {
       expect(queriesFor('bud_')).toBe(15);
     } finally {
       await guard.close();
+    }
+  });
+
+  it('runs in the background: the runtime is up (and could answer initialize) before it is done', async () => {
+    const file = path.join(dir.dir, 'background.jsonl');
+    await writePending(file, [Date.now() - 60_000], 'bg_');
+    simulator.control.addFault({ kind: 'latency', latencyMs: 1_500, paths: ['/trade/v1/query'], count: 1 });
+    const runtime = await createRuntime({
+      env: envFor('test', simulator, credential, file),
+      log: () => undefined,
+    });
+    try {
+      let done = false;
+      const reconciliation = runtime.startupReconciliation!.then((summary) => {
+        done = true;
+        return summary;
+      });
+      expect(done).toBe(false);
+      expect(await reconciliation).toMatchObject({ unfinished: 1 });
+      expect(queriesFor('bg_')).toBe(1);
+    } finally {
+      await runtime.close();
     }
   });
 });

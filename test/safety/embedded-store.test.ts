@@ -253,6 +253,20 @@ describe('EmbeddedMoneyStore reading', () => {
     expect(await store.verify()).toEqual({ ok: true, records: 6 });
   });
 
+  it('reads the tail across chunk boundaries, including a record longer than a chunk', async () => {
+    const store = openStore();
+    const huge = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`field_${i}`, 'x'.repeat(500)]));
+    for (let i = 0; i < 300; i += 1) {
+      const params = i === 150 ? { ...huge, out_trade_no: `TAIL-${i}` } : { out_trade_no: `TAIL-${i}` };
+      await store.beginWrite(admission(paymentIntent({ out_trade_no: `TAIL-${i}`, params })));
+    }
+    const recent = await store.recent(300, SCOPE);
+    expect(recent.map((record) => record.out_trade_no)).toEqual(
+      Array.from({ length: 300 }, (_, i) => `TAIL-${299 - i}`),
+    );
+    expect(Object.keys(recent[149]!.params ?? {})).toHaveLength(201);
+  });
+
   it('reopens from its checkpoint: only what was appended after it is read, the checkpointed record is checked', async () => {
     const store = openStore();
     const first = await store.beginWrite(admission(paymentIntent({ out_trade_no: 'CP-1' })));
