@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createRuntime } from '../../src/mcp/runtime.js';
 import { QfpayClient } from '../../src/qfpay/client.js';
+import { QfpayRateLimitedError } from '../../src/qfpay/errors.js';
 import { ConfirmationTokens } from '../../src/safety/confirmation.js';
 import type { GuardContext, WriteIntent } from '../../src/safety/guard.js';
 import { AuditLedger } from '../../src/safety/ledger.js';
@@ -127,6 +129,55 @@ describe('fail closed', () => {
       expect(executed).toBe(0);
     } finally {
       await guard.close();
+    }
+  });
+});
+
+describe('a confirmation is single-use across processes and restarts', () => {
+  it('a token redeemed by one process is refused by another started later on the same store', async () => {
+    const file = path.join(dir.dir, 'tokens.jsonl');
+    const secret = randomBytes(32).toString('hex');
+    const prodGuard = (): SafeGuard => {
+      const store = new EmbeddedMoneyStore(file, { fsync: false });
+      return new SafeGuard({
+        environment: 'prod',
+        merchant: merchant(),
+        policy: loadMoneyPolicy({ QFPAY_CONFIRM_SECRET: secret }, 'prod', { allowProdWrites: true }),
+        store,
+        tokens: new ConfirmationTokens({ nonces: store, secret }),
+        log: () => undefined,
+      });
+    };
+    const intent = { ...paymentIntent('token_once_1'), environment: 'prod' as const };
+    const first = prodGuard();
+    let sends = 0;
+    let token: string;
+    try {
+      const asked = await first.run(intent, undefined, ctx, () => Promise.resolve('never'));
+      if (asked.kind !== 'confirmation_required') throw new Error(`expected a token, got ${asked.kind}`);
+      token = asked.token;
+      // Redeemed, sent, and released: QFPay never processed it (HTTP 429), so the number is free again.
+      await expect(
+        first.run(intent, token, ctx, () => {
+          sends += 1;
+          return Promise.reject(new QfpayRateLimitedError('/trade/v1/payment', 3));
+        }),
+      ).rejects.toBeInstanceOf(QfpayRateLimitedError);
+    } finally {
+      await first.close();
+    }
+    // Another process (or this one after a restart) sees the nonce as used.
+    const second = prodGuard();
+    try {
+      const again = await second.run(intent, token, ctx, () => {
+        sends += 1;
+        return Promise.resolve('sent twice');
+      });
+      expect(again.kind).toBe('refused');
+      expect(again.kind === 'refused' && again.reason).toMatch(/already used/);
+      expect(sends).toBe(1);
+    } finally {
+      await second.close();
     }
   });
 });

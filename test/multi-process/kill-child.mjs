@@ -1,13 +1,13 @@
 // A money-moving process for the kill -9 loop (kill-loop.test.ts): the real guard on the real
-// embedded store (built, from dist/) paying through the real client, one key after another, from the
-// first key every time it is started. Prints "ready" once warmed up, then each key it finished.
+// embedded store (built, from dist/) paying through the real client, one key after another from
+// `first` (the parent passes keys the previous, killed, process had finished or was working on). Prints "ready" once warmed up, then each key it finished.
 import { QfpayClient } from '../../dist/qfpay/client.js';
 import { ConfirmationTokens } from '../../dist/safety/confirmation.js';
 import { loadMoneyPolicy } from '../../dist/safety/policy.js';
 import { SafeGuard } from '../../dist/safety/safe-guard.js';
 import { EmbeddedMoneyStore } from '../../dist/safety/stores/embedded.js';
 
-const [baseUrl, appcode, key, mchid, file, authCode] = process.argv.slice(2);
+const [baseUrl, appcode, key, mchid, file, authCode, first] = process.argv.slice(2);
 const client = new QfpayClient({ baseUrl, credentials: { appcode, key, mchid } });
 const store = new EmbeddedMoneyStore(file);
 const guard = new SafeGuard({
@@ -24,7 +24,7 @@ const guard = new SafeGuard({
 await client.findTransaction({ out_trade_no: 'warm_up' }).catch(() => undefined);
 await store.recent(1);
 process.stdout.write('ready\n');
-for (let index = 0; ; index += 1) {
+for (let index = Number(first); ; index += 1) {
   const request = {
     pay_type: '800108',
     txamt: 100,
