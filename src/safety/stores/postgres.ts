@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 
-import { FINAL_STATUSES, type NormalisedStatus } from '../../qfpay/types.js';
 import type {
   ApprovalDecision,
   ApprovalRecord,
@@ -35,6 +34,7 @@ import type {
   WriteAdmission,
   WriteAdmissionResult,
 } from '../money-store.js';
+import { holdsKey, isFinal } from '../ledger-index.js';
 import { describeDatabaseUrl } from '../open-money-store.js';
 import { migrate } from './postgres-schema.js';
 
@@ -522,7 +522,7 @@ class PostgresStore implements MoneyStore {
       await client.query(
         `UPDATE qfpay_intents SET latest_seq = $2, syssn_seq = coalesce($3, syssn_seq), counted = $4, final = $5
          WHERE intent_id = $1`,
-        [intentId, record.seq, record.syssn ? record.seq : null, counted, isFinalStatus(record)],
+        [intentId, record.seq, record.syssn ? record.seq : null, counted, isFinalOutcome(intent, record)],
       );
       const scope = { environment: row.environment, merchant: row.merchant };
       if (counted !== row.counted && intent.kind !== 'cancel') {
@@ -535,7 +535,7 @@ class PostgresStore implements MoneyStore {
           counted ? intent.txamt : -intent.txamt,
         );
       }
-      if (releasesKey(record)) {
+      if (releasesKey(intent, record)) {
         await client.query('DELETE FROM qfpay_keys WHERE intent_id = $1', [intentId]);
       } else {
         // A later answer overturned a release: the intent holds its key again unless another took it.
@@ -722,13 +722,13 @@ export async function lockChainHead(client: PoolClient, location: string): Promi
   return { seq, hash: head.hash, time, day };
 }
 
-/** QFPay certainly did not process it, or definitely refused it: the number may be sent again. */
-export function releasesKey(latest: Pick<LedgerRecord, 'status' | 'processed'>): boolean {
-  return latest.processed === false || latest.status === 'FAILED';
+/** The embedded store's rules (ledger-index.ts), applied to an intent whose latest record is `latest`. */
+export function releasesKey(intent: LedgerRecord, latest: LedgerRecord): boolean {
+  return !holdsKey({ intent, latest });
 }
 
-export function isFinalStatus(latest: Pick<LedgerRecord, 'status'>): boolean {
-  return FINAL_STATUSES.has(latest.status as NormalisedStatus);
+export function isFinalOutcome(intent: LedgerRecord, latest: LedgerRecord): boolean {
+  return isFinal({ intent, latest });
 }
 
 export function integrityError(location: string, reason: string): LedgerError {
