@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { hongKongDay, LedgerError } from '../../src/safety/ledger.js';
@@ -367,6 +368,24 @@ describeWithServices('PostgreSQL money store', ['postgres'], ([serverUrl]) => {
       code: 'unknown_intent',
     });
   });
+
+  it('a host that holds the chain head too long makes the others refuse (locked), not hang', async () => {
+    const [store] = await stores(1);
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT seq FROM qfpay_chain_head FOR UPDATE');
+      const refusal = await store!.beginWrite(paymentAdmission('LOCKED-1')).catch((error: unknown) => error);
+      expect(refusal).toBeInstanceOf(LedgerError);
+      expect(refusal).toMatchObject({ code: 'locked' });
+      expect((refusal as LedgerError).message).toContain('not sent to QFPay');
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect((await store!.beginWrite(paymentAdmission('LOCKED-1'))).kind).toBe('claimed');
+  }, 40_000);
 
   it('verify walks the whole chain; a tampered row is named by its seq, and a cut tail stops every write', async () => {
     const [store] = await stores(1);

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 
+import { keyOf } from '../ledger-index.js';
 import { hongKongDay, LedgerError, type LedgerRecord, movedNothing } from '../ledger.js';
 import {
   describeDatabase,
-  isFinalStatus,
+  isFinalOutcome,
   lockChainHead,
   type LedgerRow,
   releasesKey,
@@ -163,9 +164,9 @@ class IndexFold {
     const counted = !movedNothing(record);
     if (counted !== entry.counted) this.count(entry, counted ? 1 : -1);
     entry.counted = counted;
-    entry.final = isFinalStatus(record);
+    entry.final = isFinalOutcome(entry.intent, record);
     const slot = `${scope}|${entry.key}`;
-    if (releasesKey(record)) {
+    if (releasesKey(entry.intent, record)) {
       if (this.keys.get(slot) === record.intent_id) this.keys.delete(slot);
     } else if (!this.keys.has(slot)) {
       this.keys.set(slot, record.intent_id);
@@ -184,11 +185,6 @@ class IndexFold {
     ].join('|');
     this.totals.set(slot, (this.totals.get(slot) ?? 0) + sign * intent.txamt);
   }
-}
-
-/** The key the guard claims for a record's action (payments and refunds share QFPay's namespace). */
-function keyOf(record: Pick<LedgerRecord, 'kind' | 'out_trade_no'>): string {
-  return record.kind === 'cancel' ? `cancel:${record.out_trade_no}` : `order:${record.out_trade_no}`;
 }
 
 async function rebuildIndexes(client: PoolClient): Promise<void> {

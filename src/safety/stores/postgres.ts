@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 
-import { FINAL_STATUSES, type NormalisedStatus } from '../../qfpay/types.js';
 import type {
   ApprovalDecision,
   ApprovalRecord,
@@ -35,6 +34,7 @@ import type {
   WriteAdmission,
   WriteAdmissionResult,
 } from '../money-store.js';
+import { holdsKey, isFinal } from '../ledger-index.js';
 import { describeDatabaseUrl } from '../open-money-store.js';
 import { migrate } from './postgres-schema.js';
 
@@ -62,6 +62,15 @@ import { migrate } from './postgres-schema.js';
  */
 
 const POOL_SIZE = 10;
+/**
+ * A step waits at most this long for the chain head (another host's step holds it for milliseconds),
+ * and a transaction left open by a stalled host is ended after IDLE_TRANSACTION_MS, so one stuck host
+ * cannot stop the others: they refuse (fail closed) instead of hanging.
+ */
+const LOCK_TIMEOUT_MS = 10_000;
+const IDLE_TRANSACTION_MS = 15_000;
+/** SQLSTATE lock_not_available: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
 const VERIFY_BATCH = 5_000;
 /** Redeemed nonces are kept this long past their expiry, so a host whose clock is behind cannot reuse one. */
 const NONCE_RETENTION = '1 day';
@@ -98,7 +107,12 @@ const LEDGER_COLUMNS = 'seq, prev_hash, hash, body';
 /** Opens the store at `url`, creating or migrating its tables. Rejects with a LedgerError when it cannot. */
 export async function openPostgresStore(url: string, options: MoneyStoreOptions = {}): Promise<MoneyStore> {
   const location = describeDatabase(url);
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: POOL_SIZE,
+    lock_timeout: LOCK_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_TRANSACTION_MS,
+  });
   // An idle connection the server drops must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   try {
@@ -508,7 +522,7 @@ class PostgresStore implements MoneyStore {
       await client.query(
         `UPDATE qfpay_intents SET latest_seq = $2, syssn_seq = coalesce($3, syssn_seq), counted = $4, final = $5
          WHERE intent_id = $1`,
-        [intentId, record.seq, record.syssn ? record.seq : null, counted, isFinalStatus(record)],
+        [intentId, record.seq, record.syssn ? record.seq : null, counted, isFinalOutcome(intent, record)],
       );
       const scope = { environment: row.environment, merchant: row.merchant };
       if (counted !== row.counted && intent.kind !== 'cancel') {
@@ -521,7 +535,7 @@ class PostgresStore implements MoneyStore {
           counted ? intent.txamt : -intent.txamt,
         );
       }
-      if (releasesKey(record)) {
+      if (releasesKey(intent, record)) {
         await client.query('DELETE FROM qfpay_keys WHERE intent_id = $1', [intentId]);
       } else {
         // A later answer overturned a release: the intent holds its key again unless another took it.
@@ -708,13 +722,13 @@ export async function lockChainHead(client: PoolClient, location: string): Promi
   return { seq, hash: head.hash, time, day };
 }
 
-/** QFPay certainly did not process it, or definitely refused it: the number may be sent again. */
-export function releasesKey(latest: Pick<LedgerRecord, 'status' | 'processed'>): boolean {
-  return latest.processed === false || latest.status === 'FAILED';
+/** The embedded store's rules (ledger-index.ts), applied to an intent whose latest record is `latest`. */
+export function releasesKey(intent: LedgerRecord, latest: LedgerRecord): boolean {
+  return !holdsKey({ intent, latest });
 }
 
-export function isFinalStatus(latest: Pick<LedgerRecord, 'status'>): boolean {
-  return FINAL_STATUSES.has(latest.status as NormalisedStatus);
+export function isFinalOutcome(intent: LedgerRecord, latest: LedgerRecord): boolean {
+  return isFinal({ intent, latest });
 }
 
 export function integrityError(location: string, reason: string): LedgerError {
@@ -769,6 +783,14 @@ function broken(records: number, seq: number, reason: string): VerifyResult {
 
 export function unavailable(location: string, what: string, error: unknown): LedgerError {
   const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === LOCK_NOT_AVAILABLE) {
+    return new LedgerError(
+      'locked',
+      `The money store ${location} stayed locked by another host's step for ${LOCK_TIMEOUT_MS / 1000} s; the money-moving action was not sent to QFPay.`,
+      'Nothing was sent to QFPay. Try again shortly; if it persists, look for a stalled qfpay-mcp host or a long transaction on the database.',
+      { cause: error },
+    );
+  }
   return new LedgerError(
     'unavailable',
     `The money store ${location} ${what}${typeof code === 'string' ? ` (${code})` : ''}; the money-moving action was not sent to QFPay.`,
