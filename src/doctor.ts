@@ -100,6 +100,7 @@ export interface DoctorOptions {
 /** The variables qfpay-mcp reads; anything else spelled QFPAY_* is probably a typo. */
 export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_ENV',
+  'QFPAY_NOTIFY_PATH',
   'QFPAY_APPCODE',
   'QFPAY_KEY',
   'QFPAY_MCHID',
