@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import process from 'node:process';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { getEncoding } from 'js-tiktoken';
 import { StdioRpc } from './lib/stdio-rpc.mjs';
 import { serverEverythingBin, scratchStateDir } from './lib/paths.mjs';
 import { OUR_SERVER, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
@@ -8,11 +9,13 @@ import { OUR_SERVER, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
 /**
  * Benchmark 5 — context cost: what a host puts in the model's context before the first call
  * (the tools/list answer, plus the server instructions from initialize), in UTF-8 bytes and
- * approximate tokens (bytes / 4), per tool and in total. Also the size of typical results.
+ * tokens of the o200k tokenizer (js-tiktoken), per tool and in total. Also the size of typical results.
  * Measured on the wire with a bare JSON-RPC client, so the bytes are exactly what the server sent.
  */
 
-const tokens = (bytes) => Math.round(bytes / 4);
+const o200k = getEncoding('o200k_base');
+/** Tokens of a value as a model sees it: strings as they are, everything else as its JSON. */
+const tokensOf = (value) => o200k.encode(typeof value === 'string' ? value : JSON.stringify(value)).length;
 const byteLength = (value) => Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
 
 async function toolset(spec) {
@@ -27,20 +30,25 @@ async function toolset(spec) {
     const modelFacing = (tool) =>
       byteLength({ name: tool.name, description: tool.description, input_schema: tool.inputSchema });
     const modelFacingTotal = tools.reduce((sum, tool) => sum + modelFacing(tool), 0);
+    const modelFacingTokens = tools.reduce(
+      (sum, tool) =>
+        sum + tokensOf({ name: tool.name, description: tool.description, input_schema: tool.inputSchema }),
+      0,
+    );
     return {
       rpc,
       summary: {
         tools: tools.length,
         tools_list_bytes: byteLength(tools),
-        tools_list_tokens: tokens(byteLength(tools)),
+        tools_list_tokens: tokensOf(tools),
         model_facing_bytes: modelFacingTotal,
-        model_facing_tokens: tokens(modelFacingTotal),
+        model_facing_tokens: modelFacingTokens,
         instructions_bytes: byteLength(instructions),
-        instructions_tokens: tokens(byteLength(instructions)),
+        instructions_tokens: tokensOf(instructions),
         per_tool: tools.map((tool) => ({
           name: tool.name,
           bytes: byteLength(tool),
-          tokens: tokens(byteLength(tool)),
+          tokens: tokensOf(tool),
           model_facing_bytes: modelFacing(tool),
           description_bytes: byteLength(tool.description ?? ''),
           input_schema_bytes: byteLength(tool.inputSchema ?? {}),
@@ -66,9 +74,8 @@ async function resultSizes(rpc) {
   const sizes = [];
   const record = (label, answer) => {
     const result = answer.message.result;
-    const textBytes = result.content
-      .filter((c) => c.type === 'text')
-      .reduce((s, c) => s + byteLength(c.text), 0);
+    const texts = result.content.filter((c) => c.type === 'text').map((c) => c.text);
+    const textBytes = texts.reduce((s, text) => s + byteLength(text), 0);
     const imageBytes = result.content
       .filter((c) => c.type === 'image')
       .reduce((s, c) => s + byteLength(c.data), 0);
@@ -76,7 +83,7 @@ async function resultSizes(rpc) {
       call: label,
       bytes: byteLength(answer.line),
       text_bytes: textBytes,
-      text_tokens: tokens(textBytes),
+      text_tokens: texts.reduce((s, text) => s + tokensOf(text), 0),
       structured_bytes: byteLength(result.structuredContent ?? {}),
       image_base64_bytes: imageBytes,
     });
@@ -132,7 +139,7 @@ export async function run({ log }) {
   });
   await reference.rpc.close();
   return {
-    token_estimate: 'bytes / 4 (rough rule for English text and JSON with common BPE tokenizers; ±25%)',
+    tokenizer: 'o200k_base (js-tiktoken): tokens of the JSON text as sent',
     toolsets: {
       'full (QFPAY_ENV=local)': full.summary,
       'full (QFPAY_ENV=sandbox, no simulator tool)': sandbox.summary,

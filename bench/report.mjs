@@ -346,7 +346,7 @@ function contextCost(cc) {
   return `## 5. Context cost
 
 Measured on the wire (exact UTF-8 bytes of the \`tools/list\` answer's \`tools\` array and of the
-\`initialize\` instructions). Tokens ≈ ${cc.token_estimate}. "Model-facing" counts only name,
+\`initialize\` instructions). Tokens: ${cc.tokenizer ?? cc.token_estimate}. "Model-facing" counts only name,
 description and input schema, which is what hosts typically turn into the model's tool
 definitions; the output schema travels on the wire for result validation.
 
