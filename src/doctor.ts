@@ -17,6 +17,7 @@ import { ensurePrivateDir } from './safety/state-dir.js';
 import { resolveToolsets } from './mcp/runtime.js';
 import { chooseLedgerLocation, type LedgerLocation } from './safety/ledger-location.js';
 import { ENVIRONMENT_NAMES, explainRespcd, getEnvironment } from './qfpay/catalog/index.js';
+import { ENVIRONMENT_CAPABILITIES } from './qfpay/catalog/environments.js';
 import type { EnvironmentName } from './qfpay/catalog/types.js';
 import type { ClientEvent } from './qfpay/client.js';
 import { QfpayClient } from './qfpay/client.js';
@@ -256,14 +257,20 @@ function environmentCheck(config: QfpayConfig, env: NodeJS.ProcessEnv): DoctorCh
       ? 'from QFPAY_ENV'
       : config.environment === 'local'
         ? 'default: no credentials are set'
-        : 'default because credentials are set; set QFPAY_ENV to choose explicitly';
+        : 'from the QFPAY_BASE_URL host; set QFPAY_ENV to choose explicitly';
   const host = config.baseUrl ?? 'the embedded simulator on loopback';
   const money = entry.realMoney ? 'REAL money' : 'no real money';
+  const details = [
+    `what ${config.environment} can test: ${ENVIRONMENT_CAPABILITIES[config.environment]}`,
+    ...((env.QFPAY_BASE_URL ?? '').trim() !== ''
+      ? [`host overridden by QFPAY_BASE_URL (destination: ${config.destination})`]
+      : []),
+  ];
   return {
     id: 'environment',
     status: 'info',
     summary: `${config.environment} (${entry.title}, ${money}) at ${host}; ${how}`,
-    ...((env.QFPAY_BASE_URL ?? '').trim() !== '' ? { details: ['host overridden by QFPAY_BASE_URL'] } : {}),
+    details,
   };
 }
 
@@ -353,7 +360,9 @@ function policyCheck(policy: MoneyPolicy, environment: EnvironmentName): DoctorC
   const confirm =
     policy.confirm === 'always'
       ? 'confirmation required for every write (QFPAY_CONFIRM=always)'
-      : 'confirmation required for production writes';
+      : policy.confirm === 'prod'
+        ? 'confirmation required for production writes only (QFPAY_CONFIRM=prod; test writes move real wallet money unconfirmed)'
+        : 'confirmation required for writes in test and prod (real money)';
   const urls =
     policy.allowedUrlPrefixes.length > 0
       ? `notify/return URLs allowed under: ${policy.allowedUrlPrefixes.join(', ')}`

@@ -13,7 +13,7 @@ import { resolveAuditLogPath } from './state-dir.js';
  * | Variable | Meaning |
  * |---|---|
  * | `QFPAY_ALLOW_PROD_WRITES` | `1`/`true` (or `--allow-prod-writes`) enables money-moving calls in prod |
- * | `QFPAY_CONFIRM` | `prod` (default): bound confirmation for prod writes; `always`: for every environment. It cannot be switched off. |
+ * | `QFPAY_CONFIRM` | `real-money` (default): bound confirmation for writes in prod and test (both move real money); `prod`: production only; `always`: every environment. Production cannot be switched off. |
  * | `QFPAY_MAX_TXAMT` | per-transaction caps, `HKD:500000,USD:50000` (minor units) |
  * | `QFPAY_DAILY_LIMIT` | per-day caps (UTC+8 calendar day), same format; payments and refunds counted separately |
  * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes that `notify_url`/`return_url` must start with |
@@ -26,7 +26,7 @@ import { resolveAuditLogPath } from './state-dir.js';
  */
 export interface MoneyPolicy {
   readonly allowProdWrites: boolean;
-  readonly confirm: 'prod' | 'always';
+  readonly confirm: ConfirmMode;
   /** Per transaction, minor units, by currency. */
   readonly maxTxamt: ReadonlyMap<string, number>;
   /** Per UTC+8 day, minor units, by currency; payments and refunds are counted separately. */
@@ -41,6 +41,9 @@ export interface MoneyPolicy {
   readonly confirmSecret?: Buffer;
   readonly auditLogPath: string;
 }
+
+/** Which environments need a bound confirmation (QFPAY_CONFIRM). */
+export type ConfirmMode = 'real-money' | 'prod' | 'always';
 
 export type PolicyCheck =
   { readonly ok: true } | { readonly ok: false; readonly message: string; readonly next_action: string };
@@ -63,19 +66,31 @@ export function loadMoneyPolicy(
   };
 }
 
-/** Whether a write in `environment` needs a bound confirmation under this policy. */
+/**
+ * Whether a write in `environment` needs a bound confirmation under this policy. The environment
+ * is never laxer than the host requests go to (loadConfig refuses that at start), so this follows
+ * the destination. `test` moves real wallet money, so it is confirmed unless the operator chose
+ * QFPAY_CONFIRM=prod.
+ */
 export function confirmationRequired(policy: MoneyPolicy, environment: EnvironmentName): boolean {
-  return policy.confirm === 'always' || environment === 'prod';
+  switch (policy.confirm) {
+    case 'always':
+      return true;
+    case 'real-money':
+      return environment === 'prod' || environment === 'test';
+    case 'prod':
+      return environment === 'prod';
+  }
 }
 
-function parseConfirmMode(raw: string | undefined): 'prod' | 'always' {
-  if (raw === undefined) return 'prod';
+function parseConfirmMode(raw: string | undefined): ConfirmMode {
+  if (raw === undefined) return 'real-money';
   const lower = raw.toLowerCase();
-  if (lower === 'prod' || lower === 'always') return lower;
+  if (lower === 'real-money' || lower === 'prod' || lower === 'always') return lower;
   throw new QfpayConfigError(
     'QFPAY_CONFIRM',
-    'must be prod or always',
-    'Set QFPAY_CONFIRM=always to require confirmation in every environment, or unset it (production writes always need confirmation; this cannot be turned off).',
+    'must be real-money, prod or always',
+    'Unset QFPAY_CONFIRM for the default (real-money: writes in test and prod need confirmation), set it to always for every environment, or to prod to confirm production only (production writes always need confirmation; this cannot be turned off).',
   );
 }
 

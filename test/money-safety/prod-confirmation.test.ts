@@ -353,3 +353,37 @@ describe('QFPAY_CONFIRM=always', () => {
     }
   });
 });
+
+describe('test (live testing: real wallets, real money)', () => {
+  it('needs a bound confirmation by default: a write without one sends nothing', async () => {
+    const session = await openSession({
+      env: envFor('test', simulator, credential, path.join(dir.dir, 'test-env.jsonl'), {
+        // envFor opts its other suites out; this one checks the default.
+        QFPAY_CONFIRM: undefined,
+      }),
+    });
+    try {
+      const args = { pay_type: '800101', txamt: 700, txcurrcd: 'HKD' };
+      const before = upstreamCount(simulator, PAYMENT);
+      const first = await call(session.client, 'create_payment', args);
+      expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
+      expect(String(first.structured.confirmation_summary)).toMatch(/test .*REAL MONEY/);
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      const withoutToken = await call(session.client, 'create_payment', {
+        ...args,
+        out_trade_no: first.structured.out_trade_no,
+      });
+      expect(withoutToken.structured.status).toBe('CONFIRMATION_REQUIRED');
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      const done = await call(session.client, 'create_payment', {
+        ...args,
+        out_trade_no: first.structured.out_trade_no,
+        confirmation_token: first.structured.confirmation_token,
+      });
+      expect(done.structured.status).toBe('AWAITING_CUSTOMER');
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    } finally {
+      await session.close();
+    }
+  });
+});
