@@ -18,6 +18,8 @@ import { resolveAuditLogPath } from './state-dir.js';
  * | `QFPAY_DAILY_LIMIT` | per-day caps (UTC+8 calendar day), same format; payments and refunds counted separately |
  * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes that `notify_url`/`return_url` must start with |
  * | `QFPAY_CONFIRM_SECRET` | HMAC secret for confirmation tokens, ≥ 32 bytes as hex or base64 |
+ * | `QFPAY_APPROVAL` | `operator`: confirmations only by the operator on this server's approval page; `agent`: tokens and client elicitation. Default: `operator` in prod once `QFPAY_OPERATOR_SECRET` is set, else `agent` |
+ * | `QFPAY_OPERATOR_SECRET` | enrols operator passkeys and is the approval page's fallback proof; ≥ 20 characters |
  * | `QFPAY_AUDIT_LOG` | ledger file (default `<state dir>/audit-<env>.jsonl`) |
  *
  * Caps fail closed: once a cap variable lists any currency, a currency it does not list is refused
@@ -39,8 +41,16 @@ export interface MoneyPolicy {
    */
   readonly allowLoopbackUrls: boolean;
   readonly confirmSecret?: Buffer;
+  /** Who may confirm: the agent's channel (tokens, client elicitation) or only the operator's page. */
+  readonly approval: ApprovalMode;
+  /** QFPAY_OPERATOR_SECRET (set whenever `approval` is operator). */
+  readonly operatorSecret?: string;
   readonly auditLogPath: string;
 }
+
+export type ApprovalMode = 'agent' | 'operator';
+
+export const MIN_OPERATOR_SECRET_LENGTH = 20;
 
 /** Which environments need a bound confirmation (QFPAY_CONFIRM). */
 export type ConfirmMode = 'real-money' | 'prod' | 'always';
@@ -54,6 +64,7 @@ export function loadMoneyPolicy(
   overrides: { readonly allowProdWrites?: boolean } = {},
 ): MoneyPolicy {
   const confirmSecret = parseConfirmSecret(readVariable(env, 'QFPAY_CONFIRM_SECRET'));
+  const operatorSecret = parseOperatorSecret(readVariable(env, 'QFPAY_OPERATOR_SECRET'));
   return {
     allowProdWrites: overrides.allowProdWrites ?? readBoolean(env, 'QFPAY_ALLOW_PROD_WRITES', false),
     confirm: parseConfirmMode(readVariable(env, 'QFPAY_CONFIRM')),
@@ -62,8 +73,48 @@ export function loadMoneyPolicy(
     allowedUrlPrefixes: parseUrlPrefixes(readVariable(env, 'QFPAY_ALLOWED_URLS')),
     allowLoopbackUrls: environment === 'local',
     ...(confirmSecret ? { confirmSecret } : {}),
+    approval: parseApprovalMode(readVariable(env, 'QFPAY_APPROVAL'), environment, operatorSecret),
+    ...(operatorSecret ? { operatorSecret } : {}),
     auditLogPath: resolveAuditLogPath(environment, { env }),
   };
+}
+
+/**
+ * QFPAY_APPROVAL. Unset: operator approval for production once the operator configured it (a
+ * secret is set), because nothing else proves that a person, not the agent, approved a real
+ * payment; the agent's channel otherwise.
+ */
+function parseApprovalMode(
+  raw: string | undefined,
+  environment: EnvironmentName,
+  operatorSecret: string | undefined,
+): ApprovalMode {
+  if (raw === undefined) return environment === 'prod' && operatorSecret ? 'operator' : 'agent';
+  const lower = raw.toLowerCase();
+  if (lower !== 'operator' && lower !== 'agent')
+    throw new QfpayConfigError(
+      'QFPAY_APPROVAL',
+      'must be operator or agent',
+      'Set QFPAY_APPROVAL=operator to have the operator approve each confirmation on this server’s page (passkey or operator secret), or agent for confirmation tokens and client elicitation.',
+    );
+  if (lower === 'operator' && !operatorSecret)
+    throw new QfpayConfigError(
+      'QFPAY_OPERATOR_SECRET',
+      'is required when QFPAY_APPROVAL=operator',
+      'Generate one with `openssl rand -hex 32` and set QFPAY_OPERATOR_SECRET in the server’s environment (never in a file the agent can read); it enrols your passkey and is the fallback on the approval page.',
+    );
+  return lower;
+}
+
+function parseOperatorSecret(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length < MIN_OPERATOR_SECRET_LENGTH || [...raw].every((c) => c === raw[0]))
+    throw new QfpayConfigError(
+      'QFPAY_OPERATOR_SECRET',
+      `is shorter than ${MIN_OPERATOR_SECRET_LENGTH} characters or one character repeated`,
+      'Generate one with `openssl rand -hex 32` and set QFPAY_OPERATOR_SECRET to it.',
+    );
+  return raw;
 }
 
 /**

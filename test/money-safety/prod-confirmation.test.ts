@@ -198,7 +198,7 @@ describe('production with the gate open: bound confirmation', () => {
     const records = await ledgerRecords(ledgerFile());
     const intents = records.filter((r) => r.step === 'intent' && r.out_trade_no === prepared.out_trade_no);
     expect(intents).toHaveLength(1);
-    expect(intents[0]?.approval).toBe('token');
+    expect(intents[0]?.approval).toBe('agent-token');
   });
 
   it('a token whose execution QFPay never processed cannot be used a second time', async () => {

@@ -34,6 +34,7 @@ describe('loadMoneyPolicy', () => {
       dailyLimit: new Map(),
       allowedUrlPrefixes: [],
       allowLoopbackUrls: false,
+      approval: 'agent',
       auditLogPath: path.join('/var/lib/qfpay-test', 'audit-prod.jsonl'),
     });
     expect(confirmationRequired(policy, 'prod')).toBe(true);
