@@ -22,8 +22,6 @@ const SECRET_MAC_DOMAIN = 'qfpay-mcp/operator-secret/v1\n';
 
 export interface OperatorApprovalsOptions {
   readonly store: ApprovalStore;
-  /** QFPAY_OPERATOR_SECRET: enrols passkeys, and approves when no passkey is at hand. */
-  readonly operatorSecret: string;
   /** The page address for one approval (a stdio server starts its loopback page here on demand). */
   readonly pageUrl: (id: string) => Promise<string>;
   readonly ttlMs?: number;
@@ -50,8 +48,6 @@ export type OperatorRedemption =
 export class OperatorApprovals {
   readonly store: ApprovalStore;
   readonly ttlMs: number;
-  private readonly secretDigest: Buffer;
-  private readonly macKey = randomBytes(32);
   private readonly options: OperatorApprovalsOptions;
   private readonly now: () => Date;
 
@@ -60,7 +56,6 @@ export class OperatorApprovals {
     this.store = options.store;
     this.ttlMs = options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
     this.now = options.now ?? (() => new Date());
-    this.secretDigest = this.secretMac(options.operatorSecret);
   }
 
   /** Records a pending approval for exactly this action and returns where the person approves it. */
@@ -111,16 +106,23 @@ export class OperatorApprovals {
       await pause(pollMs, signal);
     }
   }
+}
 
-  /** Constant-time check of a typed operator secret (both sides are MAC'd to equal length first). */
-  secretMatches(presented: string): boolean {
-    if (typeof presented !== 'string' || presented.length === 0 || presented.length > 1024) return false;
-    return timingSafeEqual(this.secretMac(presented), this.secretDigest);
-  }
-
-  private secretMac(text: string): Buffer {
-    return createHmac('sha256', this.macKey).update(SECRET_MAC_DOMAIN).update(text.trim(), 'utf8').digest();
-  }
+/**
+ * A constant-time check of a typed operator secret (QFPAY_OPERATOR_SECRET): both sides are MAC'd
+ * under a per-process key first, so the comparison is of equal-length values and reveals nothing
+ * about length or content.
+ */
+export function secretMatcher(operatorSecret: string): (presented: string) => boolean {
+  const key = randomBytes(32);
+  const mac = (text: string) =>
+    createHmac('sha256', key).update(SECRET_MAC_DOMAIN).update(text.trim(), 'utf8').digest();
+  const expected = mac(operatorSecret);
+  return (presented) =>
+    typeof presented === 'string' &&
+    presented.length > 0 &&
+    presented.length <= 1024 &&
+    timingSafeEqual(mac(presented), expected);
 }
 
 /** Hex SHA-256 of the canonical action, as ApprovalRequest.bindingDigest is defined. */
