@@ -1,4 +1,5 @@
 import { createRuntime, resolveToolsets } from '../mcp/runtime.js';
+import { ENVIRONMENT_CAPABILITIES } from '../qfpay/catalog/environments.js';
 import type { QfpayMcpRuntime, RuntimeOptions } from '../mcp/runtime.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { RunningHttpServer } from '../transports/http.js';
@@ -34,6 +35,8 @@ Options:
                               (default: all)
   --read-only                 Expose no money-moving tools
   --allow-prod-writes         Allow money-moving tools against production (QFPAY_ENV=prod)
+                              (confirmations: QFPAY_APPROVAL=operator|agent, QFPAY_OPERATOR_SECRET,
+                              QFPAY_APPROVAL_PORT; see README "Safety model")
   -h, --help                  Show this help
 
 Secrets come only from the environment, never from flags:
@@ -147,6 +150,7 @@ async function serveStdio(runtimeOptions: RuntimeOptions, io: CliIo): Promise<nu
     log: (line) => io.err(`${line}\n`),
   });
   io.err(`${startupLine(runtime, { transport: 'stdio', options: runtimeOptions })}\n`);
+  await reportEnvironment(runtime, io);
   const stopSignals = onStopSignal(() => void server.close());
   await server.closed;
   stopSignals.dispose();
@@ -178,6 +182,7 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   io.err(
     `${startupLine(runtime, { transport: 'http', url: server.url, authenticated: server.authenticated, options: runtimeOptions })}\n`,
   );
+  await reportEnvironment(runtime, io);
   for (const warning of exposureWarnings(settings)) io.err(`warning: ${warning}\n`);
   io.out(
     clientConfigSnippet({
@@ -197,6 +202,19 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   await server.close();
   await closeRuntime(runtime, io);
   return EXIT_OK;
+}
+
+/**
+ * What this environment can test, in plain words (fidelity audit §1 #1), and with operator
+ * approval where the operator registers a passkey (the page then runs until it is idle).
+ */
+async function reportEnvironment(runtime: QfpayMcpRuntime, io: CliIo): Promise<void> {
+  io.err(`qfpay-mcp: ${runtime.environment} can test: ${ENVIRONMENT_CAPABILITIES[runtime.environment]}\n`);
+  if (!runtime.approvalRegistrationUrl) return;
+  const url = await runtime.approvalRegistrationUrl();
+  io.err(
+    `qfpay-mcp: operator approval is on: every confirmation is made on this server's page. Register your passkey at ${url} (needs QFPAY_OPERATOR_SECRET)\n`,
+  );
 }
 
 function exposureWarnings(settings: HttpSettings): string[] {

@@ -37,7 +37,8 @@ afterAll(async () => {
   await new Promise<void>((resolve) => listener.close(() => resolve()));
 });
 
-function serve(env: NodeJS.ProcessEnv): Promise<{ code: number | null; err: string }> {
+/** Runs `qfpay-mcp serve` (stdio) until it exits, or until stderr shows `until` (then stops it). */
+function serve(env: NodeJS.ProcessEnv, until?: string): Promise<{ code: number | null; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'serve'], {
       env: {
@@ -48,7 +49,10 @@ function serve(env: NodeJS.ProcessEnv): Promise<{ code: number | null; err: stri
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => {
+      err += chunk.toString('utf8');
+      if (until !== undefined && err.includes(until)) child.kill('SIGTERM');
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.on('error', reject);
     child.on('exit', (code) => {
@@ -93,4 +97,12 @@ describe('start-up refuses a label that contradicts the host', () => {
     },
     30_000,
   );
+});
+
+describe('start-up says what the environment can test', () => {
+  it('a consistent configuration starts and names what it can test', async () => {
+    const { err } = await serve({ QFPAY_ENV: 'local' }, 'can test');
+    expect(err).toMatch(/ready: transport=stdio .*environment=local/);
+    expect(err).toContain('qfpay-mcp: local can test: everything, simulated');
+  }, 30_000);
 });

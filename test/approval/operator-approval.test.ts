@@ -1,5 +1,7 @@
 import path from 'node:path';
 
+import { Client } from '@modelcontextprotocol/client';
+import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -280,6 +282,43 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
       expect(upstreamCount(simulator, PAYMENT)).toBe(before);
     } finally {
       await short.close();
+    }
+  }, 60_000);
+
+  it('a client with URL-mode elicitation opens the page; the call waits for the passkey and runs once', async () => {
+    const server = session.runtime.createServer();
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverTransport);
+    const client = new Client(
+      { name: 'url-elicitation', version: '1.0.0' },
+      { capabilities: { elicitation: { url: {} } } },
+    );
+    const opened: string[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      if (request.params.mode !== 'url') return { action: 'decline' };
+      opened.push(request.params.url);
+      // The person follows the link and approves with the passkey before answering the client.
+      await page.goto(request.params.url);
+      expect(await statusAfterClick('#approve-passkey')).toMatch(/^Approved/);
+      return { action: 'accept' };
+    });
+    await client.connect(clientTransport);
+    try {
+      const before = upstreamCount(simulator, PAYMENT);
+      const done = await call(client, 'create_payment', {
+        pay_type: '800101',
+        txamt: 4_200,
+        txcurrcd: 'HKD',
+      });
+      expect(done.structured.status).toBe('AWAITING_CUSTOMER');
+      expect(opened).toHaveLength(1);
+      expect(opened[0]).toMatch(APPROVAL_URL);
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect((await intentsFor(String(done.structured.out_trade_no))).map((r) => r.approval)).toEqual([
+        'operator',
+      ]);
+    } finally {
+      await client.close();
     }
   }, 60_000);
 });
