@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 
 import { Client } from '@modelcontextprotocol/client';
@@ -229,6 +230,23 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify(body),
       });
+    const pageAnswer = await fetch(prepared.url);
+    expect(pageAnswer.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(pageAnswer.headers.get('content-security-policy')).not.toMatch(/unsafe/);
+    // Another Host (DNS rebinding) is refused before anything else.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      const target = new URL(prepared.url);
+      httpRequest(
+        { host: '127.0.0.1', port: target.port, path: target.pathname, headers: { host: 'evil.example' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
+        .on('error', reject)
+        .end();
+    });
+    expect(rebound).toBe(403);
     expect((await post('/secret', { secret: 'guess' })).status).toBe(403);
     expect((await post('/secret', { secret: OPERATOR_SECRET }, {})).status).toBe(403);
     const options = await post('/passkey/options', {});
@@ -320,5 +338,25 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
     } finally {
       await client.close();
     }
+  }, 60_000);
+
+  // Last: it leaves the page refusing proofs for a while.
+  it('failed proofs are rate-limited: after 5, even the right secret is refused for a while', async () => {
+    const args = { pay_type: '800101', txamt: 800, txcurrcd: 'HKD' };
+    const prepared = await prepare(args);
+    const attempt = (secret: string) =>
+      fetch(`${prepared.url}/secret`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: new URL(prepared.url).origin },
+        body: JSON.stringify({ secret }),
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i += 1) statuses.push((await attempt(`wrong guess ${i}`)).status);
+    expect(statuses.at(-1)).toBe(429);
+    expect(statuses.filter((status) => status === 403).length).toBeLessThanOrEqual(5);
+    expect((await attempt(OPERATOR_SECRET)).status).toBe(429);
+    expect((await store.getApproval(prepared.reference.replace('qfpay-approval.', '')))?.state).toBe(
+      'pending',
+    );
   }, 60_000);
 });
