@@ -174,7 +174,10 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
       allowedOrigins: settings.allowedOrigins,
       maxBodyBytes: settings.maxBodyBytes,
       log: (line) => io.err(`${line}\n`),
+      ...(runtime.approvalRoutes ? { extraRoutes: runtime.approvalRoutes.handle } : {}),
     });
+    const origin = runtime.approvalRoutes ? approvalOrigin(io.env, settings.host, server.port) : undefined;
+    if (origin) await runtime.approvalRoutes?.serveOn(origin);
   } catch (error) {
     await closeRuntime(runtime, io);
     throw error;
@@ -202,6 +205,30 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   await server.close();
   await closeRuntime(runtime, io);
   return EXIT_OK;
+}
+
+/**
+ * Where the operator's browser reaches the approval page on the HTTP server: QFPAY_APPROVAL_ORIGIN
+ * (the public https origin behind a proxy), else `http://localhost:<port>` when the server listens on
+ * loopback (WebAuthn needs a host name, not an IP). Otherwise the page keeps its own loopback listener.
+ */
+function approvalOrigin(env: NodeJS.ProcessEnv, host: string, port: number): string | undefined {
+  const configured = (env.QFPAY_APPROVAL_ORIGIN ?? '').trim();
+  if (configured !== '') {
+    let url: URL;
+    try {
+      url = new URL(configured);
+    } catch {
+      throw new UsageError(
+        'QFPAY_APPROVAL_ORIGIN must be an origin such as https://mcp.example.com',
+        'serve',
+      );
+    }
+    if (url.protocol !== 'https:' && url.hostname !== 'localhost')
+      throw new UsageError('QFPAY_APPROVAL_ORIGIN must use https (or be http://localhost:<port>)', 'serve');
+    return url.origin;
+  }
+  return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host) ? `http://localhost:${port}` : undefined;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { McpServer } from '@modelcontextprotocol/server';
 
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
@@ -60,6 +62,11 @@ export interface RuntimeOptions {
   approvalPollMs?: number;
 }
 
+export interface ApprovalRoutes {
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  readonly serveOn: (origin: string) => Promise<void>;
+}
+
 export interface QfpayMcpRuntime {
   readonly environment: EnvironmentName;
   /** Resolved base URL (the embedded simulator's in local); empty when running without credentials. */
@@ -73,6 +80,11 @@ export interface QfpayMcpRuntime {
   createServer(): McpServer;
   /** Operator approval only: where the operator registers a passkey (starts the page on demand). */
   readonly approvalRegistrationUrl?: () => Promise<string>;
+  /**
+   * Operator approval only: the page's routes for the Streamable HTTP server (`extraRoutes`), and
+   * `serveOn(origin)` to serve the page there instead of on its own loopback listener.
+   */
+  readonly approvalRoutes?: ApprovalRoutes;
   /** Stops the embedded simulator and closes the client's connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -106,7 +118,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const connection = config ? await connect(config, options, log) : undefined;
   const merchant = connection?.client.merchant ?? null;
   let guard: MoneyGuard;
-  let registrationUrl: (() => Promise<string>) | undefined;
+  let approvalPage: { registrationUrl: () => Promise<string>; routes: ApprovalRoutes } | undefined;
   try {
     guard =
       options.guard === undefined
@@ -118,7 +130,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
             log,
             connection,
             servesWrites: tools.some((entry) => entry.access === 'write'),
-            onApprovalPage: (url) => (registrationUrl = url),
+            onApprovalPage: (page) => (approvalPage = page),
           })
         : await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
   } catch (error) {
@@ -149,7 +161,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     readOnly,
     ledgerPath: guard instanceof SafeGuard ? guard.ledgerFile : null,
     createServer: () => buildMcpServer(deps, tools),
-    ...(registrationUrl ? { approvalRegistrationUrl: registrationUrl } : {}),
+    ...(approvalPage
+      ? { approvalRegistrationUrl: approvalPage.registrationUrl, approvalRoutes: approvalPage.routes }
+      : {}),
     async close() {
       if (closed) return;
       closed = true;
@@ -185,7 +199,7 @@ async function buildDefaultGuard(context: {
   log: (line: string) => void;
   connection: Connection | undefined;
   servesWrites: boolean;
-  onApprovalPage: (registrationUrl: () => Promise<string>) => void;
+  onApprovalPage: (page: { registrationUrl: () => Promise<string>; routes: ApprovalRoutes }) => void;
 }): Promise<MoneyGuard> {
   const { options, env, environment, allowProdWrites, log, connection } = context;
   // No money-moving tool can be called: nothing to guard, no ledger to hold open.
@@ -205,7 +219,7 @@ async function buildDefaultGuard(context: {
     `qfpay-mcp: audit ledger ${location.file}${location.temporary ? ' (temporary: the embedded simulator forgets its orders on exit; set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it)' : ''}`,
   );
   const operator = await operatorApprovals(policy, env, options, log);
-  if (operator) context.onApprovalPage(operator.registrationUrl);
+  if (operator) context.onApprovalPage(operator);
   const guard = new SafeGuard({
     environment,
     merchant: connection.client.merchant,
@@ -249,7 +263,12 @@ async function operatorApprovals(
   options: RuntimeOptions,
   log: (line: string) => void,
 ): Promise<
-  | { approvals: OperatorApprovals; registrationUrl: () => Promise<string>; close: () => Promise<void> }
+  | {
+      approvals: OperatorApprovals;
+      registrationUrl: () => Promise<string>;
+      routes: ApprovalRoutes;
+      close: () => Promise<void>;
+    }
   | undefined
 > {
   if (policy.approval !== 'operator' || !policy.operatorSecret) return undefined;
@@ -273,7 +292,12 @@ async function operatorApprovals(
     ...(options.approvalTtlMs !== undefined ? { ttlMs: options.approvalTtlMs } : {}),
     ...(options.approvalPollMs !== undefined ? { pollMs: options.approvalPollMs } : {}),
   });
-  return { approvals, registrationUrl: () => page.registrationUrl(), close: () => page.close() };
+  return {
+    approvals,
+    registrationUrl: () => page.registrationUrl(),
+    routes: { handle: (req, res) => page.handleRequest(req, res), serveOn: (origin) => page.serveOn(origin) },
+    close: () => page.close(),
+  };
 }
 
 function approvalPort(env: NodeJS.ProcessEnv): number {

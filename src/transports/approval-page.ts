@@ -81,6 +81,8 @@ export class ApprovalPage {
   private server: Server | undefined;
   private starting: Promise<string> | undefined;
   private origin = '';
+  /** Set once the page is served by the HTTP server (serveOn) instead of its own listener. */
+  private hosted = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly failures = new RateLimiterMemory(FAILED_PROOFS);
   private readonly now: () => Date;
@@ -98,17 +100,42 @@ export class ApprovalPage {
     return `${await this.start()}${APPROVAL_PATH}/register`;
   }
 
+  /**
+   * Serves the page from another server (the Streamable HTTP server, through its route hook) at
+   * `origin`, the address the operator's browser uses: its own listener is no longer needed.
+   */
+  async serveOn(origin: string): Promise<void> {
+    await this.close();
+    this.origin = new URL(origin).origin;
+    this.hosted = true;
+    this.starting = Promise.resolve(this.origin);
+  }
+
+  /** The HTTP server's hook: handles `/approve/…` (true) and leaves every other path alone (false). */
+  async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (!this.hosted || !(pathname === APPROVAL_PATH || pathname.startsWith(`${APPROVAL_PATH}/`)))
+      return false;
+    await this.handle(req, res).catch((error: unknown) => {
+      this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
+      if (!res.headersSent) send(res, 500, 'text/plain', 'The approval page failed; nothing was approved.');
+      else res.end();
+    });
+    return true;
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     const server = this.server;
     this.server = undefined;
-    this.starting = undefined;
+    if (!this.hosted) this.starting = undefined;
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private start(): Promise<string> {
+    if (this.hosted) return Promise.resolve(this.origin);
     this.touch();
     this.starting ??= this.listen().catch((error: unknown) => {
       this.starting = undefined;
@@ -154,7 +181,11 @@ export class ApprovalPage {
     const expectedHost = new URL(this.origin).host;
     if (req.headers.host !== expectedHost) {
       // The same listener reached as 127.0.0.1: send the person to the name passkeys work with.
-      if (req.method === 'GET' && req.headers.host === expectedHost.replace('localhost', '127.0.0.1')) {
+      if (
+        req.method === 'GET' &&
+        expectedHost.startsWith('localhost:') &&
+        req.headers.host === expectedHost.replace('localhost', '127.0.0.1')
+      ) {
         res.writeHead(302, { location: `${this.origin}${url.pathname}` }).end();
         return;
       }

@@ -85,6 +85,12 @@ export interface HttpServeOptions {
   sessionIdleMs?: number;
   maxSessions?: number;
   log?: (line: string) => void;
+  /**
+   * Routes outside /mcp (the operator approval page, src/transports/approval-page.ts): asked after
+   * the Host/Origin checks and before the 404; true when it answered. They are not behind the
+   * bearer token: they carry their own proof.
+   */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export interface RunningHttpServer {
@@ -129,6 +135,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     verifier: tokens.length > 0 ? new BearerTokenVerifier(tokens) : undefined,
     maxBodyBytes,
     environment: options.environment,
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
   };
   const sessions = new LegacySessions(options.createServer, {
     idleMs: options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
@@ -276,6 +283,7 @@ interface RequestGate {
   verifier: BearerTokenVerifier | undefined;
   maxBodyBytes: number;
   environment: string;
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 type NodeRequestWithAuth = IncomingMessage & { auth?: AuthInfo };
@@ -294,6 +302,7 @@ async function handleNodeRequest(
 
   const url = new URL(req.url ?? '/', 'http://localhost');
   if (url.pathname === HEALTH_PATH) return sendHealth(req, res, gate.environment);
+  if (url.pathname !== MCP_PATH && gate.extraRoutes && (await gate.extraRoutes(req, res))) return;
   if (url.pathname !== MCP_PATH)
     return sendJsonRpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}.`);
   if (!['POST', 'GET', 'DELETE'].includes(req.method ?? '')) {

@@ -1,12 +1,14 @@
 import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 
-import { Client } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
+import { createRuntime } from '../../src/mcp/runtime.js';
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
+import { startHttpServer } from '../../src/transports/http.js';
 import {
   call,
   envFor,
@@ -337,6 +339,60 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
       ]);
     } finally {
       await client.close();
+    }
+  }, 60_000);
+
+  it('over Streamable HTTP the page is served by the HTTP server itself, outside the bearer token', async () => {
+    const token = 'operator-http-test-token-0123456789abcdef';
+    const runtime = await createRuntime({
+      env: env('operator-http.jsonl'),
+      allowProdWrites: true,
+      approvalStore: store,
+      log: () => undefined,
+    });
+    const routes = runtime.approvalRoutes;
+    expect(routes).toBeDefined();
+    const server = await startHttpServer({
+      createServer: () => runtime.createServer(),
+      environment: runtime.environment,
+      port: 0,
+      bearerTokens: [token],
+      ...(routes ? { extraRoutes: routes.handle } : {}),
+    });
+    await routes?.serveOn(`http://localhost:${server.port}`);
+    const client = new Client({ name: 'operator-http', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { Authorization: `Bearer ${token}` } },
+      }),
+    );
+    try {
+      const args = { pay_type: '800101', txamt: 6_600, txcurrcd: 'HKD' };
+      const first = await call(client, 'create_payment', args);
+      const url = String(APPROVAL_URL.exec(String(first.structured.next_action))?.[0]);
+      expect(new URL(url).port).toBe(String(server.port));
+      // The person has no bearer token: the page answers without one, /mcp does not.
+      expect((await fetch(url)).status).toBe(200);
+      const unauthenticated = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{}',
+      });
+      expect(unauthenticated.status).toBe(401);
+      await page.goto(url);
+      expect(await statusAfterClick('#approve-passkey')).toMatch(/^Approved/);
+      const before = upstreamCount(simulator, PAYMENT);
+      const done = await call(client, 'create_payment', {
+        ...args,
+        out_trade_no: first.structured.out_trade_no,
+        confirmation_token: first.structured.confirmation_token,
+      });
+      expect(done.structured.status).toBe('AWAITING_CUSTOMER');
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    } finally {
+      await client.close();
+      await server.close();
+      await runtime.close();
     }
   }, 60_000);
 

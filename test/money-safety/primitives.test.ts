@@ -69,7 +69,9 @@ describe('ledger additions', () => {
     const file = await tempFile('audit.jsonl');
     const ledger = await AuditLedger.open(file, { fsync: false });
     try {
-      const limited = await ledger.recordIntent(paymentIntent({ out_trade_no: 'P-1', approval: 'agent-token' }));
+      const limited = await ledger.recordIntent(
+        paymentIntent({ out_trade_no: 'P-1', approval: 'agent-token' }),
+      );
       const outcome = await ledger.recordOutcome(limited.intent_id, { status: 'FAILED', processed: false });
       expect(outcome.processed).toBe(false);
       expect(limited.approval).toBe('agent-token');
