@@ -116,6 +116,10 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_ALLOW_PROD_WRITES',
   'QFPAY_CONFIRM',
   'QFPAY_CONFIRM_SECRET',
+  'QFPAY_APPROVAL',
+  'QFPAY_OPERATOR_SECRET',
+  'QFPAY_APPROVAL_PORT',
+  'QFPAY_APPROVAL_ORIGIN',
   'QFPAY_MAX_TXAMT',
   'QFPAY_DAILY_LIMIT',
   'QFPAY_ALLOWED_URLS',
@@ -381,6 +385,9 @@ function policyCheck(policy: MoneyPolicy, environment: EnvironmentName): DoctorC
       policy.confirmSecret
         ? 'confirmation secret: set (QFPAY_CONFIRM_SECRET)'
         : 'confirmation secret: random per process',
+      policy.approval === 'operator'
+        ? 'approvals: operator only, on the approval page (passkey or QFPAY_OPERATOR_SECRET); needs the money-state store'
+        : 'approvals: confirmation tokens and client elicitation (agent-token / client-elicitation; QFPAY_APPROVAL=operator for the operator page)',
     ],
   };
 }
@@ -910,7 +917,9 @@ function errorText(error: unknown): string {
 /** Every configured secret value, for the final redaction pass. */
 function secretsIn(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env)
-    .filter(([name]) => /^QFPAY_(?:[A-Z]+_)?KEY$|^QFPAY_MCP_TOKEN$|^QFPAY_CONFIRM_SECRET$/.test(name))
+    .filter(([name]) =>
+      /^QFPAY_(?:[A-Z]+_)?KEY$|^QFPAY_MCP_TOKEN$|^QFPAY_CONFIRM_SECRET$|^QFPAY_OPERATOR_SECRET$/.test(name),
+    )
     .flatMap(([name, value]) => (name === 'QFPAY_MCP_TOKEN' ? (value ?? '').split(',') : [value ?? '']))
     .map((value) => value.trim())
     .filter((value) => value.length >= 6);
