@@ -23,11 +23,19 @@ import { nowMs, round, rounded, summarise } from './lib/stats.mjs';
  * result without isError, or it counts as an error.
  * Phase B (2025 era, sessions): many official clients in-process, each with its own session
  * (initialize, then SSE-framed answers), calling the same tools in a loop.
+ * Phase C (stateless ratio): explain_respcd on our server against `echo` on the same SDK and the
+ * same startHttpServer (bench/lib/http-echo-server.mjs), both 2026-07-28 stateless, in alternating
+ * slices of equal length so machine load hits both alike; the ratio of each adjacent pair's
+ * throughputs, median over the pairs, is the figure (target ≥ 0.9).
  */
 
 const DURATION_S = Number(process.env.BENCH_HTTP_SECONDS ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 100);
-const SESSION_CLIENTS = Number(process.env.BENCH_HTTP_SESSIONS ?? 20);
+// 128 is where the former 100-session cap made 22–53 % of calls fail (performance audit §5.1).
+const SESSION_CLIENTS = Number(process.env.BENCH_HTTP_SESSIONS ?? 128);
+const RATIO_SLICES = Number(process.env.BENCH_HTTP_RATIO_SLICES ?? 4);
+const RATIO_SLICE_S = Number(process.env.BENCH_HTTP_RATIO_SLICE_SECONDS ?? 5);
+const RATIO_CONNECTIONS = Number(process.env.BENCH_HTTP_RATIO_CONNECTIONS ?? 16);
 const SESSION_SECONDS = Number(process.env.BENCH_HTTP_SESSION_SECONDS ?? 10);
 const PROTOCOL = '2026-07-28';
 
@@ -134,7 +142,12 @@ async function controlPhase(seconds, connections, workMs) {
   }
 }
 
-async function modernPhase(url, seconds, connections) {
+const MIXED_CALLS = [
+  modernToolCall(1, 'explain_respcd', { respcd: '1143' }),
+  modernToolCall(2, 'list_currencies', {}),
+];
+
+async function modernPhase(url, seconds, connections, requests = MIXED_CALLS) {
   const started = nowMs();
   const slow = [];
   const instance = autocannon({
@@ -142,10 +155,7 @@ async function modernPhase(url, seconds, connections) {
     connections,
     duration: seconds,
     timeout: 10,
-    requests: [
-      { ...modernToolCall(1, 'explain_respcd', { respcd: '1143' }) },
-      { ...modernToolCall(2, 'list_currencies', {}) },
-    ],
+    requests,
     verifyBody: isGoodToolResult,
   });
   // Answers slower than 500 ms, with when they arrived: tells connection start-up from steady state.
@@ -276,13 +286,73 @@ async function measureServer({ log }) {
   }
 }
 
+/** Phase C: ours (explain_respcd) and the echo control, alternating slices; see the header. */
+async function statelessRatio({ log }) {
+  const ours = await startServer(
+    [new URL('./lib/http-server-child.mjs', import.meta.url).pathname],
+    embeddedServerEnv(),
+    { ipc: true },
+  );
+  const echo = await startServer(
+    [new URL('./lib/http-echo-server.mjs', import.meta.url).pathname],
+    process.env,
+  );
+  const oursCall = [modernToolCall(1, 'explain_respcd', { respcd: '1143' })];
+  const echoCall = [modernToolCall(1, 'echo', { message: 'The quick brown fox jumps over the lazy dog' })];
+  try {
+    log(
+      `http-load: stateless ratio, ${RATIO_SLICES} × (${RATIO_SLICE_S} s ours + ${RATIO_SLICE_S} s echo) at ${RATIO_CONNECTIONS} connections`,
+    );
+    await modernPhase(ours.url, 2, RATIO_CONNECTIONS, oursCall);
+    await modernPhase(echo.url, 2, RATIO_CONNECTIONS, echoCall);
+    const pairs = [];
+    for (let slice = 0; slice < RATIO_SLICES; slice++) {
+      // Alternate which goes first, so neither always runs on a machine the other just warmed.
+      const first = slice % 2 === 0 ? 'ours' : 'echo';
+      const runOurs = () => modernPhase(ours.url, RATIO_SLICE_S, RATIO_CONNECTIONS, oursCall);
+      const runEcho = () => modernPhase(echo.url, RATIO_SLICE_S, RATIO_CONNECTIONS, echoCall);
+      const a = first === 'ours' ? await runOurs() : await runEcho();
+      const b = first === 'ours' ? await runEcho() : await runOurs();
+      const [o, e] = first === 'ours' ? [a, b] : [b, a];
+      pairs.push({
+        ours_rps: o.throughput_rps,
+        echo_rps: e.throughput_rps,
+        ratio: round(o.throughput_rps / e.throughput_rps),
+        ours_p50_ms: o.latency_ms.p50,
+        echo_p50_ms: e.latency_ms.p50,
+        errors: o.errors + o.non2xx + o.bad_bodies + e.errors + e.non2xx + e.bad_bodies,
+      });
+    }
+    const sorted = [...pairs].sort((x, y) => x.ratio - y.ratio);
+    const middle = sorted.length / 2;
+    const ratio =
+      sorted.length % 2 === 1
+        ? sorted[Math.floor(middle)].ratio
+        : round((sorted[middle - 1].ratio + sorted[middle].ratio) / 2);
+    return {
+      ours: 'explain_respcd {respcd:"1143"} on createRuntime + startHttpServer (dist/), 2026-07-28 stateless',
+      control: 'echo on the same SDK and the same startHttpServer (bench/lib/http-echo-server.mjs)',
+      connections: RATIO_CONNECTIONS,
+      slice_s: RATIO_SLICE_S,
+      pairs,
+      ratio_median: ratio,
+      target: { ratio_at_least: 0.9 },
+      met: ratio >= 0.9 && pairs.every((pair) => pair.errors === 0),
+    };
+  } finally {
+    await ours.stop();
+    await echo.stop();
+  }
+}
+
 export async function run({ log }) {
+  const stateless = await statelessRatio({ log });
   const measured = await measureServer({ log });
   // Work per request matched to what our server spent per request in the modern phase (2 cores).
   const workMs = Math.max(0.1, round(1000 / measured.modern.throughput_rps));
   log(`http-load: control run, bare node:http with ${workMs} ms of work per request, 5 s`);
   const control = await controlPhase(5, CONNECTIONS, workMs);
-  return { ...measured, control_bare_node_http: control };
+  return { ...measured, control_bare_node_http: control, stateless_vs_echo: stateless };
 }
 
 runIfMain(import.meta.url, run);

@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { median, round } from './lib/stats.mjs';
-import { importDist } from './lib/paths.mjs';
+import { importDist, ROOT } from './lib/paths.mjs';
 import { runIfMain } from './lib/harness.mjs';
 import { maxInAnyWindow, minimumArrivalSchedule } from './lib/windows.mjs';
 
@@ -24,6 +28,16 @@ const WINDOWS = [
   { count: 200, durationMs: 2_000 },
 ];
 const WINDOWS_TEXT = '50/200ms,200/2s';
+
+/**
+ * The shared case: SHARED_INSTANCES processes (bench/lib/limiter-instance.mjs), each with its own
+ * QfpayClient and the Redis-shared limiter, split N queries between them, against one simulator
+ * enforcing QFPay's real quota (100/s and 400/min per merchant). One trial: it takes a minute.
+ * Needs a Redis (BENCH_REDIS_URL, else QFPAY_TEST_REDIS_URL); without one it is reported skipped.
+ */
+const SHARED_INSTANCES = 3;
+const SHARED_WINDOWS_TEXT = process.env.BENCH_SHARED_WINDOWS ?? '100/1s,400/60s';
+const SHARED_REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.QFPAY_TEST_REDIS_URL;
 
 async function trial(index) {
   const { startSimulator, DEFAULT_SIMULATOR_CREDENTIAL } = await importDist('simulator/index.js');
@@ -49,22 +63,112 @@ async function trial(index) {
       .filter((r) => r.http_status !== 429)
       .map((r) => r.at_ms)
       .sort((a, b) => a - b);
-    const maxPerWindow = WINDOWS.map((w) => ({
-      window: `${w.count}/${w.durationMs}ms`,
-      max_seen: maxInAnyWindow(admitted, w.durationMs),
-      limit: w.count,
-    }));
     return {
       elapsedMs,
       arrivalSpanMs: admitted[admitted.length - 1] - admitted[0],
-      requests: trade.length,
-      http429: trade.filter((r) => r.http_status === 429).length,
-      maxPerWindow,
-      violations: maxPerWindow.filter((w) => w.max_seen > w.limit).length,
+      ...judgeArrivals(trade, WINDOWS),
     };
   } finally {
     await client.destroy();
     await simulator.close();
+  }
+}
+
+/** Arrival-log checks shared by both cases: requests, 429s, the fullest window of each length. */
+function judgeArrivals(trade, windows) {
+  const admitted = trade
+    .filter((r) => r.http_status !== 429)
+    .map((r) => r.at_ms)
+    .sort((a, b) => a - b);
+  const maxPerWindow = windows.map((w) => ({
+    window: `${w.count}/${w.durationMs}ms`,
+    max_seen: maxInAnyWindow(admitted, w.durationMs),
+    limit: w.count,
+  }));
+  return {
+    requests: trade.length,
+    http429: trade.filter((r) => r.http_status === 429).length,
+    maxPerWindow,
+    violations: maxPerWindow.filter((w) => w.max_seen > w.limit).length,
+  };
+}
+
+function startInstance(index, env) {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'lib', 'limiter-instance.mjs')], {
+    env: { ...process.env, ...env, LIMITER_LABEL: `bench_shared_${index}` },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return lines.next().then(({ value }) => {
+    if (value !== 'ready') throw new Error(`limiter instance ${index} did not start`);
+    return {
+      go: () => child.stdin.write('go\n'),
+      report: lines.next().then(({ value: v }) => JSON.parse(v)),
+    };
+  });
+}
+
+async function sharedTrial(log) {
+  const { startSimulator, DEFAULT_SIMULATOR_CREDENTIAL } = await importDist('simulator/index.js');
+  const { parseRateWindows } = await importDist('qfpay/rate-windows.js');
+  const windows = parseRateWindows(SHARED_WINDOWS_TEXT);
+  const minimumMs = minimumArrivalSchedule(N, windows)[N - 1];
+  log(
+    `rate-limit (shared): ${SHARED_INSTANCES} processes, ${N} queries under ${SHARED_WINDOWS_TEXT}; minimum ${minimumMs} ms`,
+  );
+  const simulator = await startSimulator({ rateLimits: windows, quiet: true });
+  const keyPrefix = `qfpay-bench:${randomUUID()}:`;
+  try {
+    const perInstance = Math.ceil(N / SHARED_INSTANCES);
+    const instances = await Promise.all(
+      Array.from({ length: SHARED_INSTANCES }, (_, i) =>
+        startInstance(i, {
+          LIMITER_N: String(
+            i < SHARED_INSTANCES - 1 ? perInstance : N - perInstance * (SHARED_INSTANCES - 1),
+          ),
+          LIMITER_BASE_URL: simulator.baseUrl,
+          LIMITER_APPCODE: DEFAULT_SIMULATOR_CREDENTIAL.appcode,
+          LIMITER_KEY: DEFAULT_SIMULATOR_CREDENTIAL.key,
+          LIMITER_WINDOWS: SHARED_WINDOWS_TEXT,
+          LIMITER_REDIS_URL: SHARED_REDIS_URL,
+          LIMITER_KEY_PREFIX: keyPrefix,
+        }),
+      ),
+    );
+    const startedAt = performance.timeOrigin + performance.now();
+    for (const instance of instances) instance.go();
+    const reports = await Promise.all(instances.map((instance) => instance.report));
+    const elapsedMs = Math.max(...reports.map((r) => r.lastAnswerAt)) - startedAt;
+    const answered = reports.reduce((sum, r) => sum + r.ok, 0);
+    const log_ = await request(`${simulator.baseUrl}/__sim/requests`);
+    const { requests } = await log_.body.json();
+    const judged = judgeArrivals(
+      requests.filter((r) => r.path === '/trade/v1/query'),
+      windows,
+    );
+    const ratio = elapsedMs / minimumMs;
+    return {
+      instances: SHARED_INSTANCES,
+      queries: N,
+      windows: `${SHARED_WINDOWS_TEXT} (QFPay's quota; simulator and every instance identical)`,
+      theoretical_minimum_ms: minimumMs,
+      completion_ms: round(elapsedMs),
+      ratio: round(ratio),
+      answered_0000: answered,
+      upstream_requests: judged.requests,
+      http_429: judged.http429,
+      max_per_window: judged.maxPerWindow,
+      violations: judged.violations,
+      target: { ratio_at_most: 1.05, violations: 0, http_429: 0 },
+      met: ratio <= 1.05 && judged.violations === 0 && judged.http429 === 0 && answered === N,
+    };
+  } finally {
+    await simulator.close();
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(SHARED_REDIS_URL);
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
   }
 }
 
@@ -95,6 +199,11 @@ export async function run({ log }) {
     target: { ratio_at_most: 1.05, violations: 0, http_429: 0 },
     met:
       medianRatio <= 1.05 && trials.every((t) => t.violations === 0 && t.http429 === 0 && t.requests === N),
+    shared: SHARED_REDIS_URL
+      ? await sharedTrial(log)
+      : {
+          skipped: 'set BENCH_REDIS_URL (or QFPAY_TEST_REDIS_URL) to measure several instances sharing Redis',
+        },
   };
 }
 

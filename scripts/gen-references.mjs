@@ -288,6 +288,25 @@ export async function generateToolsReference({ distUrl }) {
       'Refused before anything is sent to QFPay.',
     );
 
+    // A hosted checkout link: the customer pays by card (3-D Secure), Apple Pay or a wallet on QFPay's page.
+    const shop = new URL(notifyUrl).origin;
+    await call(
+      local,
+      'create_checkout_link',
+      {
+        txamt: 12800,
+        txcurrcd: 'HKD',
+        out_trade_no: 'order_20261127_0044',
+        goods_name: 'Tea set',
+        return_url: `${shop}/paid`,
+        failed_url: `${shop}/failed`,
+        notify_url: notifyUrl,
+        expires_in_minutes: 30,
+      },
+      'Hosted checkout link (cards, Apple Pay, wallets)',
+      'Nothing is sent to QFPay yet; the link takes the money once the customer pays on the page. Card numbers never pass through the agent.',
+    );
+
     // CPM: a scanned wallet code that needs the customer's PIN.
     const cpmArgs = {
       pay_type: '800008',

@@ -263,13 +263,75 @@ describe('qfpay-mcp binary (spawned)', () => {
       expect(await statusWithHost(port, 'mcp.test.example')).toBe(200);
       expect(await statusWithHost(port, 'other.test.example')).toBe(403);
 
-      const health = await fetch(url.replace(/\/mcp$/, '/healthz'));
-      expect(await health.json()).toEqual({ ok: true, environment: 'local' });
+      // With a token configured, /healthz tells only a token holder which environment answers.
+      const healthUrl = url.replace(/\/mcp$/, '/healthz');
+      expect(await (await fetch(healthUrl)).json()).toEqual({ ok: true });
+      const detailed = await fetch(healthUrl, { headers: { Authorization: `Bearer ${TOKEN}` } });
+      expect(await detailed.json()).toEqual({ ok: true, environment: 'local' });
     } finally {
       cli.kill('SIGTERM');
     }
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toContain('shutting down');
+  });
+
+  it('serve --http takes its session limits from QFPAY_HTTP_MAX_SESSIONS(_PER_PRINCIPAL)', async () => {
+    const tokens = ['a', 'b', 'c'].map((letter) => `${letter}-${TOKEN}`);
+    const cli = spawnCli(['serve', '--http', '--port', '0', '--read-only'], {
+      QFPAY_MCP_TOKEN: tokens.join(','),
+      QFPAY_HTTP_MAX_SESSIONS: '2',
+      QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL: '1',
+    });
+    try {
+      const url = await waitFor(
+        () => /serving MCP over Streamable HTTP at (\S+)/.exec(cli.stdout())?.[1],
+        'the URL on stdout',
+      );
+      const post = (token: string, body: unknown, sessionId?: string) =>
+        fetch(url, {
+          method: 'POST',
+          headers: {
+            'Content-Type': 'application/json',
+            Accept: 'application/json, text/event-stream',
+            Authorization: `Bearer ${token}`,
+            ...(sessionId ? { 'Mcp-Session-Id': sessionId, 'Mcp-Protocol-Version': '2025-06-18' } : {}),
+          },
+          body: JSON.stringify(body),
+        });
+      const initialize = {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'cli', version: '1' },
+        },
+      };
+      const open = async (token: string) => {
+        const response = await post(token, initialize);
+        await response.text();
+        return { status: response.status, id: response.headers.get('mcp-session-id') ?? '' };
+      };
+      const firstOfA = await open(tokens[0]!);
+      const secondOfA = await open(tokens[0]!);
+      expect([firstOfA.status, secondOfA.status]).toEqual([200, 200]);
+      // One session per token: A's second replaced its first.
+      const ping = { jsonrpc: '2.0', id: 2, method: 'ping' };
+      expect((await post(tokens[0]!, ping, firstOfA.id)).status).toBe(404);
+      expect((await post(tokens[0]!, ping, secondOfA.id)).status).toBe(200);
+      expect((await open(tokens[1]!)).status).toBe(200);
+      // Two sessions in all: C, holding none, is refused rather than evicting A's or B's.
+      expect((await open(tokens[2]!)).status).toBe(503);
+      expect((await post(tokens[0]!, ping, secondOfA.id)).status).toBe(200);
+    } finally {
+      cli.kill('SIGTERM');
+    }
+    expect(await cli.exited).toBe(0);
+
+    const invalid = spawnCli(['serve', '--http', '--port', '0'], { QFPAY_HTTP_MAX_SESSIONS: 'lots' });
+    expect(await invalid.exited).toBe(2);
+    expect(invalid.stderr()).toContain('QFPAY_HTTP_MAX_SESSIONS must be a whole number');
   });
 
   it('fails fast with an actionable message and a clean stdout when configuration is incomplete', async () => {

@@ -313,6 +313,45 @@ describe('answers', () => {
     });
   });
 
+  it('keeps rows QFPay sent without a syssn apart when merging a lookup', async () => {
+    const refund = (out_trade_no: string, txamt: number) => ({
+      syssn: '',
+      out_trade_no,
+      txamt,
+      txcurrcd: 'HKD',
+      pay_type: '800101',
+      respcd: '0000',
+      cancel: '0',
+      order_type: 'refund',
+      origssn: 'S9',
+      sysdtm: '2026-12-01 10:00:00',
+    });
+    stub.script(
+      json({
+        respcd: '0000',
+        page: 1,
+        page_size: 100,
+        data: [
+          {
+            syssn: 'S9',
+            out_trade_no: 'P9',
+            txamt: 1000,
+            txcurrcd: 'HKD',
+            pay_type: '800101',
+            respcd: '0000',
+            cancel: '5',
+            order_type: 'payment',
+            sysdtm: '2026-12-01 09:00:00',
+          },
+          refund('R1', 300),
+          refund('R2', 200),
+        ],
+      }),
+    );
+    const rows = await client().findTransaction({ syssn: 'S9' });
+    expect(rows.filter((r) => r.order_type === 'refund').map((r) => r.txamt)).toEqual([300, 200]);
+  });
+
   it('returns pending codes normally (the caller must query, not re-send)', async () => {
     stub.script(paid({ respcd: '1143', syssn: '' }), paid({ respcd: '1145' }), paid({ respcd: '1298' }));
     const c = client();
@@ -399,6 +438,38 @@ describe('money-moving calls never guess', () => {
     expect((await pending).respcd).toBe('0000');
   });
 
+  it('drops a write still queued for the rate budget at its deadline, unsent and named', async () => {
+    stub.always(json({ respcd: '0000', data: [] }));
+    const c = client({ rateLimits: [{ count: 1, durationMs: 60_000 }], writeQueueTimeoutMs: 100 });
+    await c.query({ syssn: ['S1'] }); // takes the only slot of the minute
+    expect(await rejection(c.createPayment(cpmPayment))).toMatchObject({
+      kind: 'not_sent',
+      reason: 'deadline',
+      endpoint: 'payment',
+      out_trade_no: cpmPayment.out_trade_no,
+    });
+    expect(stub.seen.map((s) => s.path)).toEqual(['/trade/v1/query']);
+  });
+
+  it('withdraws a queued write when its caller gives up, before anything is sent', async () => {
+    stub.always(json({ respcd: '0000', data: [] }));
+    const c = client({ rateLimits: [{ count: 1, durationMs: 60_000 }] });
+    await c.query({ syssn: ['S1'] });
+    const controller = new AbortController();
+    const pending = c.refund(
+      { syssn: 'S1', out_trade_no: 'refund-1', txamt: 100 },
+      { signal: controller.signal },
+    );
+    setTimeout(() => controller.abort(new Error('client timed out')), 30);
+    expect(await rejection(pending)).toMatchObject({
+      kind: 'not_sent',
+      reason: 'cancelled',
+      endpoint: 'refund',
+      out_trade_no: 'refund-1',
+    });
+    expect(stub.seen.map((s) => s.path)).toEqual(['/trade/v1/query']);
+  });
+
   it('close and reversal are money-moving too', async () => {
     stub.script(html(500), drop);
     const c = client();
@@ -460,7 +531,12 @@ describe('HTTP 429', () => {
     const reason = new Error('enough');
     const pending = client().createPayment(cpmPayment, { signal: controller.signal });
     setTimeout(() => controller.abort(reason), 100);
-    await expect(pending).rejects.toBe(reason);
+    // HTTP 429 means QFPay did not process it: giving up during the back-off sent nothing.
+    await expect(pending).rejects.toMatchObject({
+      kind: 'not_sent',
+      reason: 'cancelled',
+      out_trade_no: cpmPayment.out_trade_no,
+    });
     expect(stub.seen).toHaveLength(1);
   });
 });

@@ -335,9 +335,13 @@ describe('qfpay-mcp doctor', () => {
     simulator.control.addFault({ kind: 'bad_signature', count: 1 });
     const tampered = await doctorJson(env);
     expect(tampered.code).toBe(1);
-    expect(check(tampered.report, 'connection').summary).toContain(
-      "accepted the request signature, but its answer's X-QF-SIGN does not match",
+    const mismatch = check(tampered.report, 'connection');
+    expect(mismatch.summary).toContain(
+      "accepted the request signature, but its answer's X-QF-SIGN does not verify under your key",
     );
+    // Diagnosed by algorithm, never "turn verification off".
+    expect(mismatch.details?.join('\n')).toContain('with neither MD5 nor SHA-256');
+    expect(mismatch.fix).not.toContain('QFPAY_VERIFY_RESPONSES');
     simulator.control.clearFaults();
   });
 

@@ -185,6 +185,114 @@ describe('MerchantLimiter on a virtual clock (property)', () => {
     );
   });
 
+  /** How a queued task may leave the line: never, by its caller's abort at an instant, or by a deadline. */
+  const leavingArb = fc.array(
+    fc.oneof(
+      fc.constant({ kind: 'stays' as const }),
+      fc.record({ kind: fc.constant('aborts' as const), after: fc.integer({ min: 0, max: 500 }) }),
+      fc.record({ kind: fc.constant('deadline' as const), maxWaitMs: fc.integer({ min: 0, max: 500 }) }),
+    ),
+    { minLength: 40, maxLength: 40 },
+  );
+
+  it.each(['dispatch', 'completion'] as const)(
+    "'%s' stamps: callers that leave the line (abort or deadline) never run, take no slot, and delay nobody",
+    async (stamp) => {
+      await fc.assert(
+        fc.asyncProperty(
+          windowsArb,
+          arrivalsArb,
+          durationsArb,
+          leavingArb,
+          async (windows, arrivals, durations, leaving) => {
+            const clock = new VirtualClock();
+            const limiter = new MerchantLimiter(windows, {
+              clock,
+              maxInFlight: Number.POSITIVE_INFINITY,
+              stamp,
+            });
+            const dispatched = new Map<number, number>();
+            const completed = new Map<number, number>();
+            const left = new Map<number, { at: number; reason: unknown }>();
+            const done: Array<Promise<void>> = [];
+            arrivals.forEach((arrival, i) =>
+              clock.at(arrival, () => {
+                const how = leaving[i]!;
+                const controller = new AbortController();
+                if (how.kind === 'aborts')
+                  clock.at(arrival + how.after, () => controller.abort(new Error('gone')));
+                const task = limiter.schedule(
+                  async () => {
+                    dispatched.set(i, clock.now());
+                    await clock.sleep(durations[i]!);
+                    completed.set(i, clock.now());
+                  },
+                  {
+                    signal: controller.signal,
+                    ...(how.kind === 'deadline' ? { maxWaitMs: how.maxWaitMs } : {}),
+                    request: { endpoint: 'payment', out_trade_no: `order_${i}` },
+                  },
+                );
+                done.push(
+                  task.then(
+                    () => undefined,
+                    (error: unknown) => void left.set(i, { at: clock.now(), reason: error }),
+                  ),
+                );
+              }),
+            );
+            await clock.run();
+            await Promise.all(done);
+
+            const ran = [...dispatched.keys()].sort((a, b) => a - b);
+            for (const [i, { at, reason }] of left) {
+              const how = leaving[i]!;
+              expect(dispatched.has(i)).toBe(false);
+              expect(reason).toMatchObject({ kind: 'not_sent', out_trade_no: `order_${i}` });
+              if (how.kind === 'aborts') {
+                expect(reason).toMatchObject({ reason: 'cancelled' });
+                expect(at).toBe(arrivals[i]! + how.after);
+              } else {
+                expect(how.kind).toBe('deadline');
+                expect(reason).toMatchObject({ reason: 'deadline' });
+                if (how.kind === 'deadline') expect(at).toBe(arrivals[i]! + how.maxWaitMs);
+              }
+            }
+            for (const i of ran) {
+              const how = leaving[i]!;
+              // Dispatched only while the caller still waited.
+              if (how.kind === 'aborts')
+                expect(dispatched.get(i)!).toBeLessThanOrEqual(arrivals[i]! + how.after);
+              if (how.kind === 'deadline')
+                expect(dispatched.get(i)!).toBeLessThanOrEqual(arrivals[i]! + how.maxWaitMs);
+            }
+            expect(ran.length + left.size).toBe(arrivals.length);
+            // No window exceeded by what was sent…
+            assertWithinWindows(
+              ran.map((i) => dispatched.get(i)!),
+              windows,
+            );
+            if (stamp === 'completion')
+              assertWithinWindows(
+                ran.map((i) => completed.get(i)!),
+                windows,
+              );
+            // …and no slot leaked: those who stayed went out as if the leavers had never queued.
+            if (stamp === 'dispatch') {
+              const earliest = earliestSchedule(
+                ran.map((i) => arrivals[i]!),
+                windows,
+              );
+              ran.forEach((i, k) => expect(dispatched.get(i)!).toBeLessThanOrEqual(earliest[k]! + 1));
+            }
+            expect(limiter.stats()).toMatchObject({ queued: 0, inFlight: 0 });
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
+
   it('never runs more than maxInFlight tasks at once', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -277,7 +385,7 @@ describe('MerchantLimiter behaviour', () => {
     const reason = new Error('caller gave up');
     clock.at(5, () => controller.abort(reason));
     await clock.run();
-    expect(await aborted).toBe(reason);
+    expect(await aborted).toMatchObject({ kind: 'not_sent', reason: 'cancelled' });
     await Promise.all([first, third]);
     // The first task was answered at 10 ms; with completion stamps it holds the window until 110.
     expect(order).toEqual(['first', 'third@110']);
@@ -288,8 +396,11 @@ describe('MerchantLimiter behaviour', () => {
     const limiter = new MerchantLimiter([{ count: 1, durationMs: 100 }], { clock: new VirtualClock() });
     const reason = new Error('already gone');
     await expect(
-      limiter.schedule(() => Promise.resolve(1), { signal: AbortSignal.abort(reason) }),
-    ).rejects.toBe(reason);
+      limiter.schedule(() => Promise.resolve(1), {
+        signal: AbortSignal.abort(reason),
+        request: { endpoint: 'payment', out_trade_no: 'order_1' },
+      }),
+    ).rejects.toMatchObject({ kind: 'not_sent', reason: 'cancelled', out_trade_no: 'order_1' });
     expect(limiter.stats().inFlight).toBe(0);
   });
 

@@ -121,8 +121,21 @@ describe('statusOfPaymentResponse', () => {
   const base: PaymentResponse = { respcd: '0000', resperr: '', respmsg: '', out_trade_no: 'o1' };
 
   it.each<[string, Partial<PaymentResponse>, NormalisedStatus]>([
-    ['CPM 0000 (money taken)', { pay_type: CPM }, 'PAID'],
-    ['unified CPM 0000', { pay_type: '800008' }, 'PAID'],
+    ['CPM 0000 (money taken)', { pay_type: CPM, syssn: '20250101000100020000000001' }, 'PAID'],
+    ['unified CPM 0000', { pay_type: '800008', syssn: '20250101000100020000000001' }, 'PAID'],
+    ['CPM 0000 without a syssn (never PAID unproven)', { pay_type: CPM }, 'UNKNOWN'],
+    ['CPM 0000, data{} shape, txstatus SUCCESS', { pay_type: CPM, syssn: '1', txstatus: 'SUCCESS' }, 'PAID'],
+    [
+      'CPM 0000, data{} shape, txstatus PENDING',
+      { pay_type: CPM, syssn: '1', txstatus: 'PENDING' },
+      'PROCESSING',
+    ],
+    ['CPM 0000, data{} shape, txstatus FAILED', { pay_type: CPM, syssn: '1', txstatus: 'FAILED' }, 'UNKNOWN'],
+    [
+      'MPM 0000, data{} shape, txstatus FAILED',
+      { pay_type: MPM, qrcode: 'x', txstatus: 'FAILED' },
+      'UNKNOWN',
+    ],
     [
       'MPM 0000 (QR created)',
       { pay_type: MPM, qrcode: 'weixin://wxpay/bizpayurl?pr=x' },
@@ -144,7 +157,7 @@ describe('statusOfPaymentResponse', () => {
 
   it('prefers the pay type entry the caller passes over the echoed pay_type', () => {
     const resp = { ...base, pay_type: MPM };
-    expect(statusOfPaymentResponse(resp, findPayType(CPM))).toBe('PAID');
+    expect(statusOfPaymentResponse({ ...resp, syssn: '1' }, findPayType(CPM))).toBe('PAID');
     expect(statusOfPaymentResponse({ ...base }, findPayType(MPM))).toBe('AWAITING_CUSTOMER');
   });
 });
@@ -266,6 +279,37 @@ describe('summariseTransactions', () => {
       refundable_txamt: 0,
     });
     expect(summaries[2]).toMatchObject({ payment_found: false, syssn: '', refunded_txamt: 50 });
+  });
+
+  it('cancel 1 with a partial refund row reads as PARTIALLY_REFUNDED, with the remainder refundable', () => {
+    expect(summariseTransactions([payment({ cancel: '1' }), refund(1, { txamt: 400 })])[0]).toMatchObject({
+      status: 'PARTIALLY_REFUNDED',
+      refunded_txamt: 400,
+      refundable_txamt: 600,
+    });
+  });
+
+  it('keeps rows without a syssn: refunds still count, nothing is pinned on or refunded from them', () => {
+    const summaries = summariseTransactions([
+      payment({ cancel: '5' }),
+      refund(1, { syssn: '', txamt: 200 }),
+      refund(2, { syssn: '', txamt: 300 }),
+      payment({ syssn: '', out_trade_no: 'order-9' }),
+      refund(3, { syssn: '', origssn: undefined, txamt: 50 }),
+    ]);
+    expect(summaries[0]).toMatchObject({
+      status: 'PARTIALLY_REFUNDED',
+      refunded_txamt: 500,
+      refundable_txamt: 500,
+    });
+    expect(summaries[1]).toMatchObject({
+      payment_found: true,
+      syssn: '',
+      status: 'PAID',
+      refunds: [],
+      refundable_txamt: 0,
+    });
+    expect(summaries[2]).toMatchObject({ payment_found: false, refunded_txamt: 50 });
   });
 
   it('counts a row seen twice once', () => {

@@ -7,7 +7,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { McpServer } from '@modelcontextprotocol/server';
 import type { QfpayMcpRuntime } from '../src/mcp/runtime.js';
 import { createRuntime } from '../src/mcp/runtime.js';
-import { HttpStartupError, startHttpServer } from '../src/transports/http.js';
+import { ANONYMOUS_PRINCIPAL, HttpStartupError, startHttpServer } from '../src/transports/http.js';
 import type { RunningHttpServer } from '../src/transports/http.js';
 import {
   BearerTokenVerifier,
@@ -19,6 +19,7 @@ import {
   parseBearerTokens,
   parseJsonBody,
   parseOriginRule,
+  parseSessionLimits,
 } from '../src/transports/http-guards.js';
 
 const TOKEN = 'test-token-0123456789abcdef0123456789abcdef';
@@ -167,6 +168,7 @@ describe('Streamable HTTP with a bearer token', () => {
   });
 
   it('answers 401 with a Bearer challenge when the token is missing, malformed or wrong', async () => {
+    const sessionsBefore = server.sessionCount();
     for (const headers of [
       {},
       { Authorization: 'Basic dXNlcjpwYXNz' },
@@ -178,7 +180,9 @@ describe('Streamable HTTP with a bearer token', () => {
       expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
       expect(response.body).not.toContain(TOKEN);
     }
-    expect(server.sessionCount()).toBeGreaterThanOrEqual(0);
+    // None of the refused initializes opened a session, for anyone.
+    expect(server.sessionCount()).toBe(sessionsBefore);
+    expect(server.sessionCountFor(ANONYMOUS_PRINCIPAL)).toBe(0);
   });
 
   it('refuses a token in the query string even alongside a valid header', async () => {
@@ -351,11 +355,22 @@ describe('Streamable HTTP with a bearer token', () => {
     }
   });
 
-  it('serves /healthz without credentials and without leaking configuration', async () => {
-    const health = await rawRequest(`http://127.0.0.1:${server.port}/healthz`, { method: 'GET' });
-    expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toEqual({ ok: true, environment: 'local' });
-    expect(health.body).not.toContain(TOKEN);
+  it('serves /healthz liveness to anyone, and the environment only to a token holder', async () => {
+    const healthUrl = `http://127.0.0.1:${server.port}/healthz`;
+    for (const headers of [{}, bearer(`${TOKEN}x`), { Authorization: 'Basic dXNlcjpwYXNz' }]) {
+      const health = await rawRequest(healthUrl, { method: 'GET', headers });
+      expect(health.status).toBe(200);
+      expect(JSON.parse(health.body)).toEqual({ ok: true });
+    }
+    for (const token of [TOKEN, ROTATED_TOKEN]) {
+      const detailed = await rawRequest(healthUrl, { method: 'GET', headers: bearer(token) });
+      expect(detailed.status).toBe(200);
+      expect(JSON.parse(detailed.body)).toEqual({ ok: true, environment: 'local' });
+      expect(detailed.body).not.toContain(token);
+    }
+    const head = await rawRequest(healthUrl, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
     const post = await rawRequest(`http://127.0.0.1:${server.port}/healthz`, { method: 'POST', body: '{}' });
     expect(post.status).toBe(405);
     const forged = await rawRequest(`http://127.0.0.1:${server.port}/healthz`, {
@@ -450,12 +465,26 @@ describe('Streamable HTTP exposure rules', () => {
     }
   });
 
-  it('closes the least recently used session when the session limit is reached', async () => {
+  it('answers /healthz with details when no token is configured (loopback only)', async () => {
     const server = await startHttpServer({
       createServer: () => runtime.createServer(),
       environment: 'local',
       port: 0,
-      maxSessions: 2,
+    });
+    try {
+      const health = await rawRequest(`http://127.0.0.1:${server.port}/healthz`, { method: 'GET' });
+      expect(JSON.parse(health.body)).toEqual({ ok: true, environment: 'local' });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('recycles the principal’s own least recently used session at its session limit', async () => {
+    const server = await startHttpServer({
+      createServer: () => runtime.createServer(),
+      environment: 'local',
+      port: 0,
+      maxSessionsPerPrincipal: 2,
     });
     try {
       const ids: string[] = [];
@@ -558,6 +587,21 @@ describe('HTTP guards', () => {
       expect((error as Error).message).not.toContain('short-secret');
     }
     expect(() => parseBearerTokens(`${TOKEN} with space`)).toThrow();
+  });
+
+  it('reads session limits from the environment, refusing anything but a whole number in range', () => {
+    expect(parseSessionLimits({})).toEqual({});
+    expect(
+      parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS: ' 5000 ', QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL: '40' }),
+    ).toEqual({ maxSessions: 5000, maxSessionsPerPrincipal: 40 });
+    for (const value of ['0', '-1', '1.5', 'many', '100001']) {
+      expect(() => parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS: value })).toThrow(
+        /QFPAY_HTTP_MAX_SESSIONS must be a whole number from 1 to 100000/,
+      );
+    }
+    expect(() => parseSessionLimits({ QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL: '0' })).toThrow(
+      /QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL/,
+    );
   });
 
   it('measures JSON nesting without being fooled by brackets inside strings', () => {

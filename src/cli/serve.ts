@@ -7,10 +7,14 @@ import {
   DEFAULT_HTTP_HOST,
   DEFAULT_HTTP_PORT,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
   assertSafeExposure,
   buildOriginRules,
   parseBearerTokens,
+  parseSessionLimits,
 } from '../transports/http-guards.js';
+import type { SessionLimitSettings } from '../transports/http-guards.js';
 import { routeConsoleToStderr, startStdioServer } from '../transports/stdio.js';
 import { EXIT_OK, UsageError, parseList, parsePort, parsePositiveInteger, parseStrict } from './args.js';
 import type { CliIo, ParsedFlags } from './args.js';
@@ -43,6 +47,9 @@ Secrets come only from the environment, never from flags:
   QFPAY_MCP_TOKEN             Bearer token HTTP clients must send (Authorization: Bearer ...).
                               Several, comma-separated, are accepted while rotating. At least 32
                               characters; generate with: openssl rand -hex 32
+  QFPAY_HTTP_MAX_SESSIONS     Open 2025-era HTTP sessions at most (default ${DEFAULT_MAX_SESSIONS})
+  QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL
+                              Open sessions at most per token (default ${DEFAULT_MAX_SESSIONS_PER_PRINCIPAL})
   QFPAY_ENV, QFPAY_APPCODE, QFPAY_KEY, QFPAY_MCHID, ...
                               QFPay credentials and target; with none set, the server runs against
                               the embedded simulator (environment "local", no real money)
@@ -70,6 +77,7 @@ interface HttpSettings {
   allowedOrigins: string[];
   maxBodyBytes: number;
   bearerTokens: string[];
+  sessionLimits: SessionLimitSettings;
 }
 
 interface ServeSettings {
@@ -119,11 +127,20 @@ function readSettings(values: ParsedFlags<typeof SERVE_OPTIONS>, io: CliIo): Ser
         ? DEFAULT_MAX_BODY_BYTES
         : parsePositiveInteger(values['max-body-bytes'], '--max-body-bytes', 64 * 1024 * 1024),
     bearerTokens: parseBearerTokens(io.env.QFPAY_MCP_TOKEN),
+    sessionLimits: readSessionLimits(io.env),
   };
   if (http.host.trim() === '') throw new UsageError('--host must not be empty', 'serve');
   // Refuse unsafe exposure before anything (simulator, upstream pools) is started.
   assertSafeExposure(http.host, http.bearerTokens.length > 0);
   return { runtime, http };
+}
+
+function readSessionLimits(env: NodeJS.ProcessEnv): SessionLimitSettings {
+  try {
+    return parseSessionLimits(env);
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'serve');
+  }
 }
 
 function parseToolsets(value: string): string[] {
@@ -173,8 +190,9 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
       allowedHosts: settings.allowedHosts,
       allowedOrigins: settings.allowedOrigins,
       maxBodyBytes: settings.maxBodyBytes,
+      ...settings.sessionLimits,
       log: (line) => io.err(`${line}\n`),
-      ...(runtime.approvalRoutes ? { extraRoutes: runtime.approvalRoutes.handle } : {}),
+      ...(runtime.approvalRoutes ? { routes: [runtime.approvalRoutes.route] } : {}),
     });
     const origin = runtime.approvalRoutes ? approvalOrigin(io.env, settings.host, server.port) : undefined;
     if (origin) await runtime.approvalRoutes?.serveOn(origin);

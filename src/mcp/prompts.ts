@@ -37,6 +37,45 @@ const endpointArg = completable(
   (value) => startingWith(RESPCD_ENDPOINTS, value),
 );
 
+// Argument schemas are built once per process: every server instance (one per session or
+// 2026-07-28 request) registers these prompts, and building zod schemas is not free.
+const TAKE_PAYMENT_ARGS = z.object({
+  amount: z
+    .string()
+    .min(1)
+    .max(32)
+    .describe('The amount as the customer sees it, e.g. "HKD 10.50" or "10.50".'),
+  txcurrcd: currencyArg.optional(),
+  pay_type: payTypeArg.optional(),
+  goods_name: z.string().max(64).optional().describe('What is being paid for.'),
+  out_trade_no: z
+    .string()
+    .max(128)
+    .optional()
+    .describe('An order reference to reuse, if one exists already.'),
+});
+
+const REFUND_ORDER_ARGS = z.object({
+  payment: z.string().min(1).max(128).describe("The payment's syssn or out_trade_no."),
+  amount: z
+    .string()
+    .max(32)
+    .optional()
+    .describe('Amount to refund, e.g. "HKD 5.00"; default the whole refundable remainder.'),
+  reason: z.string().max(200).optional().describe('Why the customer is refunded, for the record.'),
+});
+
+const DIAGNOSE_ARGS = z.object({
+  respcd: respcdArg.optional(),
+  endpoint: endpointArg.optional(),
+  pay_type: payTypeArg.optional(),
+  error_message: z
+    .string()
+    .max(500)
+    .optional()
+    .describe('The error text the integration saw (no keys or signatures).'),
+});
+
 function userMessage(text: string): GetPromptResult {
   return { messages: [{ role: 'user', content: { type: 'text', text } }] };
 }
@@ -57,21 +96,7 @@ export function registerPrompts(server: McpServer, environment: EnvironmentName)
       title: 'Take a payment',
       description:
         'Choose a pay type, confirm amount, currency and order reference with the user, create the payment, wait for it and report.',
-      argsSchema: z.object({
-        amount: z
-          .string()
-          .min(1)
-          .max(32)
-          .describe('The amount as the customer sees it, e.g. "HKD 10.50" or "10.50".'),
-        txcurrcd: currencyArg.optional(),
-        pay_type: payTypeArg.optional(),
-        goods_name: z.string().max(64).optional().describe('What is being paid for.'),
-        out_trade_no: z
-          .string()
-          .max(128)
-          .optional()
-          .describe('An order reference to reuse, if one exists already.'),
-      }),
+      argsSchema: TAKE_PAYMENT_ARGS,
     },
     (args) =>
       userMessage(
@@ -96,15 +121,7 @@ export function registerPrompts(server: McpServer, environment: EnvironmentName)
       title: 'Refund an order',
       description:
         'Look the payment up, confirm the refund amount against the refundable remainder with the user, refund and report.',
-      argsSchema: z.object({
-        payment: z.string().min(1).max(128).describe("The payment's syssn or out_trade_no."),
-        amount: z
-          .string()
-          .max(32)
-          .optional()
-          .describe('Amount to refund, e.g. "HKD 5.00"; default the whole refundable remainder.'),
-        reason: z.string().max(200).optional().describe('Why the customer is refunded, for the record.'),
-      }),
+      argsSchema: REFUND_ORDER_ARGS,
     },
     (args) =>
       userMessage(
@@ -127,16 +144,7 @@ export function registerPrompts(server: McpServer, environment: EnvironmentName)
       title: 'Diagnose a QFPay integration error',
       description:
         'Explain a respcd or error message, find signing mistakes, and say what to fix and whether it is safe to retry.',
-      argsSchema: z.object({
-        respcd: respcdArg.optional(),
-        endpoint: endpointArg.optional(),
-        pay_type: payTypeArg.optional(),
-        error_message: z
-          .string()
-          .max(500)
-          .optional()
-          .describe('The error text the integration saw (no keys or signatures).'),
-      }),
+      argsSchema: DIAGNOSE_ARGS,
     },
     (args) =>
       userMessage(

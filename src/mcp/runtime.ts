@@ -1,5 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-
 import type { McpServer } from '@modelcontextprotocol/server';
 
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
@@ -10,11 +8,12 @@ import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
 import type { ApprovalStore } from '../safety/approval-store.js';
+import type { HttpRoute } from '../transports/http.js';
 import { ConfirmationTokens, InBandQuestions } from '../safety/confirmation.js';
 import { OperatorApprovals, secretMatcher, storeNonces } from '../safety/operator-approval.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
 import { loadMoneyPolicy, type MoneyPolicy } from '../safety/policy.js';
-import { buildMcpServer } from './server.js';
+import { mcpServerFactory } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
 import { LedgerAccess } from '../safety/ledger-access.js';
@@ -48,6 +47,8 @@ export interface RuntimeOptions {
   pollIntervalMs?: number;
   /** Retry tuning of the QFPay client (HTTP 429 back-off, query retries). */
   retry?: RetryOptions;
+  /** How long a write may wait for the rate budget before it is dropped unsent (default 10 s). */
+  writeQueueTimeoutMs?: number;
   /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
   simulator?: Omit<SimulatorOptions, 'credentials'>;
   /**
@@ -63,7 +64,8 @@ export interface RuntimeOptions {
 }
 
 export interface ApprovalRoutes {
-  readonly handle: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** `/approve/…` for startHttpServer's `routes`. */
+  readonly route: HttpRoute;
   readonly serveOn: (origin: string) => Promise<void>;
 }
 
@@ -81,7 +83,7 @@ export interface QfpayMcpRuntime {
   /** Operator approval only: where the operator registers a passkey (starts the page on demand). */
   readonly approvalRegistrationUrl?: () => Promise<string>;
   /**
-   * Operator approval only: the page's routes for the Streamable HTTP server (`extraRoutes`), and
+   * Operator approval only: the page's route for the Streamable HTTP server (`routes`), and
    * `serveOn(origin)` to serve the page there instead of on its own loopback listener.
    */
   readonly approvalRoutes?: ApprovalRoutes;
@@ -152,6 +154,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   if (!connection)
     log(`qfpay-mcp: no QFPay credentials for ${environment}; serving ${toolNames.join(', ')} only`);
 
+  const createServer = mcpServerFactory(deps, tools);
   let closed = false;
   return {
     environment,
@@ -160,7 +163,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     toolNames,
     readOnly,
     ledgerPath: guard instanceof SafeGuard ? guard.ledgerFile : null,
-    createServer: () => buildMcpServer(deps, tools),
+    createServer,
     ...(approvalPage
       ? { approvalRegistrationUrl: approvalPage.registrationUrl, approvalRoutes: approvalPage.routes }
       : {}),
@@ -295,7 +298,7 @@ async function operatorApprovals(
   return {
     approvals,
     registrationUrl: () => page.registrationUrl(),
-    routes: { handle: (req, res) => page.handleRequest(req, res), serveOn: (origin) => page.serveOn(origin) },
+    routes: { route: page.httpRoute(), serveOn: (origin) => page.serveOn(origin) },
     close: () => page.close(),
   };
 }
@@ -365,7 +368,11 @@ async function connect(
     timeoutMs: config.timeoutMs,
     rateLimits: config.rateLimits,
     verifyResponseSignatures: config.verifyResponseSignatures,
+    ...(config.redisUrl ? { sharedLimiter: { redisUrl: config.redisUrl } } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.writeQueueTimeoutMs !== undefined
+      ? { writeQueueTimeoutMs: options.writeQueueTimeoutMs }
+      : {}),
     onEvent: (event) => logClientEvent(event, log),
   });
   return {

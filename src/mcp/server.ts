@@ -11,6 +11,14 @@ import type { ToolEntry } from './tools/index.js';
 import { registerToolDefinition } from './tools/register.js';
 import { elicitationApproval } from './approval.js';
 
+const SERVER_CAPABILITIES = {
+  tools: { listChanged: false },
+  resources: { listChanged: false },
+  prompts: { listChanged: false },
+  completions: {},
+  logging: {},
+};
+
 /** What an agent reads first: the environment, and the rules that prevent double charges. */
 export function serverInstructions(
   environment: EnvironmentName,
@@ -45,23 +53,40 @@ export function serverInstructions(
 }
 
 /**
+ * The factory a runtime hands its transports: a fresh server per connection or request (never
+ * one shared between clients), with everything that does not depend on the connection worked out
+ * once here: the instructions text now, tool schemas and annotations on first use (`register.ts`).
+ */
+export function mcpServerFactory(deps: ToolDeps, tools: readonly ToolEntry[]): () => McpServer {
+  const instructions = new Map<boolean, string>();
+  const instructionsFor = (hasAuditTrail: boolean): string => {
+    let text = instructions.get(hasAuditTrail);
+    if (text === undefined) {
+      text = serverInstructions(deps.environment, tools, hasAuditTrail);
+      instructions.set(hasAuditTrail, text);
+    }
+    return text;
+  };
+  return () => buildMcpServer(deps, tools, instructionsFor);
+}
+
+/**
  * A fresh server with the selected tools, the resources and the prompts, sharing `deps`. The guard
  * is bound to this server's connection, so a confirmation can be asked of the person at this
  * client (elicitation) and of no other.
  */
-export function buildMcpServer(deps: ToolDeps, tools: readonly ToolEntry[]): McpServer {
+export function buildMcpServer(
+  deps: ToolDeps,
+  tools: readonly ToolEntry[],
+  instructionsFor: (hasAuditTrail: boolean) => string = (hasAuditTrail) =>
+    serverInstructions(deps.environment, tools, hasAuditTrail),
+): McpServer {
   const audit = deps.guard.auditView?.();
   const server = new McpServer(
     { name: SERVER_NAME, title: SERVER_TITLE, version: SERVER_VERSION },
     {
-      capabilities: {
-        tools: { listChanged: false },
-        resources: { listChanged: false },
-        prompts: { listChanged: false },
-        completions: {},
-        logging: {},
-      },
-      instructions: serverInstructions(deps.environment, tools, audit !== undefined),
+      capabilities: SERVER_CAPABILITIES,
+      instructions: instructionsFor(audit !== undefined),
     },
   );
   const guard =

@@ -8,8 +8,11 @@ import {
 
 /**
  * Finds out why a developer's X-QF-SIGN differs from QFPay's by recomputing the usual mistakes
- * and checking which one reproduces their signature. Only ids of reproduced mistakes leave this
- * module, never a variant's digest.
+ * and checking which one reproduces their signature. Only ids of reproduced mistakes and
+ * yes/no answers leave this module: a digest made with the server's configured key never does,
+ * because a full signature is all anyone needs to send a request QFPay accepts, bypassing the
+ * money guard (docs/ARCHITECTURE.md "The money guard"). Full signatures are only computed with a
+ * key the caller supplies (`signWithCallerKey`).
  */
 
 export type ParamInput = Readonly<Record<string, string | number | boolean>>;
@@ -26,11 +29,21 @@ export interface Mistake {
   readonly fix: string;
 }
 
+/** Where the string a developer hashed first differs from the one QFPay hashes. */
+export interface StringDifference {
+  /** 0-based index of the first differing character (UTF-16 code units, as JavaScript counts). */
+  readonly position: number;
+  /** Up to 24 characters of the correct string from a little before that position. */
+  readonly expected_excerpt: string;
+  /** The same stretch of the string given. */
+  readonly given_excerpt: string;
+  readonly explanation: string;
+}
+
 export interface Diagnosis {
   readonly canonical_string: string;
   /** What is hashed, with the key replaced by a placeholder. */
   readonly string_to_sign_masked: string;
-  readonly expected: { readonly MD5: string; readonly SHA256: string } | undefined;
   readonly provided_signature_matches?: boolean;
   readonly case_only_difference?: boolean;
   readonly likely_mistakes: readonly Mistake[];
@@ -51,6 +64,16 @@ function stringified(params: ParamInput): Record<string, string> {
   return Object.fromEntries(Object.entries(params).map(([name, value]) => [name, String(value)]));
 }
 
+/** The canonical string for these parameters and what is hashed, with the key as a placeholder. */
+export function canonicalFor(params: ParamInput): { canonical: string; masked: string } {
+  const canonical = canonicalString(stringified(params));
+  return { canonical, masked: canonical + KEY_PLACEHOLDER };
+}
+
+/**
+ * Checks a signature against `key` and explains a mismatch. The answer says whether the
+ * signature matches and which mistakes reproduce it; it never contains a digest.
+ */
 export function diagnoseSignature(
   params: ParamInput,
   key: SigningKey | undefined,
@@ -58,25 +81,18 @@ export function diagnoseSignature(
   declaredSignType: SignType,
 ): Diagnosis {
   const values = stringified(params);
-  const canonical = canonicalString(values);
+  const { canonical, masked } = canonicalFor(params);
   const warnings = structuralWarnings(values, key, declaredSignType);
-  const base = { canonical_string: canonical, string_to_sign_masked: canonical + KEY_PLACEHOLDER, warnings };
-  if (!key) return { ...base, expected: undefined, likely_mistakes: [] };
-
-  const expected = {
-    MD5: digestUpperHex(canonical + key.key, 'MD5'),
-    SHA256: digestUpperHex(canonical + key.key, 'SHA256'),
-  };
-  if (provided === undefined || provided.trim() === '') return { ...base, expected, likely_mistakes: [] };
+  const base = { canonical_string: canonical, string_to_sign_masked: masked, warnings };
+  if (!key || provided === undefined || provided.trim() === '') return { ...base, likely_mistakes: [] };
 
   const signature = provided.trim();
-  if (signaturesEqual(expected[declaredSignType], signature)) {
-    const caseOnly = signature !== expected[declaredSignType];
+  const expected = digestUpperHex(canonical + key.key, declaredSignType);
+  if (signaturesEqual(expected, signature)) {
     return {
       ...base,
-      expected,
       provided_signature_matches: true,
-      case_only_difference: caseOnly,
+      case_only_difference: signature !== expected,
       likely_mistakes: [],
     };
   }
@@ -86,10 +102,53 @@ export function diagnoseSignature(
   const mistakes = dedupe(reproduced.map((v) => v.mistake));
   return {
     ...base,
-    expected,
     provided_signature_matches: false,
     likely_mistakes: mistakes.length > 0 ? mistakes : [unexplained(signature, declaredSignType)],
   };
+}
+
+/**
+ * Full MD5 and SHA-256 signatures with a key the caller chose (a test key). Callers must make sure
+ * it is not the configured key: that check belongs to whoever knows the configuration.
+ */
+export function signWithCallerKey(params: ParamInput, callerKey: string): { MD5: string; SHA256: string } {
+  const { canonical } = canonicalFor(params);
+  return {
+    MD5: digestUpperHex(canonical + callerKey, 'MD5'),
+    SHA256: digestUpperHex(canonical + callerKey, 'SHA256'),
+  };
+}
+
+const EXCERPT_BEFORE = 8;
+const EXCERPT_LENGTH = 24;
+
+/**
+ * Compares the string a developer hashed (their key replaced by the placeholder, or left out)
+ * with the correct one and names the first place they differ. Undefined when they are equal.
+ */
+export function compareSignedString(expectedMasked: string, given: string): StringDifference | undefined {
+  const canonical = expectedMasked.slice(0, -KEY_PLACEHOLDER.length);
+  // A string given without the key (or with it already removed) is compared without it too.
+  const expected = given.includes(KEY_PLACEHOLDER) ? expectedMasked : canonical;
+  if (given === expected) return undefined;
+  let position = 0;
+  while (position < expected.length && position < given.length && expected[position] === given[position])
+    position += 1;
+  const from = Math.max(0, position - EXCERPT_BEFORE);
+  return {
+    position,
+    expected_excerpt: expected.slice(from, from + EXCERPT_LENGTH),
+    given_excerpt: given.slice(from, from + EXCERPT_LENGTH),
+    explanation: differenceExplanation(expected, given, position),
+  };
+}
+
+function differenceExplanation(expected: string, given: string, position: number): string {
+  if (position >= given.length)
+    return `Your string stops at character ${position}; the correct one goes on with "${expected.slice(position, position + 16)}".`;
+  if (position >= expected.length)
+    return `Your string has extra text from character ${position}: "${given.slice(position, position + 16)}".`;
+  return `The strings differ from character ${position}: the correct one has "${expected.slice(position, position + 16)}", yours has "${given.slice(position, position + 16)}".`;
 }
 
 function reproduces(variant: Variant, signature: string): boolean {

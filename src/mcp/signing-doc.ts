@@ -75,5 +75,11 @@ Call \`diagnose_signature\` with the parameters you send and the signature you c
 recomputes the usual mistakes (URL-encoded values, empty fields signed, \`&key=\` appended,
 \`key=\` prefix, unsorted or case-insensitively sorted names, \`mchid\` sent when not assigned or
 missing when assigned, SHA-256 vs MD5 mix-up, whitespace after the key) and tells you which one
-reproduces your signature.
+reproduces your signature. Pass the string your code hashed (key replaced by \`<client_key>\`) as
+\`signed_string\` to see where it first differs from the correct one.
+
+It never shows a signature made with the configured key, in any environment: such a signature is
+all anyone needs to send a request QFPay accepts, outside this server's money guard, caps and
+ledger. To compare digests step by step, pass \`test_key\`, a key of your own: the answer then
+carries the full MD5 and SHA-256 signatures under that key.
 `;

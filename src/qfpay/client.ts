@@ -1,19 +1,28 @@
+import {
+  buildCheckoutLink,
+  type CheckoutFields,
+  type CheckoutLanguage,
+  type CheckoutLink,
+} from './checkout.js';
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
-import { findResponseCode } from './catalog/index.js';
+import { findResponseCode, GOODS_NAME_ADVICE, goodsNameProblem } from './catalog/index.js';
 import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUT_MS } from './config.js';
 import {
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
   QfpayValidationError,
 } from './errors.js';
 import { getMerchantLimiter } from './limiter.js';
-import type { MerchantLimiter } from './limiter.js';
+import type { RateLimiter } from './limiter.js';
+import { getSharedMerchantLimiter, type SharedLimiterOptions } from './shared-limiter.js';
 import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
-import { signatureHeaders, verifyResponseSignature, wireParams } from './signature.js';
+import { checkResponseSignature, signatureHeaders, wireParams } from './signature.js';
 import type { Params, SignType } from './signature.js';
 import { formatQfpayDateTime, parseQfpayDateTime, qfpayMonthRange, sleep } from './time.js';
+import type { QfpayMonthRange } from './time.js';
 import type {
   CancelRequest,
   Credentials,
@@ -65,6 +74,7 @@ const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set(['payment', 'refund', '
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 /** Retry-After beyond this is treated as this: the caller's signal is the way to give up sooner. */
 const MAX_RETRY_AFTER_MS = 60_000;
+const DEFAULT_WRITE_QUEUE_TIMEOUT_MS = 10_000;
 
 export interface RetryOptions {
   /** Attempts in total when QFPay keeps answering HTTP 429 (default 8). */
@@ -121,13 +131,26 @@ export interface QfpayClientOptions {
   dispatcher?: Dispatcher;
   /** Random source for back-off jitter, in [0, 1) (tests). */
   random?: () => number;
+  /**
+   * The clock that decides which months a lookup by out_trade_no searches (default: the system
+   * clock). Against a simulator whose clock was set, pass the simulator's clock.
+   */
+  now?: () => Date;
+  /**
+   * How long a money-moving request may wait for the merchant's rate budget before it is dropped
+   * unsent (QfpayNotSentError, default 10 s): a caller is not left waiting past its own timeout
+   * for a charge it can no longer see.
+   */
+  writeQueueTimeoutMs?: number;
+  /** Draw from one budget per merchant shared through Redis (QFPAY_REDIS_URL) instead of per process. */
+  sharedLimiter?: SharedLimiterOptions;
 }
 
 export interface CallOptions {
   /**
-   * Cancels the call while it waits (rate limiter, back-off, query retries). A money-moving
-   * request that has already been sent is NOT aborted by it: cutting the socket would not
-   * un-send the request, only lose the answer. Its deadline is timeoutMs.
+   * Cancels the call while it waits (rate limiter, back-off, query retries): it then rejects with
+   * QfpayNotSentError. A money-moving request that has already been sent is NOT aborted by it:
+   * cutting the socket would not un-send the request, only lose the answer. Its deadline is timeoutMs.
    */
   signal?: AbortSignal;
 }
@@ -135,6 +158,12 @@ export interface CallOptions {
 export interface TransactionRef {
   syssn?: string;
   out_trade_no?: string;
+  /**
+   * When the order was made, if known (its txdtm, or the time the ledger recorded): a QFPay
+   * `YYYY-MM-DD hh:mm:ss` (UTC+8) or a Date. Lookups by out_trade_no search that calendar month,
+   * and the neighbouring one near a month boundary; without it, this month and the last.
+   */
+  around?: string | Date;
 }
 
 /** Bounds of the refund scan in findTransaction. */
@@ -153,7 +182,14 @@ interface ResolvedRetry {
 
 /** What one HTTP exchange produced, before QFPay's business code is looked at. */
 type Exchange =
-  | { kind: 'answer'; status: number; body: Buffer; signature: string | undefined }
+  | {
+      kind: 'answer';
+      status: number;
+      body: Buffer;
+      signature: string | undefined;
+      /** The answer's X-QF-SIGNTYPE, when it declares one. */
+      signType: string | undefined;
+    }
   | { kind: 'rate_limited'; status: number; retryAfterMs: number | undefined }
   | Untrusted;
 
@@ -190,6 +226,9 @@ interface CallSpec<T> {
   crossCheck?: (answer: T) => string | undefined;
 }
 
+/** The fields of a checkout link a caller chooses; the client adds its own app code and mchid. */
+export type CheckoutLinkFields = Omit<CheckoutFields, 'appcode' | 'mchntid'>;
+
 export class QfpayClient {
   readonly merchant: { appcode: string; mchid?: string };
   readonly baseUrl: string;
@@ -202,10 +241,12 @@ export class QfpayClient {
   /** Created on the first exchange: undici is the largest import on the server's cold start. */
   #dispatcher: Promise<Dispatcher> | undefined;
   readonly #ownsDispatcher: boolean;
-  readonly #limiter: MerchantLimiter;
+  readonly #limiter: RateLimiter;
+  readonly #writeQueueTimeoutMs: number;
   readonly #origin: string;
   readonly #pathPrefix: string;
   readonly #random: () => number;
+  readonly #now: () => Date;
 
   constructor(options: QfpayClientOptions) {
     const url = new URL(options.baseUrl);
@@ -230,11 +271,19 @@ export class QfpayClient {
     };
     this.#onEvent = options.onEvent;
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => new Date());
     this.#ownsDispatcher = options.dispatcher === undefined;
     if (options.dispatcher) this.#dispatcher = Promise.resolve(options.dispatcher);
     // One budget per merchant on one QFPay host, shared with every other client in the process.
     const merchantKey = `${this.#origin}|${options.credentials.appcode}|${options.credentials.mchid ?? ''}`;
-    this.#limiter = getMerchantLimiter(merchantKey, options.rateLimits ?? [...DEFAULT_RATE_LIMITS]);
+    const windows = options.rateLimits ?? [...DEFAULT_RATE_LIMITS];
+    this.#limiter = options.sharedLimiter
+      ? getSharedMerchantLimiter(merchantKey, windows, {
+          leaseMs: this.#timeoutMs + 5_000,
+          ...options.sharedLimiter,
+        })
+      : getMerchantLimiter(merchantKey, windows);
+    this.#writeQueueTimeoutMs = options.writeQueueTimeoutMs ?? DEFAULT_WRITE_QUEUE_TIMEOUT_MS;
   }
 
   /** POST /trade/v1/payment. Returns for 0000 and pending codes; throws QfpayUpstreamError otherwise. */
@@ -243,6 +292,9 @@ export class QfpayClient {
     requireReference('out_trade_no', req.out_trade_no);
     requireNonEmpty('pay_type', req.pay_type);
     requireNonEmpty('txcurrcd', req.txcurrcd);
+    const goodsName = req.goods_name === undefined ? undefined : goodsNameProblem(req.goods_name);
+    if (goodsName)
+      throw new QfpayValidationError('goods_name', goodsName, `Shorten it. ${GOODS_NAME_ADVICE}`);
     const params: Params = {
       ...req,
       txdtm: req.txdtm ?? formatQfpayDateTime(),
@@ -327,13 +379,10 @@ export class QfpayClient {
         'Pass the syssn QFPay returned or the out_trade_no you sent.',
       );
     // syssn is QFPay's own key; when both are known it is the precise one.
-    const first = await this.query(
-      ref.syssn
-        ? { syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }
-        : { out_trade_no: [ref.out_trade_no!], page_size: QUERY_PAGE_SIZE },
-      opts,
-    );
-    const rows = new Map<string, TransactionRecord>(first.data.map((r) => [r.syssn, r]));
+    const first = ref.syssn
+      ? (await this.query({ syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }, opts)).data
+      : await this.#queryByOutTradeNo(ref.out_trade_no!, ref.around, opts);
+    const rows = new Map<string, TransactionRecord>(first.map((r) => [rowKey(r), r]));
 
     const missingPayments = [...rows.values()]
       .filter((r) => isRefundRow(r) && r.origssn && !rows.has(r.origssn))
@@ -343,12 +392,12 @@ export class QfpayClient {
         { syssn: [...new Set(missingPayments)], page_size: QUERY_PAGE_SIZE },
         opts,
       );
-      for (const row of parents.data) rows.set(row.syssn, row);
+      for (const row of parents.data) rows.set(rowKey(row), row);
     }
 
     for (const payment of [...rows.values()]) {
       if (isPaymentRow(payment) && hasRefundMarker(payment) && !refundsAccountedFor(payment, rows)) {
-        for (const refund of await this.#scanRefunds(payment, opts)) rows.set(refund.syssn, refund);
+        for (const refund of await this.#scanRefunds(payment, opts)) rows.set(rowKey(refund), refund);
       }
     }
     return [...rows.values()];
@@ -357,6 +406,7 @@ export class QfpayClient {
   /** Closes the client's connection pool (a no-op for a dispatcher passed in). */
   async destroy(): Promise<void> {
     if (this.#ownsDispatcher && this.#dispatcher) await (await this.#dispatcher).close();
+    await this.#limiter.detach?.();
   }
 
   #getDispatcher(): Promise<Dispatcher> {
@@ -397,11 +447,40 @@ export class QfpayClient {
     );
   }
 
+  /**
+   * QFPay's current enquiry page ignores the time range only for `syssn`: a lookup by out_trade_no
+   * is limited to the range, by default the current month. So every such lookup also searches the
+   * neighbouring month explicitly (see outTradeNoSearchMonths), and "not found" means not found in
+   * any of them: a payment whose answer was lost at 23:59 on the last day of a month is found
+   * after midnight.
+   */
+  async #queryByOutTradeNo(
+    outTradeNo: string,
+    around: string | Date | undefined,
+    opts: CallOptions,
+  ): Promise<TransactionRecord[]> {
+    const rows: TransactionRecord[] = [];
+    const seen = new Set<string>();
+    for (const month of outTradeNoSearchMonths(around, this.#now())) {
+      const range = month === 'current' ? {} : month;
+      const answer = await this.query(
+        { out_trade_no: [outTradeNo], ...range, page_size: QUERY_PAGE_SIZE },
+        opts,
+      );
+      for (const row of answer.data) {
+        if (seen.has(row.syssn)) continue;
+        seen.add(row.syssn);
+        rows.push(row);
+      }
+    }
+    return rows;
+  }
+
   async #scanRefunds(payment: TransactionRecord, opts: CallOptions): Promise<TransactionRecord[]> {
     const since = parseQfpayDateTime(payment.sysdtm ?? '') ?? parseQfpayDateTime(payment.txdtm ?? '');
     if (!since) return [];
     const found: TransactionRecord[] = [];
-    const now = new Date();
+    const now = this.#now();
     let pagesLeft = REFUND_SCAN_MAX_PAGES;
     for (let offset = 0; offset < REFUND_SCAN_MONTHS && pagesLeft > 0; offset++) {
       const month = qfpayMonthRange(since, offset);
@@ -428,12 +507,20 @@ export class QfpayClient {
     const moneyMoving = MONEY_MOVING.has(spec.endpoint);
     const request = this.#prepare(spec);
     const failures = { rateLimited: 0, untrustedReads: 0 };
+    const queued = {
+      signal,
+      request: { endpoint: spec.endpoint, ...(spec.outTradeNo ? { out_trade_no: spec.outTradeNo } : {}) },
+      // A write waits a bounded time and only the limiter sees its signal: once sent, it is seen through.
+      ...(moneyMoving ? { maxWaitMs: this.#writeQueueTimeoutMs } : {}),
+    };
+    const notSent = (): QfpayNotSentError =>
+      new QfpayNotSentError('cancelled', spec.endpoint, spec.outTradeNo);
     for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
+      if (signal?.aborted) throw notSent();
       const started = performance.now();
       const exchange = await this.#limiter.schedule(
         () => this.#exchange(request, moneyMoving ? undefined : signal),
-        { signal },
+        queued,
       );
       const report = (fields: EventFields): void =>
         this.#emit({
@@ -445,16 +532,21 @@ export class QfpayClient {
         });
 
       if (exchange.kind === 'rate_limited') {
-        await this.#afterRateLimit(spec.endpoint, exchange, ++failures.rateLimited, report, signal);
+        // HTTP 429 means not processed, so a caller giving up during the back-off sent nothing.
+        await this.#afterRateLimit(spec.endpoint, exchange, ++failures.rateLimited, report, signal).catch(
+          (error: unknown) => {
+            throw signal?.aborted ? notSent() : error;
+          },
+        );
         continue;
       }
       const verdict = exchange.kind === 'answer' ? this.#interpret(spec, exchange) : exchange;
       if (verdict.kind === 'untrusted') {
-        if (signal?.aborted) throw signal.reason;
         if (moneyMoving) {
           report(untrustedFields(verdict));
           throw new QfpayUnknownOutcomeError(spec.endpoint, verdict.reason, spec.outTradeNo);
         }
+        if (signal?.aborted) throw signal.reason;
         await this.#afterUntrustedRead(spec.endpoint, verdict, ++failures.untrustedReads, report, signal);
         continue;
       }
@@ -608,7 +700,8 @@ export class QfpayClient {
       return transportFailure(error, deadline, this.#timeoutMs, 'while reading the answer', statusCode);
     }
     const signature = headerValue(response.headers['x-qf-sign']);
-    return { kind: 'answer', status: statusCode, body: raw, signature };
+    const signType = headerValue(response.headers['x-qf-signtype']);
+    return { kind: 'answer', status: statusCode, body: raw, signature, signType };
   }
 
   /** Signature, JSON, shape and echo checks: any failure makes the answer untrusted. */
@@ -623,11 +716,15 @@ export class QfpayClient {
       status: exchange.status,
     });
     if (this.#verify && exchange.signature !== undefined) {
-      if (!verifyResponseSignature(exchange.body, exchange.signature, this.#credentials.key))
-        return untrusted(
-          'bad_signature',
-          "the answer's X-QF-SIGN does not match its body (tampered or wrong key)",
-        );
+      // The declared algorithm is honoured; undeclared, every documented reading counts (each
+      // needs the key). The reason names algorithms only, so doctor can diagnose from it.
+      const check = checkResponseSignature(
+        exchange.body,
+        exchange.signature,
+        this.#credentials.key,
+        exchange.signType,
+      );
+      if (!check.ok) return untrusted('bad_signature', check.reason);
     }
     let json: unknown;
     try {
@@ -660,6 +757,22 @@ export class QfpayClient {
     } catch {
       // A broken logger must not turn a payment answer into an exception.
     }
+  }
+
+  /**
+   * A signed hosted-checkout link for this merchant (src/qfpay/checkout.ts). Nothing is sent: the
+   * link takes money only once a customer opens it and pays, so callers guard it like a payment.
+   */
+  checkoutLink(fields: CheckoutLinkFields, lang?: CheckoutLanguage): CheckoutLink {
+    requireAmount('txamt', fields.txamt);
+    requireReference('out_trade_no', fields.out_trade_no);
+    return buildCheckoutLink(
+      this.baseUrl,
+      { ...fields, appcode: this.#credentials.appcode, mchntid: this.#credentials.mchid },
+      this.#credentials.key,
+      this.#signType,
+      lang,
+    );
   }
 }
 
@@ -741,6 +854,39 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now));
 }
 
+/** How close to a month boundary an order's known time must be for the neighbouring month to be searched too. */
+const MONTH_BOUNDARY_MARGIN_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What a lookup by out_trade_no searches, one query each: explicit UTC+8 calendar months, or
+ * `current` = no range, which QFPay reads as its own current month (so a skewed local clock
+ * cannot make us miss it).
+ * - Order time known: its month, plus the neighbouring month when that time is within a day of
+ *   the boundary (merchant and QFPay clocks differ; sysdtm can fall after midnight).
+ * - Unknown: QFPay's current month and the previous month by our clock, plus our current month
+ *   when we are within a day of its end (our clock may be behind QFPay's).
+ */
+export function outTradeNoSearchMonths(
+  around: string | Date | undefined,
+  now: Date = new Date(),
+): (QfpayMonthRange | 'current')[] {
+  const known = typeof around === 'string' ? parseQfpayDateTime(around) : around;
+  const anchor = known ?? now;
+  const month = qfpayMonthRange(anchor);
+  const sinceStart = anchor.getTime() - parseQfpayDateTime(month.start_time)!.getTime();
+  const untilEnd = parseQfpayDateTime(month.end_time)!.getTime() + 1000 - anchor.getTime();
+  if (!known) {
+    const searches: (QfpayMonthRange | 'current')[] = ['current', qfpayMonthRange(now, -1)];
+    if (untilEnd < MONTH_BOUNDARY_MARGIN_MS) searches.push(month);
+    return searches;
+  }
+  return [
+    ...(sinceStart < MONTH_BOUNDARY_MARGIN_MS ? [qfpayMonthRange(anchor, -1)] : []),
+    month,
+    ...(untilEnd < MONTH_BOUNDARY_MARGIN_MS ? [qfpayMonthRange(anchor, 1)] : []),
+  ];
+}
+
 function hasRefundMarker(payment: TransactionRecord): boolean {
   return payment.respcd === '0000' && ['1', '3', '5'].includes(payment.cancel);
 }
@@ -813,4 +959,13 @@ function requireReference(field: string, value: string | undefined): void {
       'must be 1–128 printable ASCII characters without spaces or commas',
       'Use a merchant reference such as order_20250101_0001 (letters, digits, _, | and * are safest).',
     );
+}
+
+/**
+ * A row's identity when merging answers: its syssn, or, for a row QFPay sent without one, what
+ * else tells it apart, so that several such rows (refunds above all) are not collapsed into one.
+ */
+function rowKey(row: TransactionRecord): string {
+  if (row.syssn !== '') return row.syssn;
+  return `no-syssn|${row.order_type}|${row.out_trade_no}|${row.txamt}|${row.sysdtm ?? row.txdtm ?? ''}`;
 }

@@ -36,6 +36,8 @@ export interface QfpayConfig {
   timeoutMs: number;
   rateLimits: RateWindow[];
   verifyResponseSignatures: boolean;
+  /** QFPAY_REDIS_URL: share each merchant's rate budget with every instance on this Redis. */
+  redisUrl?: string;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): QfpayConfig {
     timeoutMs: resolveTimeout(env),
     rateLimits: resolveRateLimits(env),
     verifyResponseSignatures: readBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
+    ...resolveRedisUrl(env),
   };
 }
 
@@ -96,6 +99,8 @@ export function describeConfig(config: QfpayConfig): Record<string, string | num
     timeoutMs: config.timeoutMs,
     rateLimits: formatRateWindows(config.rateLimits),
     verifyResponseSignatures: config.verifyResponseSignatures,
+    // The URL may carry a password: only whether the budget is shared is shown.
+    rateLimiter: config.redisUrl ? 'shared (Redis)' : 'in-process',
   };
 }
 
@@ -369,6 +374,24 @@ function resolveTimeout(env: Env): number {
       `Set QFPAY_TIMEOUT_MS to e.g. ${DEFAULT_TIMEOUT_MS}, or unset it for the default.`,
     );
   return parsed.data;
+}
+
+function resolveRedisUrl(env: Env): { redisUrl?: string } {
+  const raw = readVariable(env, 'QFPAY_REDIS_URL');
+  if (raw === undefined) return {};
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '')
+    throw new QfpayConfigError(
+      'QFPAY_REDIS_URL',
+      'is not a redis:// or rediss:// URL',
+      'Set it to e.g. redis://127.0.0.1:6379 (rediss:// for TLS), or unset it to limit per process.',
+    );
+  return { redisUrl: raw };
 }
 
 function resolveRateLimits(env: Env): RateWindow[] {

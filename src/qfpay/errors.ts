@@ -5,7 +5,8 @@ import type { ResponseCodeEntry } from './catalog/types.js';
  * which field, why, what to do. They never contain keys, signatures or raw upstream bodies.
  */
 export abstract class QfpayError extends Error {
-  abstract readonly kind: 'configuration' | 'validation' | 'upstream' | 'rate_limited' | 'unknown_outcome';
+  abstract readonly kind:
+    'configuration' | 'validation' | 'upstream' | 'rate_limited' | 'not_sent' | 'unknown_outcome';
   /** What to do next, in one sentence. */
   readonly nextAction: string;
   constructor(message: string, nextAction: string) {
@@ -67,6 +68,37 @@ export class QfpayRateLimitedError extends QfpayError {
     super(
       `QFPay rate limit (HTTP 429) on ${endpoint} persisted after ${attempts} attempts; the request was not processed`,
       'Wait a few seconds and call again; QFPay allows 100 requests per second and 400 per minute per merchant.',
+    );
+  }
+}
+
+/** Why a request left the rate limiter's queue without being sent. */
+export type NotSentReason = 'cancelled' | 'deadline' | 'limiter_unavailable';
+
+const NOT_SENT_BECAUSE: Record<NotSentReason, string> = {
+  cancelled: 'the caller stopped waiting while it queued for the merchant rate budget',
+  deadline: 'no slot in the merchant rate budget freed up before its deadline',
+  limiter_unavailable: 'the shared rate limiter (Redis) could not be reached',
+};
+
+/**
+ * The request never left this process: it was still waiting for the merchant's rate budget when
+ * its caller gave up or its deadline passed. For a write nothing was charged, and the order number
+ * is free to be used again (see docs/ARCHITECTURE.md, "Rate limiting").
+ */
+export class QfpayNotSentError extends QfpayError {
+  readonly kind = 'not_sent' as const;
+  constructor(
+    readonly reason: NotSentReason,
+    readonly endpoint: string,
+    /** The order number that was NOT used, when the call carried one. */
+    readonly out_trade_no: string | undefined,
+  ) {
+    super(
+      `The ${endpoint} request was not sent to QFPay: ${NOT_SENT_BECAUSE[reason]}`,
+      out_trade_no
+        ? `Nothing was sent and nothing moved. To try again, call again with the same out_trade_no ${out_trade_no}.`
+        : 'Nothing was sent. Wait a few seconds and call again.',
     );
   }
 }

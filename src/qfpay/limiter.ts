@@ -1,4 +1,5 @@
 import PQueue from 'p-queue';
+import { QfpayNotSentError } from './errors.js';
 import { sleep } from './time.js';
 import type { RateWindow } from './types.js';
 
@@ -22,7 +23,43 @@ import type { RateWindow } from './types.js';
  *   instants, so arrival spacing can never be shorter than what the log enforces, whatever the
  *   network does. The cost is one round trip per window: negligible for the 60 s window that
  *   bounds sustained traffic (380/min ≈ 6/s), and only shaves bursts on the 1 s window.
+ *
+ * Leaving the line: a request whose caller gives up (`signal`) or whose deadline (`maxWaitMs`)
+ * passes while it waits is removed without ever entering the log, and rejects with
+ * QfpayNotSentError. A slot is taken only at the instant of admission, which is the instant the
+ * request is dispatched, so a write never goes out for a caller that has stopped waiting.
  */
+
+/** What a queued request may say about itself and how long it will wait. */
+export interface AcquireOptions {
+  /** The caller stopped waiting: leave the line, take no slot, reject with QfpayNotSentError. */
+  signal?: AbortSignal;
+  /** Wait at most this long for a slot (from the call); past it, the same as an abort. */
+  maxWaitMs?: number;
+  /** Named in the not-sent error so callers learn which order number was not used. */
+  request?: { endpoint: string; out_trade_no?: string };
+}
+
+/** An admitted request. `release` once its answer arrived (or it failed); extra calls do nothing. */
+export interface RateSlot {
+  release(): void;
+}
+
+/**
+ * The interface every per-merchant limiter offers: this in-process one, and the Redis-backed
+ * SharedMerchantLimiter (./shared-limiter.ts) that several instances draw from together.
+ */
+export interface RateLimiter {
+  readonly windows: readonly RateWindow[];
+  ensureWindows(windows: readonly RateWindow[]): void;
+  acquire(options?: AcquireOptions): Promise<RateSlot>;
+  /** acquire, run `task`, release: the task starts only once admitted. */
+  schedule<T>(task: () => Promise<T>, options?: AcquireOptions): Promise<T>;
+  /** No admission before `ms` from now (after an upstream 429). */
+  holdFor(ms: number): void;
+  /** Lets go of what the limiter holds for this user (a shared connection); a no-op here. */
+  detach?(): Promise<void>;
+}
 
 /** Time source and sleeper, injectable so property tests can run on a virtual clock. */
 export interface LimiterClock {
@@ -71,7 +108,7 @@ interface Entry {
   open: boolean;
 }
 
-export class MerchantLimiter {
+export class MerchantLimiter implements RateLimiter {
   readonly #clock: LimiterClock;
   readonly #maxInFlight: number;
   readonly #stamp: LimiterStamp;
@@ -114,23 +151,40 @@ export class MerchantLimiter {
 
   /**
    * Runs `task` once every window has room and fewer than `maxInFlight` tasks run. Tasks start in
-   * arrival order. Aborting `signal` while waiting removes the task (the promise rejects with the
-   * signal's reason); once started, the task is not interrupted by the limiter.
+   * arrival order. A task whose signal aborts or whose deadline passes while it waits is removed
+   * (QfpayNotSentError); once started, the task is not interrupted by the limiter.
    */
-  async schedule<T>(task: () => Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
-    const ticket: { entry?: Entry } = {};
-    try {
-      await this.#line.add(() => this.#admit(ticket, options.signal), { signal: options.signal });
-    } catch (error) {
-      // An abort can race the admission by a microtask; never leak an in-flight slot.
-      if (ticket.entry) this.#finish(ticket.entry);
-      throw error;
-    }
+  async schedule<T>(task: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
+    const slot = await this.acquire(options);
     try {
       return await task();
     } finally {
-      this.#finish(ticket.entry!);
+      slot.release();
     }
+  }
+
+  /** Waits in line for a slot in every window; see AcquireOptions for leaving the line. */
+  async acquire(options: AcquireOptions = {}): Promise<RateSlot> {
+    const leave = leaveLine(options, this.#clock);
+    const ticket: { entry?: Entry } = {};
+    try {
+      await this.#line.add(() => this.#admit(ticket, leave.signal), { signal: leave.signal });
+    } catch (error) {
+      // An abort can race the admission by a microtask; never leak an in-flight slot.
+      if (ticket.entry) this.#finish(ticket.entry);
+      throw leave.explain(error);
+    } finally {
+      leave.dispose();
+    }
+    const entry = ticket.entry!;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#finish(entry);
+      },
+    };
   }
 
   /** No task starts before `clock.now() + ms` (used after an upstream 429). */
@@ -224,6 +278,37 @@ export class MerchantLimiter {
     if (this.#log.some((e) => !e.open && e.at <= horizon))
       this.#log = this.#log.filter((e) => e.open || e.at > horizon);
   }
+}
+
+/** The signal a queued request leaves the line by: its caller's, or its deadline on `clock`. */
+export function leaveLine(
+  options: AcquireOptions,
+  clock: LimiterClock,
+): { signal: AbortSignal | undefined; explain(error: unknown): unknown; dispose(): void } {
+  const { signal: caller, maxWaitMs, request } = options;
+  const notSent = (reason: 'cancelled' | 'deadline'): QfpayNotSentError =>
+    new QfpayNotSentError(reason, request?.endpoint ?? 'QFPay', request?.out_trade_no);
+  if (maxWaitMs === undefined) {
+    return {
+      signal: caller,
+      explain: (error) => (caller?.aborted ? notSent('cancelled') : error),
+      dispose: () => undefined,
+    };
+  }
+  const deadline = new AbortController();
+  const stopTimer = new AbortController();
+  clock.sleep(Math.max(0, maxWaitMs), stopTimer.signal).then(
+    () => deadline.abort(notSent('deadline')),
+    () => undefined,
+  );
+  return {
+    signal: caller ? AbortSignal.any([caller, deadline.signal]) : deadline.signal,
+    explain: (error) => {
+      if (caller?.aborted) return notSent('cancelled');
+      return deadline.signal.aborted ? notSent('deadline') : error;
+    },
+    dispose: () => stopTimer.abort(),
+  };
 }
 
 function checkWindow(w: RateWindow): void {

@@ -1,5 +1,6 @@
 import { statusOfNotification } from './outcome.js';
 import { verifyNotificationSignature } from './signature.js';
+import { sanitizeUpstreamText } from './text.js';
 import type { NormalisedStatus, NotificationBody } from './types.js';
 import { describeIssues, notificationBodySchema } from './wire.js';
 
@@ -65,7 +66,7 @@ function parse(rawBody: string | Uint8Array, signature: string | undefined, key:
     // Signed by QFPay but not a kind this server interprets (unfreeze, close, recurring events).
     return {
       valid: true,
-      reason: `notify_type ${typeof notifyType === 'string' ? `"${notifyType.slice(0, 40)}"` : '(missing)'} is not a payment or refund notification`,
+      reason: `notify_type ${typeof notifyType === 'string' ? `"${sanitizeUpstreamText(notifyType, 40)}"` : '(missing)'} is not a payment or refund notification`,
     };
 
   const parsed = notificationBodySchema.safeParse(json);

@@ -125,7 +125,12 @@ function statusWhileWaiting(payType: string): NormalisedStatus {
 export function statusOfPaymentResponse(resp: PaymentResponse, payType?: PayTypeEntry): NormalisedStatus {
   const entry = payType ?? (resp.pay_type ? findPayType(resp.pay_type) : undefined);
   if (resp.respcd === SUCCESS) {
-    if (entry?.mode === 'CPM') return 'PAID';
+    // The `data{}` shape (wire.ts) says in txstatus whether the transaction itself succeeded; a
+    // shape never seen from QFPay is not trusted to mean a final FAILED either: query instead.
+    if (resp.txstatus !== undefined && resp.txstatus !== 'SUCCESS')
+      return resp.txstatus === 'PENDING' ? 'PROCESSING' : 'UNKNOWN';
+    // Money taken is only believed with the transaction number that proves it (fidelity audit §2).
+    if (entry?.mode === 'CPM') return resp.syssn ? 'PAID' : 'UNKNOWN';
     if (entry || resp.qrcode || resp.pay_url || resp.pay_params) return 'AWAITING_CUSTOMER';
     // Unknown pay type and nothing for the customer: we cannot tell "paid" from "created".
     return 'UNKNOWN';
@@ -235,10 +240,12 @@ export function summariseTransactions(rows: readonly TransactionRecord[]): Payme
     refundsByPayment.set(key, [...(refundsByPayment.get(key) ?? []), refund]);
   }
 
+  // A payment row without a syssn (fidelity audit #13) cannot own refunds: refunds without an
+  // origssn are grouped under "" too, and must not be pinned on it.
   const summaries = payments.map((payment) =>
-    summarisePayment(payment, refundsByPayment.get(payment.syssn) ?? []),
+    summarisePayment(payment, payment.syssn === '' ? [] : (refundsByPayment.get(payment.syssn) ?? [])),
   );
-  const known = new Set(payments.map((p) => p.syssn));
+  const known = new Set(payments.map((p) => p.syssn).filter((syssn) => syssn !== ''));
   for (const [origssn, orphans] of refundsByPayment) {
     if (!known.has(origssn)) summaries.push(summariseOrphans(origssn, orphans));
   }
@@ -254,7 +261,9 @@ function summarisePayment(payment: TransactionRecord, refundRows: TransactionRec
   // Only the `***` pay types are documented as non-refundable (notes §9); an unknown pay type is
   // left to QFPay to refuse rather than blocked here.
   const refundableType = payType?.refundable ?? true;
-  const canRefund = (status === 'PAID' || status === 'PARTIALLY_REFUNDED') && refundableType;
+  // A refund names the payment by its syssn, so a row without one cannot be refunded from here.
+  const canRefund =
+    (status === 'PAID' || status === 'PARTIALLY_REFUNDED') && refundableType && payment.syssn !== '';
   return {
     payment_found: true,
     syssn: payment.syssn,
@@ -315,6 +324,8 @@ function sumByStatus(refunds: readonly RefundSummary[], status: NormalisedStatus
 function dedupeBySyssn(rows: readonly TransactionRecord[]): TransactionRecord[] {
   const seen = new Set<string>();
   return rows.filter((row) => {
+    // Rows without a syssn cannot be told apart; each is kept (its amount still counts).
+    if (row.syssn === '') return true;
     if (seen.has(row.syssn)) return false;
     seen.add(row.syssn);
     return true;

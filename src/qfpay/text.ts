@@ -41,6 +41,21 @@ const WHITESPACE_RUN = /[\s\p{Z}]+/gu;
 const TAG_LIKE = /<(\/?\s*[A-Za-z|!][^<>]{0,64})>/g;
 const INSTRUCTION_BRACKETS = /\[(\/?\s*(?:INST|SYS|SYSTEM|ASSISTANT|USER|TOOL)\s*)\]/gi;
 
+/** True when the text holds control characters or characters that render as nothing (see INVISIBLE). */
+export function hasHiddenCharacters(text: string): boolean {
+  return /\p{Cc}/u.test(text) || new RegExp(INVISIBLE.source, 'u').test(text);
+}
+
+/** Only the tag-like markers defused (as sanitizeUpstreamText does), everything else kept exactly. */
+export function neutraliseMarkup(text: string): string {
+  return text.replace(TAG_LIKE, '‹$1›').replace(INSTRUCTION_BRACKETS, '⟦$1⟧');
+}
+
+/** Removes the characters that render as nothing or reorder what is rendered (see INVISIBLE). */
+export function stripInvisible(text: string): string {
+  return text.replace(INVISIBLE, '');
+}
+
 /**
  * Makes untrusted upstream text safe to hand to a model or a terminal as data. Never throws.
  * Non-string primitives are stringified; objects, symbols and functions become an empty string

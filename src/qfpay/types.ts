@@ -82,6 +82,8 @@ export interface PaymentResponse {
   txdtm?: string;
   sysdtm?: string;
   paydtm?: string;
+  /** Only in the `data{}` answer shape of the newest docs (SUCCESS, FAILED, PENDING); see wire.ts. */
+  txstatus?: string;
   qrcode?: string;
   pay_url?: string;
   pay_params?: Record<string, unknown> | string;

@@ -9,7 +9,7 @@ import type { NormalisedStatus } from '../qfpay/types.js';
  * only) for embedders and tests that bring their own policy.
  */
 
-export type WriteToolName = 'create_payment' | 'refund' | 'cancel_payment';
+export type WriteToolName = 'create_payment' | 'create_checkout_link' | 'refund' | 'cancel_payment';
 
 export interface MerchantIdentity {
   readonly appcode: string;

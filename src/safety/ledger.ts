@@ -10,7 +10,7 @@ import type { NormalisedStatus } from '../qfpay/types.js';
 import { FINAL_STATUSES, NORMALISED_STATUSES } from '../qfpay/types.js';
 import type { ApprovalKind } from './guard.js';
 import { canonicalJson } from './idempotency.js';
-import { maskAppcode, maskAuthCode, maskLuhnPans, redactSecrets, sanitizeUpstreamText } from './sanitize.js';
+import { cleanRecordedText, maskAppcode, maskAuthCode } from './sanitize.js';
 import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 
 /**
@@ -415,7 +415,7 @@ const MAX_PARAM_DEPTH = 4;
 export const REDACTED_VALUE = '[REDACTED]';
 
 function cleanText(value: string, secrets: readonly string[], max: number): string {
-  return sanitizeUpstreamText(maskLuhnPans(redactSecrets(value, secrets)), max);
+  return cleanRecordedText(value, secrets, max);
 }
 
 function cleanParams(

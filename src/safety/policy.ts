@@ -4,6 +4,7 @@ import { type Env, readBoolean, readVariable } from '../qfpay/env.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import { formatMinor } from '../qfpay/money.js';
 import { MIN_CONFIRM_SECRET_BYTES } from './confirmation.js';
+import { findLuhnPan } from './sanitize.js';
 import { resolveAuditLogPath } from './state-dir.js';
 
 /**
@@ -365,6 +366,30 @@ function describe(txamt: number, currency: string): string {
   return `${code} ${grouped}${fraction === undefined ? '' : `.${fraction}`} (${txamt})`;
 }
 
+/** The free-text fields QFPay shows to people; card numbers are searched in them, alone and together. */
+export const FREE_TEXT_FIELDS = ['goods_name', 'goods_info'] as const;
+
+/**
+ * No card number (PAN) in the free-text fields, however it is spelt or split between them: this
+ * server never handles card data (reliability notes §3). The message shows the number masked.
+ */
+export function checkNoCardNumbers(params: Readonly<Record<string, unknown>>): PolicyCheck {
+  for (const field of FREE_TEXT_FIELDS) {
+    const pan = findLuhnPan(params[field]);
+    if (pan) return cardNumberRefusal(field, pan.masked);
+  }
+  const together = findLuhnPan(...FREE_TEXT_FIELDS.map((field) => params[field]));
+  return together ? cardNumberRefusal(FREE_TEXT_FIELDS.join(' and '), together.masked) : { ok: true };
+}
+
+function cardNumberRefusal(where: string, masked: string): PolicyCheck {
+  return {
+    ok: false,
+    message: `${where} contains what looks like a card number (${masked}); this server never handles card data.`,
+    next_action: `Nothing was sent to QFPay. Remove the number from ${where} and call again.`,
+  };
+}
+
 /**
  * `notify_url` and `return_url` redirect money notifications and customers, so only operator-listed
  * prefixes are accepted (reliability notes §2.4). The URL is parsed and normalised (host case,
@@ -374,7 +399,7 @@ function describe(txamt: number, currency: string): string {
  */
 export function checkUrlAllowed(
   policy: MoneyPolicy,
-  field: 'notify_url' | 'return_url',
+  field: 'notify_url' | 'return_url' | 'failed_url' | 'cancel_url',
   url: string,
 ): PolicyCheck {
   const parsed = typeof url === 'string' && url.length <= 2048 ? parseUrl(url) : undefined;
@@ -395,6 +420,10 @@ export function checkUrlAllowed(
     };
   }
   if (policy.allowLoopbackUrls && isLoopbackHost(parsed.hostname)) return { ok: true };
+  // Outside local (the only environment with allowLoopbackUrls), where QFPay itself delivers.
+  const portProblem =
+    field === 'notify_url' && !policy.allowLoopbackUrls ? notifyUrlPortProblem(parsed) : undefined;
+  if (portProblem) return portProblem;
   if (policy.allowedUrlPrefixes.some((prefix) => matchesPrefix(parsed.href, prefix))) return { ok: true };
   const listed = policy.allowedUrlPrefixes.length
     ? `it does not start with any of the operator's allowed prefixes (${policy.allowedUrlPrefixes.join(', ')})`
@@ -403,6 +432,21 @@ export function checkUrlAllowed(
     ok: false,
     message: `${field} ${parsed.origin}${parsed.pathname} is refused: ${listed}.`,
     next_action: `Nothing was sent to QFPay. Leave ${field} out, or ask the operator to add its prefix to QFPAY_ALLOWED_URLS; it cannot be allowed from a tool call.`,
+  };
+}
+
+/**
+ * QFPay's notifications "only work with ports 80 and 443" (D asynchronous notifications): a
+ * notify_url on another port is accepted by QFPay and then never called. Refused before sending.
+ */
+export function notifyUrlPortProblem(url: URL): Extract<PolicyCheck, { ok: false }> | undefined {
+  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
+  if (port === '80' || port === '443') return undefined;
+  return {
+    ok: false,
+    message: `notify_url uses port ${port}; QFPay only delivers notifications to ports 80 and 443, so none would ever arrive.`,
+    next_action:
+      'Nothing was sent to QFPay. Serve the notification endpoint on port 443 (https) or 80, or leave notify_url out and rely on query_transaction / wait_for_payment.',
   };
 }
 

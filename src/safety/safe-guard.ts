@@ -6,6 +6,7 @@ import type { RespcdEndpoint } from '../qfpay/catalog/types.js';
 import type { QfpayClient } from '../qfpay/client.js';
 import {
   QfpayConfigError,
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
@@ -45,8 +46,13 @@ import {
   type MoneyActionKind,
   movedNothing,
 } from './ledger.js';
-import { checkAmountCaps, checkUrlAllowed, confirmationRequired, type MoneyPolicy } from './policy.js';
-import { findLuhnPan } from './sanitize.js';
+import {
+  checkAmountCaps,
+  checkNoCardNumbers,
+  checkUrlAllowed,
+  confirmationRequired,
+  type MoneyPolicy,
+} from './policy.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { LedgerAccess } from './ledger-access.js';
 import { confirmationSummary } from './summary.js';
@@ -150,6 +156,7 @@ function idempotencyKey(tool: WriteToolName, outTradeNo: string): string {
 function kindOf(tool: WriteToolName): MoneyActionKind {
   switch (tool) {
     case 'create_payment':
+    case 'create_checkout_link':
       return 'payment';
     case 'refund':
       return 'refund';
@@ -652,21 +659,14 @@ export class SafeGuard implements MoneyGuard {
   /** URL allow-list, card numbers in free text, caps; undefined when the intent may proceed. */
   private policyProblem(intent: WriteIntent): GuardOutcome<never> | undefined {
     const { policy } = this.options;
-    for (const field of ['notify_url', 'return_url'] as const) {
+    for (const field of ['notify_url', 'return_url', 'failed_url', 'cancel_url'] as const) {
       const url = intent.params[field];
       if (typeof url !== 'string') continue;
       const check = checkUrlAllowed(policy, field, url);
       if (!check.ok) return refused(check.message, check.next_action);
     }
-    for (const field of ['goods_name', 'goods_info']) {
-      const pan = findLuhnPan(intent.params[field]);
-      if (pan) {
-        return refused(
-          `${field} contains what looks like a card number (${pan.masked}); this server never handles card data.`,
-          `Nothing was sent to QFPay. Remove the number from ${field} and call again.`,
-        );
-      }
-    }
+    const card = checkNoCardNumbers(intent.params);
+    if (!card.ok) return refused(card.message, card.next_action);
     const kind = kindOf(intent.tool);
     if (kind === 'cancel') return undefined;
     const check = checkAmountCaps(policy, {
@@ -844,7 +844,7 @@ function callerOf(ctx: GuardContext): string | undefined {
 }
 
 function endpointOf(intent: WriteIntent): RespcdEndpoint {
-  if (intent.tool === 'create_payment') return 'payment';
+  if (intent.tool === 'create_payment' || intent.tool === 'create_checkout_link') return 'payment';
   if (intent.tool === 'refund') return 'refund';
   return intent.params.endpoint === 'reversal' ? 'reversal' : 'close';
 }
@@ -861,6 +861,12 @@ function classifyFailure(
   if (error instanceof QfpayRateLimitedError) {
     return {
       report: { status: 'FAILED', processed: false, message: 'QFPay kept answering HTTP 429; not processed' },
+      holdsKey: false,
+    };
+  }
+  if (error instanceof QfpayNotSentError) {
+    return {
+      report: { status: 'FAILED', processed: false, message: `not sent: ${error.message}` },
       holdsKey: false,
     };
   }

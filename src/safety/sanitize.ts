@@ -7,7 +7,7 @@
  * numbers out of anything the server writes (reliability notes §3, checklist F32/F34).
  */
 
-import { MAX_INPUT_UNITS, primitiveText } from '../qfpay/text.js';
+import { MAX_INPUT_UNITS, primitiveText, sanitizeUpstreamText, stripInvisible } from '../qfpay/text.js';
 
 export { maskAppcode, optionalUpstreamText, sanitizeUpstreamText } from '../qfpay/text.js';
 
@@ -55,41 +55,119 @@ export interface LuhnPanMatch {
 }
 
 /**
- * Finds a 13–19 digit Luhn-valid run, the shape of a card number (PAN), written contiguously or in
- * groups separated by single spaces or hyphens; full-width digits count. Free-text inputs that
- * contain one are refused so the server is never pulled into PCI DSS scope (notes §3). Longer digit
- * runs (order numbers, syssn) are not PANs and are not searched inside. False positives, such as a
- * 16-digit Luhn-valid order number in a description, are accepted: the caller rephrases.
+ * Text as the card-number search sees it: NFKC (full-width, mathematical, circled and superscript
+ * digits become ASCII ones), invisible and format characters (zero-width, bidi, soft hyphen) removed,
+ * and every other decimal digit (Arabic-Indic, Devanagari, …) mapped to its ASCII digit. Red-team
+ * finding B4 got numbers past a search that skipped these steps.
  */
-export function findLuhnPan(text: unknown): LuhnPanMatch | undefined {
-  const raw = primitiveText(text);
-  if (raw === '') return undefined;
-  const normalised = raw.slice(0, MAX_INPUT_UNITS).normalize('NFKC');
-  for (const candidate of panCandidates(normalised)) {
-    if (candidate.length >= 13 && candidate.length <= 19 && luhnValid(candidate)) {
-      return { masked: maskPan(candidate), digits: candidate.length };
+export function normaliseForCardSearch(text: string): string {
+  return stripInvisible(text.slice(0, MAX_INPUT_UNITS).normalize('NFKC')).replace(
+    NON_ASCII_DIGIT,
+    asciiDigit,
+  );
+}
+
+const NON_ASCII_DIGIT = /(?![0-9])\p{Nd}/gu;
+const DECIMAL_DIGIT = /^\p{Nd}$/u;
+const digitCache = new Map<string, string>();
+
+/**
+ * Unicode encodes every decimal digit set as 10 consecutive code points from 0 to 9, so a digit's
+ * value is its distance from the start of its run of digits, modulo 10.
+ */
+function asciiDigit(digit: string): string {
+  const cached = digitCache.get(digit);
+  if (cached !== undefined) return cached;
+  const codePoint = digit.codePointAt(0) ?? 0;
+  let start = codePoint;
+  while (start > 0 && DECIMAL_DIGIT.test(String.fromCodePoint(start - 1))) start -= 1;
+  const ascii = String((codePoint - start) % 10);
+  digitCache.set(digit, ascii);
+  return ascii;
+}
+
+/**
+ * Digit groups joined by separators: a separator is up to three characters that are neither
+ * letters nor digits (spaces of any kind, line breaks, dots, slashes, hyphens, dashes, commas,
+ * combining marks…), so `4111.1111.1111.1111` and `4111 / 1111 …` are one run.
+ */
+const DIGIT_RUN = /\d+(?:[^\p{L}\p{N}]{1,3}\d+)*/gu;
+const MIN_PAN_DIGITS = 13;
+const MAX_PAN_DIGITS = 19;
+
+interface PanSpan {
+  readonly start: number;
+  readonly end: number;
+  readonly digits: string;
+}
+
+/**
+ * Luhn-valid 13–19 digit numbers in already normalised text: any run of whole digit groups,
+ * contiguous or separated. A single group longer than 19 digits (an order number, a syssn) is not
+ * searched inside. False positives, such as a 16-digit Luhn-valid order number in a description,
+ * are accepted: the caller rephrases.
+ */
+function* panSpans(normalised: string): Generator<PanSpan> {
+  for (const run of normalised.matchAll(DIGIT_RUN)) {
+    const groups = [...run[0].matchAll(/\d+/g)].map((g) => ({
+      start: run.index + g.index,
+      end: run.index + g.index + g[0].length,
+      text: g[0],
+    }));
+    for (let first = 0; first < groups.length; first += 1) {
+      // The longest valid stretch from this group, so masking leaves no digit of it behind.
+      let found: { last: number; digits: string } | undefined;
+      let digits = '';
+      for (let last = first; last < groups.length; last += 1) {
+        digits += groups[last]!.text;
+        if (digits.length > MAX_PAN_DIGITS) break;
+        if (digits.length >= MIN_PAN_DIGITS && luhnValid(digits)) found = { last, digits };
+      }
+      if (!found) continue;
+      yield { start: groups[first]!.start, end: groups[found.last]!.end, digits: found.digits };
+      first = found.last;
     }
+  }
+}
+
+/**
+ * Finds a card number (PAN) in one or more free-text values, however it is spelt (see
+ * `normaliseForCardSearch` and `DIGIT_RUN`), including one split across the values: they are also
+ * searched joined, in either order. Free-text inputs that contain one are refused so the server
+ * is never pulled into PCI DSS scope (reliability notes §3).
+ */
+export function findLuhnPan(...texts: readonly unknown[]): LuhnPanMatch | undefined {
+  const parts = texts.map((text) => normaliseForCardSearch(primitiveText(text))).filter((t) => t !== '');
+  const candidates = parts.length > 1 ? [...parts, parts.join(' '), [...parts].reverse().join(' ')] : parts;
+  for (const candidate of candidates) {
+    for (const span of panSpans(candidate))
+      return { masked: maskPan(span.digits), digits: span.digits.length };
   }
   return undefined;
 }
 
 /**
- * Replaces every Luhn-valid PAN-shaped run (13–19 ASCII or full-width digits, optionally grouped
- * by single spaces or hyphens, not part of a longer digit run) with its masked form.
+ * The text normalised for the card search with every card number in it masked (separators
+ * included), so no spelling of one survives.
  */
 export function maskLuhnPans(text: string): string {
-  return text.replace(PAN_RUN, (run) => {
-    const digits = run.normalize('NFKC').replace(/[ -]/g, '');
-    return luhnValid(digits) ? maskPan(digits) : run;
-  });
+  const normalised = normaliseForCardSearch(text);
+  let masked = '';
+  let from = 0;
+  for (const span of panSpans(normalised)) {
+    masked += normalised.slice(from, span.start) + maskPan(span.digits);
+    from = span.end;
+  }
+  return masked + normalised.slice(from);
 }
 
-const PAN_RUN = /(?<![0-9０-９][ -]?)[0-9０-９](?:[ -]?[0-9０-９]){12,18}(?![ -]?[0-9０-９])/g;
-
-function* panCandidates(text: string): Generator<string> {
-  // Contiguous runs first; then runs whose digit groups are joined by one space or hyphen.
-  for (const match of text.matchAll(/\d+/g)) yield match[0];
-  for (const match of text.matchAll(/\d+(?:[ -]\d+)+/g)) yield match[0].replace(/[ -]/g, '');
+/**
+ * The one way text is made fit for the audit ledger: secrets redacted, then normalised and card
+ * numbers masked (normalising first, so a zero-width or Arabic-Indic spelling cannot survive as a
+ * clean number), then sanitised and capped.
+ */
+export function cleanRecordedText(value: string, secrets: readonly string[], maxLength: number): string {
+  return sanitizeUpstreamText(maskLuhnPans(redactSecrets(value, secrets)), maxLength);
 }
 
 export function luhnValid(digits: string): boolean {

@@ -1,22 +1,28 @@
 import { findPayType, getEnvironment } from '../qfpay/catalog/index.js';
 import { amountInWords, amountDisplay } from '../qfpay/money.js';
 import type { WriteIntent } from './guard.js';
-import { maskAppcode } from './sanitize.js';
+import { maskAppcode, sanitizeUpstreamText } from './sanitize.js';
 
 /**
  * What a person is asked to approve: one line for the action as the tool words it, then every
  * fact the approval is bound to, spelled out so a misread amount is hard to miss (display form,
  * words and the exact minor units the API receives).
+ *
+ * Parts of it come from QFPay (a payment's order reference, its syssn) or from the caller, so
+ * every interpolated value is sanitised: one value can never add a line, hide text or reorder
+ * what the person reads (red-team finding B5).
  */
 export function confirmationSummary(intent: WriteIntent): string {
   const environment = getEnvironment(intent.environment);
-  const payTypeCode = typeof intent.params.pay_type === 'string' ? intent.params.pay_type : undefined;
+  const payTypeCode = typeof intent.params.pay_type === 'string' ? shown(intent.params.pay_type) : undefined;
   const payType = payTypeCode ? findPayType(payTypeCode) : undefined;
+  const currency = shown(intent.txcurrcd);
+  const mchid = intent.merchant.mchid ? shown(intent.merchant.mchid) : '';
   const lines = [
-    intent.summary,
+    sanitizeUpstreamText(intent.summary, 600),
     `Environment: ${intent.environment} (${environment.title}) — ${environment.realMoney ? 'REAL MONEY' : 'no real money'}`,
-    `Merchant: app code ${maskAppcode(intent.merchant.appcode)}${intent.merchant.mchid ? `, mchid ${intent.merchant.mchid}` : ''}`,
-    `Amount: ${amountDisplay(intent.txamt, intent.txcurrcd)} — ${wordsFor(intent)} — txamt ${intent.txamt} (${intent.txcurrcd} smallest units)`,
+    `Merchant: app code ${maskAppcode(intent.merchant.appcode)}${mchid ? `, mchid ${mchid}` : ''}`,
+    `Amount: ${amountDisplay(intent.txamt, currency)} — ${wordsFor(intent)} — txamt ${intent.txamt} (${currency} smallest units)`,
   ];
   if (payTypeCode) lines.push(`Pay type: ${payTypeCode}${payType ? ` ${payType.name}` : ''}`);
   lines.push(...referenceLines(intent));
@@ -31,18 +37,27 @@ function wordsFor(intent: WriteIntent): string {
   }
 }
 
+/** One value inside a line of the summary. */
+function shown(value: string): string {
+  return sanitizeUpstreamText(value, 128);
+}
+
 function referenceLines(intent: WriteIntent): string[] {
+  const outTradeNo = shown(intent.out_trade_no);
+  const origSyssn = intent.orig_syssn ? shown(intent.orig_syssn) : 'unknown';
+  const { orig_out_trade_no: origOrder, endpoint } = intent.params;
   switch (intent.tool) {
     case 'create_payment':
-      return [`Order reference (out_trade_no): ${intent.out_trade_no}`];
+    case 'create_checkout_link':
+      return [`Order reference (out_trade_no): ${outTradeNo}`];
     case 'refund':
       return [
-        `Refund reference (out_trade_no): ${intent.out_trade_no}`,
-        `Refunded payment: syssn ${intent.orig_syssn ?? 'unknown'}${typeof intent.params.orig_out_trade_no === 'string' ? `, order ${intent.params.orig_out_trade_no}` : ''}`,
+        `Refund reference (out_trade_no): ${outTradeNo}`,
+        `Refunded payment: syssn ${origSyssn}${typeof origOrder === 'string' ? `, order ${shown(origOrder)}` : ''}`,
       ];
     case 'cancel_payment':
       return [
-        `Cancelled order: out_trade_no ${intent.out_trade_no}, syssn ${intent.orig_syssn ?? 'unknown'}${typeof intent.params.endpoint === 'string' ? ` (via /trade/v1/${intent.params.endpoint})` : ''}`,
+        `Cancelled order: out_trade_no ${outTradeNo}, syssn ${origSyssn}${typeof endpoint === 'string' ? ` (via /trade/v1/${shown(endpoint)})` : ''}`,
       ];
   }
 }

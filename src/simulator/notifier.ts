@@ -202,22 +202,32 @@ function describeError(error: unknown): string {
  * The notification body for a paid payment or a successful refund, keys in the order of QFPay's
  * sample (notes §5), every value a string. For a refund `syssn` / `out_trade_no` are the refund's.
  */
+/**
+ * The body in D's sample order, with the optional keys QFPay's sample always carries set the way
+ * that sample sets them for a plain HKD payment (`goods_name`, `exchange_rate`, `chnlsn2`,
+ * `cash_fee_type`, `goods_info` empty, `cash_fee` "0"), so merchant parsers meet them here too.
+ */
 export function notificationBody(transaction: SimTransaction, notifyType: 'payment' | 'refund'): string {
   const body: Record<string, string> = {
     status: '1',
     pay_type: transaction.payType,
     sysdtm: formatUtc8(transaction.createdAtSimMs),
     paydtm: formatUtc8(transaction.paidAtSimMs ?? transaction.createdAtSimMs),
+    goods_name: transaction.goodsName ?? '',
+    txcurrcd: transaction.txcurrcd,
+    txdtm: transaction.txdtm,
   };
-  if (transaction.goodsName !== undefined) body.goods_name = transaction.goodsName;
-  body.txcurrcd = transaction.txcurrcd;
-  body.txdtm = transaction.txdtm;
   if (transaction.mchid !== undefined) body.mchid = transaction.mchid;
   body.txamt = String(transaction.txamt);
+  body.exchange_rate = '';
+  body.chnlsn2 = '';
   body.out_trade_no = transaction.outTradeNo;
   body.syssn = transaction.syssn;
+  body.cash_fee_type = '';
   body.cancel = transaction.orderType === 'payment' ? '0' : transaction.cancel;
   body.respcd = '0000';
+  body.goods_info = '';
+  body.cash_fee = '0';
   body.notify_type = notifyType;
   body.chnlsn = transaction.chnlsn;
   body.cardcd = transaction.cardcd;

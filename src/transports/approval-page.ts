@@ -16,6 +16,7 @@ import { z } from 'zod';
 
 import type { ApprovalRecord, ApprovalStore, OperatorCredential } from '../safety/approval-store.js';
 import { APPROVAL_PAGE_SCRIPT, approvalPageHtml, registerPageHtml } from './approval-page-html.js';
+import type { HttpRoute } from './http.js';
 
 /**
  * The operator's approval page: the one place where a person proves, with a credential the agent
@@ -111,17 +112,26 @@ export class ApprovalPage {
     this.starting = Promise.resolve(this.origin);
   }
 
-  /** The HTTP server's hook: handles `/approve/…` (true) and leaves every other path alone (false). */
-  async handleRequest(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (!this.hosted || !(pathname === APPROVAL_PATH || pathname.startsWith(`${APPROVAL_PATH}/`)))
-      return false;
-    await this.handle(req, res).catch((error: unknown) => {
-      this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
-      if (!res.headersSent) send(res, 500, 'text/plain', 'The approval page failed; nothing was approved.');
-      else res.end();
-    });
-    return true;
+  /**
+   * `/approve/…` as a route of the Streamable HTTP server, outside the bearer token (the person has
+   * none; the page carries its own proof). Answers 404 until serveOn chose this server's origin.
+   */
+  httpRoute(): HttpRoute {
+    return {
+      path: APPROVAL_PATH,
+      prefix: true,
+      methods: ['GET', 'POST'],
+      bearer: 'none',
+      handle: async (req, res) => {
+        if (!this.hosted) return send(res, 404, 'text/plain', 'Not found.');
+        await this.handle(req, res).catch((error: unknown) => {
+          this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
+          if (!res.headersSent)
+            send(res, 500, 'text/plain', 'The approval page failed; nothing was approved.');
+          else res.end();
+        });
+      },
+    };
   }
 
   async close(): Promise<void> {

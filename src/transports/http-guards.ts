@@ -291,6 +291,47 @@ export function parseJsonBody(text: string, maxDepth: number = MAX_JSON_DEPTH): 
   }
 }
 
+/** A 2025-era HTTP session with no request for this long is closed. */
+export const DEFAULT_SESSION_IDLE_MS = 30 * 60 * 1000;
+/** Each open session holds one McpServer and transport: this bounds the process's memory. */
+export const DEFAULT_MAX_SESSIONS = 2000;
+/** Half the table, so one token alone can never fill it and lock every other principal out. */
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 1000;
+
+/** Session capacity from the environment; absent variables leave the server's defaults. */
+export interface SessionLimitSettings {
+  maxSessions?: number;
+  maxSessionsPerPrincipal?: number;
+}
+
+const SESSION_LIMIT_VARIABLES = {
+  maxSessions: 'QFPAY_HTTP_MAX_SESSIONS',
+  maxSessionsPerPrincipal: 'QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL',
+} as const;
+
+/** The largest session count accepted: each open session holds a server instance in memory. */
+export const MAX_SESSION_LIMIT = 100_000;
+
+/**
+ * Reads QFPAY_HTTP_MAX_SESSIONS and QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL. Throws with the
+ * variable's name and the accepted range on anything but a whole number in range.
+ */
+export function parseSessionLimits(env: NodeJS.ProcessEnv): SessionLimitSettings {
+  const limits: SessionLimitSettings = {};
+  for (const [field, variable] of Object.entries(SESSION_LIMIT_VARIABLES) as [
+    keyof SessionLimitSettings,
+    string,
+  ][]) {
+    const raw = env[variable]?.trim();
+    if (raw === undefined || raw === '') continue;
+    if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_SESSION_LIMIT) {
+      throw new Error(`${variable} must be a whole number from 1 to ${MAX_SESSION_LIMIT}, got "${raw}"`);
+    }
+    limits[field] = Number(raw);
+  }
+  return limits;
+}
+
 // Defaults and the exposure check live here, apart from the HTTP server itself, so that the CLI can
 // validate HTTP flags without loading the HTTP stack on a stdio start.
 export const DEFAULT_HTTP_HOST = '127.0.0.1';

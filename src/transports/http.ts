@@ -1,15 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer as createNodeServer } from 'node:http';
 import type { IncomingMessage, Server as NodeHttpServer, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  WebStandardStreamableHTTPServerTransport,
-  createMcpHandler,
-  isInitializeRequest,
-  isJsonContentType,
-  isLegacyRequest,
-} from '@modelcontextprotocol/server';
+import { createMcpHandler, isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { AuthInfo, McpHttpHandler, McpServer } from '@modelcontextprotocol/server';
 import {
   BearerTokenVerifier,
@@ -29,6 +22,14 @@ import {
   toUrlHostname,
 } from './http-guards.js';
 import type { OriginRule } from './http-guards.js';
+import {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+  DEFAULT_SESSION_IDLE_MS,
+  LegacySessions,
+  jsonRpcErrorResponse,
+} from './http-sessions.js';
+import type { SessionClock } from './http-sessions.js';
 import { HttpStartupError } from './errors.js';
 
 /*
@@ -50,7 +51,11 @@ import { HttpStartupError } from './errors.js';
  *
  * Every request passes Host and Origin validation (DNS rebinding), the bearer check when a token
  * is configured, content-type, size and nesting limits before any MCP code sees it. Sessions are
- * bound to the token that created them.
+ * bound to the token that created them; capacity and eviction rules are in `http-sessions.ts`.
+ *
+ * Routes are a table: `/mcp` (bearer required), `/healthz` (liveness for anyone, details only for
+ * a token holder) and whatever the embedder adds through `routes` (for example a payment
+ * notification callback, which authenticates by its own signature rather than the MCP token).
  */
 
 export {
@@ -62,10 +67,49 @@ export {
 export const MCP_PATH = '/mcp';
 export const HEALTH_PATH = '/healthz';
 
-const DEFAULT_SESSION_IDLE_MS = 30 * 60 * 1000;
-const DEFAULT_MAX_SESSIONS = 100;
+export {
+  ANONYMOUS_PRINCIPAL,
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+  DEFAULT_SESSION_IDLE_MS,
+} from './http-sessions.js';
+
+/** How long requests still in flight at shutdown may run before their sockets are cut. */
 const SHUTDOWN_GRACE_MS = 3000;
-const ANONYMOUS_PRINCIPAL = 'anonymous';
+
+/** Time source for idle expiry and the shutdown grace period; tests inject one instead of waiting. */
+export interface HttpClock extends SessionClock {
+  /** Runs `callback` once after `ms` without keeping the process alive; returns a cancel function. */
+  schedule(callback: () => void, ms: number): () => void;
+}
+
+const SYSTEM_CLOCK: HttpClock = {
+  now: () => Date.now(),
+  schedule(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** Who called, as the gate established it: the fingerprint-derived principal, never the token. */
+export type Caller = AuthInfo | undefined;
+
+/**
+ * One path of the HTTP server. Host and Origin are checked for every route; the bearer check is
+ * the route's choice:
+ * - `required`: 401 without a valid token (the MCP endpoint);
+ * - `optional`: never refused; `caller` says whether a valid token came (health details);
+ * - `none`: the route authenticates by its own means (a signed QFPay notification, a one-time link).
+ */
+export interface HttpRoute {
+  /** The exact path served; with `prefix`, also every path below it (`/approve/…`). */
+  readonly path: string;
+  readonly prefix?: boolean;
+  readonly methods: readonly string[];
+  readonly bearer: 'required' | 'optional' | 'none';
+  handle(req: IncomingMessage, res: ServerResponse, caller: Caller): void | Promise<void>;
+}
 
 export interface HttpServeOptions {
   /** Builds a fresh McpServer; called once per session (2025 era) or per request (2026 era). */
@@ -82,15 +126,17 @@ export interface HttpServeOptions {
   /** Extra browser origins: `https://host[:port]` (exact) or a bare hostname (any port). */
   allowedOrigins?: readonly string[];
   maxBodyBytes?: number;
+  /** A 2025-era session with no request for this long is closed (default 30 minutes). */
   sessionIdleMs?: number;
+  /** Open 2025-era sessions at most, all principals together (QFPAY_HTTP_MAX_SESSIONS). */
   maxSessions?: number;
+  /** Open sessions at most per principal (QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL). */
+  maxSessionsPerPrincipal?: number;
+  /** Extra routes (paths other than /mcp and /healthz). */
+  routes?: readonly HttpRoute[];
   log?: (line: string) => void;
-  /**
-   * Routes outside /mcp (the operator approval page, src/transports/approval-page.ts): asked after
-   * the Host/Origin checks and before the 404; true when it answered. They are not behind the
-   * bearer token: they carry their own proof.
-   */
-  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /** Default: the system clock and timers. */
+  clock?: HttpClock;
 }
 
 export interface RunningHttpServer {
@@ -101,6 +147,8 @@ export interface RunningHttpServer {
   readonly authenticated: boolean;
   /** Open 2025-era sessions (for tests and diagnostics). */
   sessionCount(): number;
+  /** Open 2025-era sessions of one principal: `bearer:<fingerprint>` or `anonymous`. */
+  sessionCountFor(principal: string): number;
   /** Stops accepting, closes every session and server instance, then the listening socket. */
   close(): Promise<void>;
 }
@@ -129,19 +177,18 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     throw new HttpStartupError(`allowed origins: ${(error as Error).message}`);
   }
 
-  const gate: RequestGate = {
-    hostAllowList: buildHostAllowList(host, options.allowedHosts ?? []),
-    originRules,
-    verifier: tokens.length > 0 ? new BearerTokenVerifier(tokens) : undefined,
-    maxBodyBytes,
-    environment: options.environment,
-    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
-  };
-  const sessions = new LegacySessions(options.createServer, {
+  const clock = options.clock ?? SYSTEM_CLOCK;
+  const limits = {
     idleMs: options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
     maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS,
-    log,
-  });
+    maxSessionsPerPrincipal: options.maxSessionsPerPrincipal ?? DEFAULT_MAX_SESSIONS_PER_PRINCIPAL,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new HttpStartupError(`${name} must be a positive integer`);
+    }
+  }
+  const sessions = new LegacySessions(options.createServer, { ...limits, clock, log });
   const modern = createMcpHandler(() => options.createServer(), {
     legacy: 'reject',
     maxRequestBodySize: maxBodyBytes,
@@ -154,6 +201,24 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     },
     { maxRequestBodySize: maxBodyBytes, onerror: (error) => log(`http: ${error.message}`) },
   );
+  let routes: Map<string, HttpRoute>;
+  try {
+    routes = buildRouteTable([
+      mcpRoute(mcpNodeHandler, maxBodyBytes),
+      healthRoute(options.environment, tokens.length > 0),
+      ...(options.routes ?? []),
+    ]);
+  } catch (error) {
+    sessions.closeAll();
+    await modern.close();
+    throw error;
+  }
+  const gate: RequestGate = {
+    hostAllowList: buildHostAllowList(host, options.allowedHosts ?? []),
+    originRules,
+    verifier: tokens.length > 0 ? new BearerTokenVerifier(tokens) : undefined,
+    routes,
+  };
 
   const connections = new ConnectionTracker();
   const server = createNodeServer((req, res) => {
@@ -161,7 +226,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
       res.setHeader('Connection', 'close');
       return sendJsonRpcError(res, 503, -32000, 'Server is shutting down.');
     }
-    handleNodeRequest(req, res, gate, mcpNodeHandler).catch((error: unknown) => {
+    handleNodeRequest(req, res, gate).catch((error: unknown) => {
       log(`http: unhandled error: ${error instanceof Error ? error.message : String(error)}`);
       if (!res.headersSent) sendJsonRpcError(res, 500, -32603, 'Internal error');
       else res.destroy();
@@ -191,7 +256,8 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     port: address.port,
     authenticated: gate.verifier !== undefined,
     sessionCount: () => sessions.size,
-    close: () => (closing ??= shutdown(server, connections, sessions, modern)),
+    sessionCountFor: (principal) => sessions.countFor(principal),
+    close: () => (closing ??= shutdown(server, connections, sessions, modern, clock)),
   };
 }
 
@@ -229,6 +295,7 @@ async function shutdown(
   connections: ConnectionTracker,
   sessions: LegacySessions,
   modern: McpHttpHandler,
+  clock: HttpClock,
 ): Promise<void> {
   connections.draining = true;
   const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -236,10 +303,9 @@ async function shutdown(
   await modern.close();
   connections.destroyIdle();
   // Requests in flight get a short grace period to finish; whatever is still attached after it is cut.
-  const force = setTimeout(() => connections.destroyAll(), SHUTDOWN_GRACE_MS);
-  force.unref();
+  const cancelForce = clock.schedule(() => connections.destroyAll(), SHUTDOWN_GRACE_MS);
   await stopped;
-  clearTimeout(force);
+  cancelForce();
 }
 
 /**
@@ -281,9 +347,23 @@ interface RequestGate {
   hostAllowList: readonly string[];
   originRules: readonly OriginRule[];
   verifier: BearerTokenVerifier | undefined;
-  maxBodyBytes: number;
-  environment: string;
-  extraRoutes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  routes: ReadonlyMap<string, HttpRoute>;
+}
+
+function buildRouteTable(routes: readonly HttpRoute[]): Map<string, HttpRoute> {
+  const table = new Map<string, HttpRoute>();
+  for (const route of routes) {
+    if (table.has(route.path)) throw new HttpStartupError(`two HTTP routes claim the path ${route.path}`);
+    table.set(route.path, route);
+  }
+  return table;
+}
+
+/** The route whose `prefix` path contains `pathname` (the operator approval page's `/approve/<id>/…`). */
+function prefixRoute(routes: ReadonlyMap<string, HttpRoute>, pathname: string): HttpRoute | undefined {
+  for (const route of routes.values())
+    if (route.prefix && pathname.startsWith(`${route.path}/`)) return route;
+  return undefined;
 }
 
 type NodeRequestWithAuth = IncomingMessage & { auth?: AuthInfo };
@@ -293,7 +373,6 @@ async function handleNodeRequest(
   req: NodeRequestWithAuth,
   res: ServerResponse,
   gate: RequestGate,
-  mcpNodeHandler: ReturnType<typeof toNodeHandler>,
 ): Promise<void> {
   const hostVerdict = checkHostHeader(req.headers.host, gate.hostAllowList);
   if (!hostVerdict.ok) return sendJsonRpcError(res, hostVerdict.status, -32000, hostVerdict.message);
@@ -301,14 +380,15 @@ async function handleNodeRequest(
   if (!originVerdict.ok) return sendJsonRpcError(res, originVerdict.status, -32000, originVerdict.message);
 
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (url.pathname === HEALTH_PATH) return sendHealth(req, res, gate.environment);
-  if (url.pathname !== MCP_PATH && gate.extraRoutes && (await gate.extraRoutes(req, res))) return;
-  if (url.pathname !== MCP_PATH)
-    return sendJsonRpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}.`);
-  if (!['POST', 'GET', 'DELETE'].includes(req.method ?? '')) {
-    res.setHeader('Allow', 'POST, GET, DELETE');
+  const route = gate.routes.get(url.pathname) ?? prefixRoute(gate.routes, url.pathname);
+  if (!route) return sendJsonRpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}.`);
+  if (!route.methods.includes(req.method ?? '')) {
+    res.setHeader('Allow', route.methods.join(', '));
     return sendJsonRpcError(res, 405, -32000, 'Method not allowed.');
   }
+  delete req.auth; // only this gate may set it
+  if (route.bearer === 'none') return route.handle(req, res, undefined);
+
   if (hasCredentialInQuery(url.searchParams)) {
     // Tokens in URLs end up in proxy and shell logs; the spec forbids them (reliability notes §2.2).
     return sendUnauthorized(
@@ -317,40 +397,69 @@ async function handleNodeRequest(
       'Unauthorized: credentials are not accepted in the query string; send Authorization: Bearer <token>.',
     );
   }
-
-  delete req.auth; // only this gate may set it
-  if (gate.verifier) {
-    const verdict = gate.verifier.verify(req.headers.authorization);
-    if (!verdict.ok) return sendUnauthorized(res, verdict.error, verdict.message);
-    // Handlers see who called, never the credential: `token` carries the fingerprint, not the secret.
-    req.auth = {
-      token: `sha256:${verdict.fingerprint}`,
-      clientId: `bearer:${verdict.fingerprint}`,
-      scopes: [],
-    };
+  if (!gate.verifier) return route.handle(req, res, undefined);
+  const verdict = gate.verifier.verify(req.headers.authorization);
+  if (!verdict.ok) {
+    if (route.bearer === 'optional') return route.handle(req, res, undefined);
+    return sendUnauthorized(res, verdict.error, verdict.message);
   }
+  // Handlers see who called, never the credential: `token` carries the fingerprint, not the secret.
+  req.auth = {
+    token: `sha256:${verdict.fingerprint}`,
+    clientId: `bearer:${verdict.fingerprint}`,
+    scopes: [],
+  };
+  return route.handle(req, res, req.auth);
+}
 
-  if (req.method === 'POST') {
-    if (!isJsonContentType(req.headers['content-type'])) {
-      return sendJsonRpcError(
-        res,
-        415,
-        -32000,
-        'Unsupported Media Type: Content-Type must be application/json.',
-      );
-    }
-    const declaredLength = Number(req.headers['content-length'] ?? '0');
-    if (declaredLength > gate.maxBodyBytes) {
-      res.setHeader('Connection', 'close');
-      return sendJsonRpcError(
-        res,
-        413,
-        -32000,
-        `Payload Too Large: the limit is ${gate.maxBodyBytes} bytes.`,
-      );
-    }
-  }
-  await mcpNodeHandler(req, res);
+/** POST/GET/DELETE /mcp: content type and declared size checked before the SDK reads the body. */
+function mcpRoute(mcpNodeHandler: ReturnType<typeof toNodeHandler>, maxBodyBytes: number): HttpRoute {
+  return {
+    path: MCP_PATH,
+    methods: ['POST', 'GET', 'DELETE'],
+    bearer: 'required',
+    async handle(req, res) {
+      if (req.method === 'POST') {
+        if (!isJsonContentType(req.headers['content-type'])) {
+          return sendJsonRpcError(
+            res,
+            415,
+            -32000,
+            'Unsupported Media Type: Content-Type must be application/json.',
+          );
+        }
+        const declaredLength = Number(req.headers['content-length'] ?? '0');
+        if (declaredLength > maxBodyBytes) {
+          res.setHeader('Connection', 'close');
+          return sendJsonRpcError(res, 413, -32000, `Payload Too Large: the limit is ${maxBodyBytes} bytes.`);
+        }
+      }
+      await mcpNodeHandler(req, res);
+    },
+  };
+}
+
+/**
+ * GET /healthz: liveness for anyone (load balancers send no token). The environment is for a
+ * caller holding a valid token, or for anyone on a server without tokens (which only listens on
+ * loopback): it tells an attacker which deployment answers (red-team findings, HTTP).
+ */
+function healthRoute(environment: string, tokenRequired: boolean): HttpRoute {
+  return {
+    path: HEALTH_PATH,
+    methods: ['GET', 'HEAD'],
+    bearer: 'optional',
+    handle(req, res, caller) {
+      const details = !tokenRequired || caller !== undefined;
+      const body = JSON.stringify(details ? { ok: true, environment } : { ok: true });
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Cache-Control': 'no-store',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    },
+  };
 }
 
 async function routeMcpRequest(
@@ -377,125 +486,6 @@ async function routeMcpRequest(
   }
 }
 
-interface LegacySession {
-  readonly server: McpServer;
-  readonly transport: WebStandardStreamableHTTPServerTransport;
-  readonly principal: string;
-  lastSeen: number;
-}
-
-/** 2025-era sessions: one McpServer + transport per client, bound to the principal that opened it. */
-class LegacySessions {
-  private readonly sessions = new Map<string, LegacySession>();
-  private readonly sweeper: NodeJS.Timeout;
-
-  constructor(
-    private readonly createServer: () => McpServer,
-    private readonly limits: { idleMs: number; maxSessions: number; log: (line: string) => void },
-  ) {
-    this.sweeper = setInterval(() => this.closeIdle(), Math.max(1000, Math.min(60_000, limits.idleMs / 2)));
-    this.sweeper.unref();
-  }
-
-  get size(): number {
-    return this.sessions.size;
-  }
-
-  async handle(request: Request, parsedBody: unknown, authInfo: AuthInfo | undefined): Promise<Response> {
-    const principal = authInfo?.clientId ?? ANONYMOUS_PRINCIPAL;
-    const sessionId = request.headers.get('mcp-session-id');
-    if (sessionId !== null) {
-      const session = this.sessions.get(sessionId);
-      // A session presented with another principal's credentials is treated as unknown, revealing nothing.
-      if (!session || session.principal !== principal) {
-        return jsonRpcErrorResponse(404, -32001, 'Session not found: initialize a new session.');
-      }
-      session.lastSeen = Date.now();
-      return session.transport.handleRequest(request, { parsedBody, ...(authInfo && { authInfo }) });
-    }
-    if (request.method === 'POST' && isInitializeRequest(parsedBody)) {
-      return this.open(request, parsedBody, authInfo, principal);
-    }
-    return jsonRpcErrorResponse(400, -32000, 'Bad Request: no Mcp-Session-Id; send initialize first.');
-  }
-
-  private async open(
-    request: Request,
-    parsedBody: unknown,
-    authInfo: AuthInfo | undefined,
-    principal: string,
-  ): Promise<Response> {
-    this.closeIdle();
-    // At capacity the least recently used session goes; its client gets 404 and re-initializes.
-    while (this.sessions.size >= this.limits.maxSessions) this.evictLeastRecentlyUsed();
-    const server = this.createServer();
-    let sessionId: string | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      // randomUUID is a CSPRNG v4 UUID: 122 random bits, as the session-hijacking guidance asks.
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => {
-        sessionId = id;
-        this.sessions.set(id, { server, transport, principal, lastSeen: Date.now() });
-      },
-      onsessionclosed: (id) => {
-        this.forget(id);
-      },
-    });
-    transport.onclose = () => {
-      if (sessionId !== undefined) this.forget(sessionId);
-    };
-    await server.connect(transport);
-    const response = await transport.handleRequest(request, { parsedBody, ...(authInfo && { authInfo }) });
-    if (sessionId === undefined) await server.close();
-    return response;
-  }
-
-  private forget(sessionId: string): void {
-    const session = this.sessions.get(sessionId);
-    if (!session) return;
-    this.sessions.delete(sessionId);
-    session.server.close().catch((error: unknown) => {
-      this.limits.log(
-        `http: closing session failed: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    });
-  }
-
-  private evictLeastRecentlyUsed(): void {
-    let oldest: [string, LegacySession] | undefined;
-    for (const entry of this.sessions) if (!oldest || entry[1].lastSeen < oldest[1].lastSeen) oldest = entry;
-    if (!oldest) return;
-    this.limits.log(`http: ${this.limits.maxSessions} sessions open; closing the least recently used one`);
-    this.forget(oldest[0]);
-  }
-
-  private closeIdle(): void {
-    const cutoff = Date.now() - this.limits.idleMs;
-    for (const [id, session] of this.sessions) {
-      if (session.lastSeen < cutoff) this.forget(id);
-    }
-  }
-
-  closeAll(): void {
-    clearInterval(this.sweeper);
-    for (const id of [...this.sessions.keys()]) this.forget(id);
-  }
-}
-
-function sendHealth(req: IncomingMessage, res: ServerResponse, environment: string): void {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('Allow', 'GET, HEAD');
-    return sendJsonRpcError(res, 405, -32000, 'Method not allowed.');
-  }
-  const body = JSON.stringify({ ok: true, environment });
-  res.writeHead(200, {
-    'Content-Type': 'application/json',
-    'Cache-Control': 'no-store',
-    'Content-Length': Buffer.byteLength(body),
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
 function sendUnauthorized(
   res: ServerResponse,
   error: 'invalid_request' | 'invalid_token',
@@ -509,8 +499,4 @@ function sendJsonRpcError(res: ServerResponse, status: number, code: number, mes
   const body = JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null });
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-function jsonRpcErrorResponse(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: '2.0', error: { code, message }, id: null }, { status });
 }

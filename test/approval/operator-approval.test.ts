@@ -357,7 +357,7 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
       environment: runtime.environment,
       port: 0,
       bearerTokens: [token],
-      ...(routes ? { extraRoutes: routes.handle } : {}),
+      ...(routes ? { routes: [routes.route] } : {}),
     });
     await routes?.serveOn(`http://localhost:${server.port}`);
     const client = new Client({ name: 'operator-http', version: '1.0.0' });

@@ -2,7 +2,11 @@ import { createHash } from 'node:crypto';
 
 import { describe, expect, it } from 'vitest';
 
-import { diagnoseSignature } from '../../src/mcp/signature-diagnosis.js';
+import {
+  compareSignedString,
+  diagnoseSignature,
+  signWithCallerKey,
+} from '../../src/mcp/signature-diagnosis.js';
 
 /**
  * Each mistake is produced here the way a developer would make it, with node:crypto directly
@@ -36,12 +40,35 @@ function mistakesFor(
 }
 
 describe('diagnoseSignature', () => {
-  it('builds the canonical string and expected signatures, masking the key', () => {
+  it('builds the canonical string, masking the key, and never a digest under the key', () => {
     const diagnosis = diagnoseSignature(params, { key: KEY }, undefined, 'SHA256');
     expect(diagnosis.canonical_string).toBe(canonical);
     expect(diagnosis.string_to_sign_masked).toBe(`${canonical}<client_key>`);
-    expect(diagnosis.expected).toEqual({ MD5: md5(canonical + KEY), SHA256: sha256(canonical + KEY) });
-    expect(JSON.stringify(diagnosis)).not.toContain(KEY);
+    const text = JSON.stringify(diagnosis);
+    expect(text).not.toContain(KEY);
+    for (const digest of [md5(canonical + KEY), sha256(canonical + KEY)])
+      expect(text.toUpperCase()).not.toContain(digest.slice(0, 8));
+  });
+
+  it('signs only with a key the caller passes', () => {
+    expect(signWithCallerKey(params, 'my-test-key')).toEqual({
+      MD5: md5(`${canonical}my-test-key`),
+      SHA256: sha256(`${canonical}my-test-key`),
+    });
+  });
+
+  it('names where a signed string first differs from the correct one', () => {
+    const masked = `${canonical}<client_key>`;
+    expect(compareSignedString(masked, masked)).toBeUndefined();
+    expect(compareSignedString(masked, canonical)).toBeUndefined();
+    const encoded = compareSignedString(
+      masked,
+      `goods_name=Tea%20%26%20cake&out_trade_no=order_1<client_key>`,
+    );
+    expect(encoded).toMatchObject({ position: 14, expected_excerpt: 'name=Tea & cake&out_trad' });
+    expect(encoded?.explanation).toMatch(/character 14: the correct one has " & cake/);
+    expect(compareSignedString(masked, `${canonical}&key=<client_key>`)?.position).toBe(canonical.length);
+    expect(compareSignedString(masked, 'goods_name=Tea')?.explanation).toMatch(/stops at character 14/);
   });
 
   it('accepts the right signature, and lower-case hex as a case-only difference', () => {
@@ -142,7 +169,6 @@ describe('diagnoseSignature', () => {
   it('works without a key: canonical string only', () => {
     const diagnosis = diagnoseSignature(params, undefined, 'ABC', 'MD5');
     expect(diagnosis.canonical_string).toBe(canonical);
-    expect(diagnosis.expected).toBeUndefined();
     expect(diagnosis.likely_mistakes).toEqual([]);
   });
 });

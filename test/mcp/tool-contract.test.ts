@@ -16,6 +16,7 @@ import { createRuntime } from '../../src/mcp/runtime.js';
 
 const ALL_TOOLS = [
   'create_payment',
+  'create_checkout_link',
   'wait_for_payment',
   'refund',
   'cancel_payment',
@@ -27,7 +28,7 @@ const ALL_TOOLS = [
   'diagnose_signature',
   'simulate_customer_payment',
 ];
-const WRITE_TOOLS = ['create_payment', 'refund', 'cancel_payment'];
+const WRITE_TOOLS = ['cancel_payment', 'create_checkout_link', 'create_payment', 'refund'];
 
 async function listedTools(options: Parameters<typeof connect>[0] = {}): Promise<Tool[]> {
   const env = await connect(options);
@@ -187,6 +188,7 @@ describe('read-only mode and toolsets', () => {
     // The simulator controls come with the payment tools in local.
     expect((await listedTools({ toolsets: ['payments'] })).map((t) => t.name)).toEqual([
       'create_payment',
+      'create_checkout_link',
       'wait_for_payment',
       'refund',
       'cancel_payment',
@@ -272,13 +274,14 @@ describe('outside the local environment', () => {
     }
   });
 
-  it('masks expected signatures in real-money environments', async () => {
+  it('shows no signature made with the configured key (test/mcp/no-signing-oracle.test.ts has the property test)', async () => {
     const runtime = await createRuntime({ env: envFor('prod'), log: () => {} });
     const { client, close } = await attach(runtime);
     try {
       const answer = await call(client, 'diagnose_signature', { params: { txamt: 100, txcurrcd: 'HKD' } });
-      expect(answer.structured.signatures_masked).toBe(true);
-      expect(answer.structured.expected_signature).toMatch(/^[0-9A-F]{8}…$/);
+      expect(answer.structured.checked_with).toBe('configured_key');
+      expect(answer.text).not.toMatch(/[0-9A-F]{32}/i);
+      expect(JSON.stringify(answer.structured)).not.toMatch(/[0-9A-F]{32}/i);
     } finally {
       await close();
       await runtime.close();
@@ -316,7 +319,7 @@ describe('without credentials', () => {
       const diagnosis = await call(client, 'diagnose_signature', { params: { txamt: 100, txcurrcd: 'HKD' } });
       expect(diagnosis.isError).toBe(false);
       expect(diagnosis.structured.canonical_string).toBe('txamt=100&txcurrcd=HKD');
-      expect(diagnosis.structured.expected_signature).toBeUndefined();
+      expect(diagnosis.structured.checked_with).toBe('none');
       const notification = await call(client, 'verify_notification', { body: '{}', signature: 'AB' });
       expect(notification.isError).toBe(true);
       expect(notification.structured.error).toEqual(expect.objectContaining({ kind: 'configuration' }));

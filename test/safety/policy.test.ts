@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { QfpayConfigError } from '../../src/qfpay/errors.js';
 import {
   checkAmountCaps,
+  checkNoCardNumbers,
   checkUrlAllowed,
   confirmationRequired,
   loadMoneyPolicy,
@@ -272,5 +273,28 @@ describe('checkUrlAllowed', () => {
     }
     expect(checkUrlAllowed(local, 'notify_url', 'http://user:pw@127.0.0.1/x').ok).toBe(false);
     expect(checkUrlAllowed(local, 'notify_url', 'https://shop.example.com/notify').ok).toBe(false);
+  });
+});
+
+describe('checkNoCardNumbers', () => {
+  it('refuses a card number in goods_name, in goods_info, or split between them', () => {
+    const inName = checkNoCardNumbers({ goods_name: '4111.1111.1111.1111' });
+    expect(!inName.ok && inName.message).toMatch(/^goods_name contains .*\(\*{12}1111\)/);
+    // Kills the mutation "card-number check on goods_info switched off".
+    const inInfo = checkNoCardNumbers({ goods_name: 'Tea', goods_info: 'card 5555 5555 5555 4444' });
+    expect(!inInfo.ok && inInfo.message).toMatch(/^goods_info contains .*\(\*{12}4444\)/);
+    expect(!inInfo.ok && inInfo.next_action).toMatch(/Remove the number from goods_info/);
+    const split = checkNoCardNumbers({ goods_name: 'Tea 4111 1111', goods_info: '1111 1111' });
+    expect(!split.ok && split.message).toMatch(/^goods_name and goods_info contains/);
+    const reversed = checkNoCardNumbers({ goods_name: '1111 1111', goods_info: '4111 1111' });
+    expect(reversed.ok).toBe(false);
+  });
+
+  it('lets ordinary text, other fields and long references through', () => {
+    expect(checkNoCardNumbers({ goods_name: 'Flat white x2', goods_info: 'table 12, HKD 38.00' })).toEqual({
+      ok: true,
+    });
+    expect(checkNoCardNumbers({ out_trade_no: '4111111111111111' })).toEqual({ ok: true });
+    expect(checkNoCardNumbers({ goods_info: 'syssn 20261201000100020012345671' })).toEqual({ ok: true });
   });
 });

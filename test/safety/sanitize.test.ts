@@ -2,11 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import {
+  cleanRecordedText,
   findLuhnPan,
   luhnValid,
   maskAppcode,
   maskAuthCode,
   maskLuhnPans,
+  normaliseForCardSearch,
   redactSecrets,
   sanitizeUpstreamText,
 } from '../../src/safety/sanitize.js';
@@ -264,5 +266,103 @@ describe('findLuhnPan', () => {
     );
     expect(maskLuhnPans('syssn 41111111111111111115')).toBe('syssn 41111111111111111115');
     expect(maskLuhnPans('卡 ４１１１１１１１１１１１１１１１')).toBe('卡 ************1111');
+  });
+});
+
+describe('card numbers however they are spelt (red-team B4)', () => {
+  const checkDigit = (body: string): string => {
+    for (let digit = 0; digit <= 9; digit += 1) if (luhnValid(body + digit)) return String(digit);
+    throw new Error('unreachable');
+  };
+  const panArbitrary = fc
+    .tuple(
+      fc.integer({ min: 12, max: 18 }),
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }),
+    )
+    .map(([length, digits]) => {
+      const body = `4${digits.slice(0, length - 1).join('')}`;
+      return body + checkDigit(body);
+    });
+  /** Zero digits of scripts a person or a model might type; NFKC or the digit mapping handles each. */
+  const DIGIT_ZEROS = [0x30, 0xff10, 0x660, 0x6f0, 0x966, 0x9e6, 0xe50, 0x1d7ce, 0x1d7ec];
+  const SEPARATORS = [
+    ' ',
+    '  ',
+    '-',
+    '.',
+    '/',
+    '\n',
+    '\r\n',
+    '\t',
+    '_',
+    ',',
+    ' - ',
+    ' / ',
+    '\u00a0',
+    '\u2013',
+    '\u2014',
+    '\u3000',
+    '\u00b7',
+    '|',
+    ':',
+    '\u200b',
+    '\u200d',
+    '\u2060',
+    '\ufeff',
+    '\u00ad',
+    '\u202e',
+    '',
+  ];
+  const spelled = fc
+    .tuple(
+      panArbitrary,
+      fc.constantFrom(...DIGIT_ZEROS),
+      fc.array(fc.constantFrom(...SEPARATORS), { minLength: 19, maxLength: 19 }),
+      fc.array(fc.boolean(), { minLength: 19, maxLength: 19 }),
+    )
+    .map(([pan, zero, separators, cuts]) => {
+      const chars = Array.from(pan, (digit) => String.fromCodePoint(zero + Number(digit)));
+      const text = chars.map((char, i) => (i > 0 && cuts[i] ? separators[i]! : '') + char).join('');
+      return { pan, text };
+    });
+
+  it('finds every generated spelling, and masks it so none survives (property)', () => {
+    fc.assert(
+      fc.property(spelled, fc.constantFrom('', 'Tea ', 'order for '), ({ pan, text }, prefix) => {
+        const found = findLuhnPan(`${prefix}${text}`);
+        expect(found?.digits).toBeGreaterThanOrEqual(13);
+        expect(found?.masked.slice(-4)).toBe(pan.slice(-4));
+        const recorded = cleanRecordedText(`${prefix}${text}`, [], 512);
+        expect(findLuhnPan(recorded)).toBeUndefined();
+        expect(normaliseForCardSearch(recorded).replace(/[^0-9]/g, '')).not.toContain(pan.slice(0, 8));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('finds a number split between two fields at any point, in either order (property)', () => {
+    fc.assert(
+      fc.property(spelled, fc.integer({ min: 1, max: 12 }), fc.boolean(), ({ pan }, cut, swap) => {
+        const head = `${pan.slice(0, cut)}`;
+        const tail = `${pan.slice(cut)}`;
+        // QFPay shows both fields to a person, who can read them in either order.
+        const [first, second] = swap ? [`${tail} y`, `x ${head}`] : [`x ${head}`, `${tail} y`];
+        expect(findLuhnPan(first, second)).toBeDefined();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('maps decimal digits of other scripts to ASCII and removes invisible characters', () => {
+    expect(normaliseForCardSearch('٤١١١ ۴۱۱۱ ४१११ ๔๑๑๑ 𝟒𝟏𝟏𝟏 ４１１１')).toBe('4111 4111 4111 4111 4111 4111');
+    expect(normaliseForCardSearch('41\u200b11\u00ad11\u202e11')).toBe('41111111');
+  });
+
+  it('records the zero-width spelling masked, not as a clean number (the ledger break in B4)', () => {
+    const zeroWidth = ['4111', '1111', '1111', '1111'].join('\u200b');
+    expect(cleanRecordedText(`tea ${zeroWidth}`, [], 512)).toBe('tea ************1111');
+    expect(cleanRecordedText('key SECRETKEY1 and ٤١١١١١١١١١١١١١١١', ['SECRETKEY1'], 512)).toBe(
+      'key [REDACTED] and ************1111',
+    );
   });
 });

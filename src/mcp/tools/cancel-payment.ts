@@ -97,11 +97,22 @@ export const cancelPaymentTool = defineTool({
     const txamt = checkedAmount(args.txamt, payment, known);
     known.cancel_endpoint = endpoint;
     const intent = writeIntent(call, payment, payType, txamt, endpoint);
-    const request = { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt };
+    // txdtm = the original order's time: M's reversal table calls the field "Original transaction
+    // time" and D's samples send a fixed earlier time; the current time only when it is unknown.
+    const request = {
+      syssn: payment.syssn,
+      out_trade_no: payment.out_trade_no,
+      txamt,
+      ...(payment.txdtm ? { txdtm: payment.txdtm } : {}),
+    };
     return sendThroughGuard(call, {
       intent,
       confirmationToken: args.confirmation_token,
-      send: () => (endpoint === 'close' ? client.closeOrder(request) : client.reverse(request)),
+      // As for every write, the signal only withdraws it from the rate limiter's queue.
+      send: () =>
+        endpoint === 'close'
+          ? client.closeOrder(request, { signal: call.signal })
+          : client.reverse(request, { signal: call.signal }),
       describe: cancelReport,
       known,
       endpoint,
@@ -183,8 +194,7 @@ function cancelEndpointOf(
       {
         kind: 'refused',
         message: `${payTypeLabel(payment.pay_type)} orders cannot be cancelled through the QFPay API.`,
-        next_action:
-          'Nothing was sent. Let the order expire, or cancel it on the terminal or checkout where it was created; refund it if it ends up paid.',
+        next_action: `Nothing was sent. ${payType?.cancelAdvice ?? 'Let the order expire; refund it if it ends up paid.'}`,
       },
       known,
     );

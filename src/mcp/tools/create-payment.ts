@@ -184,10 +184,18 @@ export const createPaymentTool = defineTool({
     checkAmount(args, payType, known);
     const request = paymentRequest(args, outTradeNo);
     const intent = writeIntent(call, payType, request);
+    // The caller learns the order number before anything can be sent: if its own timeout fires
+    // while the payment waits for the rate budget, it still knows which number to query or reuse.
+    await call.reportProgress({
+      progress: 0,
+      message: `Payment order reference out_trade_no ${outTradeNo}: not sent yet. If this call times out, query or retry with this out_trade_no, never a new one.`,
+    });
     return sendThroughGuard(call, {
       intent,
       confirmationToken: args.confirmation_token,
-      send: () => client.createPayment(request),
+      // Withdraws the payment from the rate limiter's queue when the caller gives up; it never
+      // cuts a payment that is on the wire (its outcome would become unknown).
+      send: () => client.createPayment(request, { signal: call.signal }),
       describe: (response) => paymentReport(response, payType),
       known,
       endpoint: 'payment',

@@ -90,7 +90,11 @@ export interface ProgressUpdate {
 /** Per-call context handed to a tool: its dependencies plus the MCP request's signal and progress. */
 export interface ToolCall {
   readonly deps: ToolDeps;
-  /** Aborted when the client cancels. Never passed to a money-moving POST (see create_payment). */
+  /**
+   * Aborted when the client cancels or the request's lifetime ends. A money-moving call passes it
+   * only to the rate limiter's queue (a write still waiting is dropped unsent, QfpayNotSentError);
+   * a write already on the wire is never cut by it.
+   */
   readonly signal: AbortSignal;
   readonly guardContext: GuardContext;
   /** Sends notifications/progress when the caller asked for progress; otherwise does nothing. */

@@ -1,10 +1,19 @@
+import { timingSafeEqual } from 'node:crypto';
+
 import * as z from 'zod';
 
-import { getEnvironment } from '../../qfpay/catalog/index.js';
 import { environmentSchema } from '../result-shape.js';
 import { redactSecrets } from '../../safety/sanitize.js';
-import { diagnoseSignature, KEY_PLACEHOLDER } from '../signature-diagnosis.js';
-import { defineTool, type ToolOutput } from './define.js';
+import {
+  canonicalFor,
+  compareSignedString,
+  diagnoseSignature,
+  KEY_PLACEHOLDER,
+  signWithCallerKey,
+  type Diagnosis,
+  type StringDifference,
+} from '../signature-diagnosis.js';
+import { defineTool, type ToolOutput, validationFailure } from './define.js';
 
 const MAX_PARAMS = 100;
 
@@ -30,9 +39,32 @@ const inputSchema = z.strictObject({
     .describe(
       'What your request declares: SHA256 when you send X-QF-SIGNTYPE: SHA256, MD5 when you send no X-QF-SIGNTYPE (default).',
     ),
+  signed_string: z
+    .string()
+    .min(1)
+    .max(16_384)
+    .optional()
+    .describe(
+      `The exact string your code hashed, with your key replaced by ${KEY_PLACEHOLDER} (or left off): the answer shows where it first differs from the correct one.`,
+    ),
+  test_key: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe(
+      'A test key of your own (never the real client key): with it the answer includes the full MD5 and SHA-256 signatures, to compare with your code step by step. Without it no signature is ever shown.',
+    ),
 });
 
 const mistakeSchema = z.object({ id: z.string(), explanation: z.string(), fix: z.string() });
+
+const differenceSchema = z.object({
+  position: z.int().describe('0-based index of the first character that differs.'),
+  expected_excerpt: z.string(),
+  given_excerpt: z.string(),
+  explanation: z.string(),
+});
 
 const outputSchema = z.object({
   environment: environmentSchema,
@@ -41,38 +73,41 @@ const outputSchema = z.object({
   string_to_sign_masked: z
     .string()
     .describe(`What is hashed: canonical_string followed directly by the key (shown as ${KEY_PLACEHOLDER}).`),
-  expected_signature: z
+  checked_with: z
+    .enum(['configured_key', 'test_key', 'none'])
+    .describe(
+      "Which key the signature was checked with: the server's configured key (never shown, never used to produce a signature), the test_key you passed, or none (no key configured and none passed).",
+    ),
+  test_key_signature: z
     .string()
     .optional()
-    .describe(
-      'The correct X-QF-SIGN for sign_type with the configured key (uppercase hex; case does not matter to QFPay).',
-    ),
-  expected_md5: z.string().optional(),
-  expected_sha256: z.string().optional(),
-  signatures_masked: z
-    .boolean()
-    .describe(
-      'True in real-money environments: only the first 8 hex digits are shown, so this tool cannot be used to sign arbitrary requests.',
-    ),
+    .describe('Only with test_key: the correct X-QF-SIGN for sign_type under YOUR test key.'),
+  test_key_md5: z.string().optional(),
+  test_key_sha256: z.string().optional(),
   provided_signature_matches: z.boolean().optional(),
   case_only_difference: z
     .boolean()
     .optional()
     .describe('True when your signature matches except for hex letter case, which QFPay accepts.'),
   likely_mistakes: z.array(mistakeSchema).describe('Mistakes that reproduce your signature when recomputed.'),
+  signed_string_difference: differenceSchema
+    .optional()
+    .describe('Where your signed_string first differs from string_to_sign_masked.'),
+  signed_string_matches: z.boolean().optional(),
   warnings: z.array(z.string()),
   next_action: z.string(),
 });
 
 type Output = z.output<typeof outputSchema>;
+type CheckedWith = Output['checked_with'];
 
 export const diagnoseSignatureTool = defineTool({
   name: 'diagnose_signature',
   title: 'Diagnose a QFPay request signature',
   description: [
-    'Explains QFPay request signing for given parameters: the canonical string (sorted by name, raw values, empty fields left out, joined with "&", key appended directly), and the expected MD5 and SHA-256 X-QF-SIGN with the configured key.',
-    'Pass the signature your code computed and the server finds the mistake by recomputing the usual ones: URL-encoded values, empty fields signed, "&key=" appended, key prefix, unsorted or case-insensitively sorted names, mchid sent when not assigned (or missing when assigned), SHA-256 vs MD5 mix-up, trailing whitespace in the key. Hex case does not matter to QFPay.',
-    'Use it when QFPay answers 1108 (signature error). In real-money environments expected signatures are shown truncated. Sends nothing to QFPay.',
+    'Explains QFPay request signing for given parameters: the canonical string (sorted by name, raw values, empty fields left out, joined with "&", key appended directly) and what is hashed, with the key masked.',
+    'Pass the signature your code computed and the server checks it against the configured key and finds the mistake by recomputing the usual ones: URL-encoded values, empty fields signed, "&key=" appended, key prefix, unsorted or case-insensitively sorted names, mchid sent when not assigned (or missing when assigned), SHA-256 vs MD5 mix-up, trailing whitespace in the key. Hex case does not matter to QFPay. Pass signed_string (your hashed string with the key masked) to see where it differs.',
+    'It never shows a signature made with the configured key, in any environment; pass test_key (a key of your own) to get full signatures to compare against. Use it when QFPay answers 1108 (signature error). Sends nothing to QFPay.',
   ].join('\n'),
   inputSchema,
   outputSchema,
@@ -80,33 +115,51 @@ export const diagnoseSignatureTool = defineTool({
   async run(args, call): Promise<ToolOutput<Output>> {
     const credentials = call.deps.credentials;
     const signType = args.sign_type ?? 'MD5';
+    if (args.test_key !== undefined && credentials && sameSecret(args.test_key, credentials.key)) {
+      throw validationFailure(
+        'test_key',
+        "is this server's configured client key; the server never signs with it",
+        'Pass a test key of your own, or leave test_key out and pass your signature to have it checked. The real key should not be in this conversation: ask the operator to rotate it if it was pasted here.',
+      );
+    }
+    const mchid = credentials?.mchid ? { mchid: credentials.mchid } : {};
+    const checkKey = args.test_key ?? credentials?.key;
+    const checkedWith: CheckedWith =
+      args.test_key !== undefined ? 'test_key' : credentials ? 'configured_key' : 'none';
     const diagnosis = diagnoseSignature(
       args.params,
-      credentials
-        ? { key: credentials.key, ...(credentials.mchid ? { mchid: credentials.mchid } : {}) }
-        : undefined,
+      checkKey === undefined ? undefined : { key: checkKey, ...mchid },
       args.signature,
       signType,
     );
-    const masked = getEnvironment(call.deps.environment).realMoney;
+    const testSignatures =
+      args.test_key === undefined ? undefined : signWithCallerKey(args.params, args.test_key);
+    const difference =
+      args.signed_string === undefined
+        ? undefined
+        : compareSignedString(
+            canonicalFor(args.params).masked,
+            // The configured key pasted into the string is compared as the placeholder, so no
+            // excerpt can show a piece of it.
+            credentials
+              ? args.signed_string.split(credentials.key).join(KEY_PLACEHOLDER)
+              : args.signed_string,
+          );
     const secrets = credentials ? [credentials.key] : [];
-    const show = (hex: string): string => (masked ? `${hex.slice(0, 8)}…` : hex);
-    const expected = diagnosis.expected;
-    const next = nextAction(diagnosis, credentials !== null, args.signature !== undefined);
     const structured: Output = {
       environment: call.deps.environment,
       sign_type: signType,
       // A key pasted into params by mistake is not echoed back.
       canonical_string: redactSecrets(diagnosis.canonical_string, secrets),
       string_to_sign_masked: redactSecrets(diagnosis.string_to_sign_masked, secrets),
-      ...(expected
+      checked_with: checkedWith,
+      ...(testSignatures
         ? {
-            expected_signature: show(expected[signType]),
-            expected_md5: show(expected.MD5),
-            expected_sha256: show(expected.SHA256),
+            test_key_signature: testSignatures[signType],
+            test_key_md5: testSignatures.MD5,
+            test_key_sha256: testSignatures.SHA256,
           }
         : {}),
-      signatures_masked: masked,
       ...(diagnosis.provided_signature_matches !== undefined
         ? { provided_signature_matches: diagnosis.provided_signature_matches }
         : {}),
@@ -114,22 +167,44 @@ export const diagnoseSignatureTool = defineTool({
         ? { case_only_difference: diagnosis.case_only_difference }
         : {}),
       likely_mistakes: [...diagnosis.likely_mistakes],
+      ...(args.signed_string !== undefined ? { signed_string_matches: difference === undefined } : {}),
+      ...(difference ? { signed_string_difference: redactedDifference(difference, secrets) } : {}),
       warnings: [...diagnosis.warnings],
-      next_action: next,
+      next_action: nextAction(diagnosis, checkedWith, args.signature !== undefined, difference),
     };
     return { structured, summary: summarise(structured) };
   },
 });
 
+/** Constant-time equality of two secrets of possibly different lengths. */
+function sameSecret(a: string, b: string): boolean {
+  const left = Buffer.from(a, 'utf8');
+  const right = Buffer.from(b, 'utf8');
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function redactedDifference(difference: StringDifference, secrets: readonly string[]): StringDifference {
+  return {
+    position: difference.position,
+    expected_excerpt: redactSecrets(difference.expected_excerpt, secrets),
+    given_excerpt: redactSecrets(difference.given_excerpt, secrets),
+    explanation: redactSecrets(difference.explanation, secrets),
+  };
+}
+
 function nextAction(
-  diagnosis: ReturnType<typeof diagnoseSignature>,
-  hasKey: boolean,
+  diagnosis: Diagnosis,
+  checkedWith: CheckedWith,
   hasSignature: boolean,
+  difference: StringDifference | undefined,
 ): string {
-  if (!hasKey)
-    return 'No client key is configured on this server, so only the canonical string can be shown. Hash it followed by your key, uppercase hex.';
+  if (difference) return `Fix the signed string: ${difference.explanation}`;
+  if (checkedWith === 'none')
+    return 'No client key is configured on this server, so only the canonical string can be shown (pass test_key to see full signatures under a key of your own). Hash it followed by your key, uppercase hex.';
   if (!hasSignature)
-    return 'Compare your X-QF-SIGN with expected_signature; pass your signature as "signature" to have a mismatch explained.';
+    return checkedWith === 'test_key'
+      ? "Compare your code's output under the same test key with test_key_signature; then sign with the real key in your own code."
+      : 'Pass the X-QF-SIGN your code computed as "signature" to have it checked against the configured key, or pass test_key to see full signatures under a key of your own.';
   if (diagnosis.provided_signature_matches) {
     return diagnosis.case_only_difference
       ? 'Your signature is correct (QFPay accepts either hex case). If QFPay still answers 1108, the body you send differs from these params, or the app code belongs to another key.'
@@ -141,12 +216,15 @@ function nextAction(
 
 function summarise(out: Output): string {
   const lines = [`Signed string: ${out.string_to_sign_masked}`];
-  if (out.expected_signature) lines.push(`Expected X-QF-SIGN (${out.sign_type}): ${out.expected_signature}`);
+  if (out.test_key_signature)
+    lines.push(`X-QF-SIGN under your test key (${out.sign_type}): ${out.test_key_signature}`);
   if (out.provided_signature_matches === true) lines.push('Your signature matches.');
   if (out.provided_signature_matches === false) {
     lines.push('Your signature does NOT match. Likely cause(s):');
     for (const m of out.likely_mistakes) lines.push(`- ${m.explanation} Fix: ${m.fix}`);
   }
+  if (out.signed_string_matches === true) lines.push('Your signed string is correct.');
+  if (out.signed_string_difference) lines.push(`Signed string: ${out.signed_string_difference.explanation}`);
   for (const w of out.warnings) lines.push(`Warning: ${w}`);
   lines.push(`Next: ${out.next_action}`);
   return lines.join('\n');

@@ -5,6 +5,7 @@ import { explainRespcd } from '../../qfpay/catalog/index.js';
 import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
 import {
   QfpayConfigError,
+  QfpayNotSentError,
   QfpayRateLimitedError,
   QfpayUnknownOutcomeError,
   QfpayUpstreamError,
@@ -57,6 +58,13 @@ export function describeFailure(error: unknown, log: (line: string) => void): De
     return {
       info: { kind: 'rate_limited', message: error.message, next_action: error.nextAction },
       known: {},
+    };
+  }
+  if (error instanceof QfpayNotSentError) {
+    // Reported as rate_limited ("not processed, try later"): it never left the rate limiter's queue.
+    return {
+      info: { kind: 'rate_limited', message: `${error.message}.`, next_action: error.nextAction },
+      known: error.out_trade_no ? { out_trade_no: error.out_trade_no } : {},
     };
   }
   if (error instanceof QfpayUnknownOutcomeError) {
@@ -163,7 +171,11 @@ export function explainWriteError(
   if (error instanceof QfpayUpstreamError) return upstreamFailure(error, endpoint, payType, known);
   if (error instanceof QfpayRateLimitedError) return rateLimitFailure(error, ref, known);
   const described = describeFailure(error, call.deps.log);
-  if (error instanceof QfpayValidationError || error instanceof QfpayConfigError) {
+  if (
+    error instanceof QfpayValidationError ||
+    error instanceof QfpayConfigError ||
+    error instanceof QfpayNotSentError
+  ) {
     return new ToolFailure(described.info, { ...known, ...described.known });
   }
   const next = `The outcome is unknown. Do not create a new order or send this again: call query_transaction with ${describeRef(ref)} first.`;

@@ -1,5 +1,6 @@
 import type { EnvironmentName } from '../../qfpay/catalog/types.js';
 import { cancelPaymentTool } from './cancel-payment.js';
+import { createCheckoutLinkTool } from './create-checkout-link.js';
 import { createPaymentTool } from './create-payment.js';
 import { type AccessKind, isReadOnlyAccess, type ToolDefinition, type Toolset } from './define.js';
 import { diagnoseSignatureTool } from './diagnose-signature.js';
@@ -22,6 +23,7 @@ export interface ToolEntry {
 /** Every tool the server has, with its toolset and access kind. The order is the tools/list order. */
 export const TOOL_REGISTRY: readonly ToolEntry[] = [
   { tool: createPaymentTool, toolset: 'payments', access: 'write' },
+  { tool: createCheckoutLinkTool, toolset: 'payments', access: 'write' },
   { tool: waitForPaymentTool, toolset: 'payments', access: 'read' },
   { tool: refundTool, toolset: 'payments', access: 'write' },
   { tool: cancelPaymentTool, toolset: 'payments', access: 'write' },

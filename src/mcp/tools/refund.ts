@@ -152,7 +152,10 @@ function sendRefund(
   return sendThroughGuard(call, {
     intent,
     confirmationToken,
-    send: () => client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }),
+    // The signal reaches only the rate limiter's queue: a refund still waiting there when the
+    // caller gives up is dropped unsent; once sent it is seen through.
+    send: () =>
+      client.refund({ syssn: payment.syssn, out_trade_no: refundNo, txamt }, { signal: call.signal }),
     describe: refundReport,
     known,
     endpoint: 'refund',

@@ -87,30 +87,41 @@ export const verifyNotificationTool = defineTool({
     const status = parsed.status ?? 'UNKNOWN';
     const ack =
       'Answer HTTP 200 with body SUCCESS (QFPay retries otherwise) and process it once: the same notification can arrive again.';
-    const next = `${ack} ${body.notify_type === 'refund' && status === 'REFUNDED' ? 'The refund went through.' : nextActionFor(status, body)}`;
+    const next = `${ack} ${body.notify_type === 'refund' && status === 'REFUNDED' ? 'The refund went through.' : nextActionFor(status, { syssn: sanitizeUpstreamText(body.syssn, 64), out_trade_no: sanitizeUpstreamText(body.out_trade_no, 128) })}`;
     const goodsName = optionalUpstreamText(body.goods_name, 64);
+    // The body is signed by QFPay, yet whoever created the order chose some of it: every value
+    // shown is the sanitised one (red-team finding B5), and the summary is built from those only.
+    const shown = {
+      syssn: sanitizeUpstreamText(body.syssn, 64),
+      out_trade_no: sanitizeUpstreamText(body.out_trade_no, 128),
+      txcurrcd: sanitizeUpstreamText(body.txcurrcd, 8),
+      pay_type: sanitizeUpstreamText(body.pay_type, 16),
+      cancel: sanitizeUpstreamText(body.cancel, 4),
+      sysdtm: optionalUpstreamText(body.sysdtm, 32),
+      paydtm: optionalUpstreamText(body.paydtm, 32),
+    };
     const structured: Output = {
       environment,
       valid: true,
       status,
-      notify_type: body.notify_type,
-      syssn: sanitizeUpstreamText(body.syssn, 64),
-      out_trade_no: sanitizeUpstreamText(body.out_trade_no, 128),
+      notify_type: body.notify_type === 'refund' ? 'refund' : 'payment',
+      syssn: shown.syssn,
+      out_trade_no: shown.out_trade_no,
       txamt: body.txamt,
-      txcurrcd: body.txcurrcd,
-      amount_display: amountDisplay(body.txamt, body.txcurrcd),
-      respcd: body.respcd,
-      pay_type: body.pay_type,
-      cancel: body.cancel,
-      ...(body.sysdtm ? { sysdtm: body.sysdtm } : {}),
-      ...(body.paydtm ? { paydtm: body.paydtm } : {}),
+      txcurrcd: shown.txcurrcd,
+      amount_display: amountDisplay(body.txamt, shown.txcurrcd),
+      respcd: sanitizeUpstreamText(body.respcd, 8),
+      pay_type: shown.pay_type,
+      cancel: shown.cancel,
+      ...(shown.sysdtm ? { sysdtm: shown.sysdtm } : {}),
+      ...(shown.paydtm ? { paydtm: shown.paydtm } : {}),
       ...(goodsName ? { goods_name: goodsName } : {}),
       ...(parsed.reason ? { reason: parsed.reason } : {}),
       next_action: next,
     };
     return {
       structured,
-      summary: `Valid ${body.notify_type} notification: ${body.out_trade_no} (syssn ${body.syssn}) ${structured.amount_display ?? ''} — ${status}.\nNext: ${next}`,
+      summary: `Valid ${structured.notify_type ?? 'payment'} notification: ${shown.out_trade_no} (syssn ${shown.syssn}) ${structured.amount_display ?? ''} — ${status}.\nNext: ${next}`,
     };
   },
 });

@@ -5,12 +5,25 @@ import { amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary, RefundSummary } from '../../qfpay/outcome.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
 import { refundViewSchema, type RefundView, statusSchema, untrustedTextSchema } from '../result-shape.js';
-import { optionalUpstreamText } from '../../safety/sanitize.js';
+import { optionalUpstreamText, sanitizeUpstreamText } from '../../safety/sanitize.js';
 
 /**
  * How transactions are shown to an agent: one view per payment with its refunds and refundable
  * remainder, and one sentence of next action per status, worded once here.
+ *
+ * Every value from QFPay is shown through `shownId`/`optionalUpstreamText`: the wire schemas
+ * already refuse identifiers of the wrong shape, and this keeps any other path (a summary built by
+ * hand, a test double) from putting raw upstream text in front of a model (red-team finding B5).
  */
+
+/** An upstream identifier as shown: sanitised and bounded (wire.ts has already checked its shape). */
+export function shownId(value: string | undefined, max = 128): string {
+  return sanitizeUpstreamText(value ?? '', max);
+}
+
+function shownOptional(value: string | undefined): string | undefined {
+  return optionalUpstreamText(value, 32);
+}
 
 /** "HKD 10.50"; never throws (an unknown currency from upstream is shown as raw minor units). */
 export interface TransactionRef {
@@ -19,8 +32,10 @@ export interface TransactionRef {
 }
 
 export function describeRef(ref: TransactionRef): string {
-  if (ref.syssn) return `syssn ${ref.syssn}`;
-  if (ref.out_trade_no) return `out_trade_no ${ref.out_trade_no}`;
+  const syssn = shownId(ref.syssn, 64);
+  const outTradeNo = shownId(ref.out_trade_no);
+  if (syssn) return `syssn ${syssn}`;
+  if (outTradeNo) return `out_trade_no ${outTradeNo}`;
   return 'the same syssn or out_trade_no';
 }
 
@@ -88,40 +103,51 @@ export const paymentViewSchema = z.object({
 export type PaymentView = z.output<typeof paymentViewSchema>;
 
 export function refundView(refund: RefundSummary): RefundView {
+  const sysdtm = shownOptional(refund.sysdtm);
   return {
-    syssn: refund.syssn,
-    out_trade_no: refund.out_trade_no,
+    syssn: shownId(refund.syssn, 64),
+    out_trade_no: shownId(refund.out_trade_no),
     status: refund.status,
     txamt: refund.txamt,
-    amount_display: amountDisplay(refund.txamt, refund.txcurrcd),
-    respcd: refund.respcd,
-    ...(refund.sysdtm ? { sysdtm: refund.sysdtm } : {}),
+    amount_display: amountDisplay(refund.txamt, shownId(refund.txcurrcd, 8)),
+    respcd: shownId(refund.respcd, 8),
+    ...(sysdtm ? { sysdtm } : {}),
   };
 }
 
 export function paymentView(summary: PaymentSummary): PaymentView {
-  const refundableDisplay = amountDisplay(summary.refundable_txamt, summary.txcurrcd);
+  const shown = {
+    syssn: shownId(summary.syssn, 64),
+    out_trade_no: shownId(summary.out_trade_no),
+    pay_type: shownId(summary.pay_type, 16),
+    txcurrcd: shownId(summary.txcurrcd, 8),
+    respcd: shownId(summary.respcd, 8),
+    txdtm: shownOptional(summary.txdtm),
+    sysdtm: shownOptional(summary.sysdtm),
+    paydtm: shownOptional(summary.paydtm),
+  };
+  const refundableDisplay = amountDisplay(summary.refundable_txamt, shown.txcurrcd);
   const errmsg = optionalUpstreamText(summary.errmsg, 120);
-  const meaning = summary.respcd
-    ? explainRespcd(summary.respcd, { endpoint: 'query_row', payType: summary.pay_type })
+  const meaning = shown.respcd
+    ? explainRespcd(shown.respcd, { endpoint: 'query_row', payType: shown.pay_type })
     : undefined;
   return {
     payment_found: summary.payment_found,
-    syssn: summary.syssn,
-    out_trade_no: summary.out_trade_no,
-    pay_type: summary.pay_type,
+    syssn: shown.syssn,
+    out_trade_no: shown.out_trade_no,
+    pay_type: shown.pay_type,
     ...(summary.pay_type_name ? { pay_type_name: summary.pay_type_name } : {}),
     status: summary.status,
     ...(summary.txamt !== null
-      ? { txamt: summary.txamt, amount_display: amountDisplay(summary.txamt, summary.txcurrcd) }
+      ? { txamt: summary.txamt, amount_display: amountDisplay(summary.txamt, shown.txcurrcd) }
       : {}),
-    txcurrcd: summary.txcurrcd,
-    respcd: summary.respcd,
+    txcurrcd: shown.txcurrcd,
+    respcd: shown.respcd,
     ...(meaning ? { respcd_meaning: meaning.meaning } : {}),
     ...(errmsg ? { errmsg } : {}),
-    ...(summary.txdtm ? { txdtm: summary.txdtm } : {}),
-    ...(summary.sysdtm ? { sysdtm: summary.sysdtm } : {}),
-    ...(summary.paydtm ? { paydtm: summary.paydtm } : {}),
+    ...(shown.txdtm ? { txdtm: shown.txdtm } : {}),
+    ...(shown.sysdtm ? { sysdtm: shown.sysdtm } : {}),
+    ...(shown.paydtm ? { paydtm: shown.paydtm } : {}),
     refunded_txamt: summary.refunded_txamt,
     refund_processing_txamt: summary.refund_processing_txamt,
     refundable_txamt: summary.refundable_txamt,
@@ -129,8 +155,8 @@ export function paymentView(summary: PaymentSummary): PaymentView {
     refunds_incomplete: summary.refunds_incomplete,
     refunds: summary.refunds.map(refundView),
     next_action: summary.payment_found
-      ? nextActionFor(summary.status, summary, refundableDisplay)
-      : `Only refunds of payment ${summary.syssn} were found; call query_transaction with syssn ${summary.syssn} to see the payment.`,
+      ? nextActionFor(summary.status, shown, refundableDisplay)
+      : `Only refunds of payment ${shown.syssn} were found; call query_transaction with syssn ${shown.syssn} to see the payment.`,
   };
 }
 
@@ -161,5 +187,5 @@ export function sharedFieldsOf(view: PaymentView): SharedPaymentFields {
 
 export function payTypeLabel(code: string): string {
   const entry = findPayType(code);
-  return entry ? `${entry.name} (${code})` : `pay type ${code}`;
+  return entry ? `${entry.name} (${entry.payType})` : `pay type ${shownId(code, 16)}`;
 }

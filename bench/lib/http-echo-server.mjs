@@ -1,0 +1,36 @@
+import process from 'node:process';
+import { McpServer } from '@modelcontextprotocol/server';
+import * as z from 'zod';
+import { startHttpServer } from '../../dist/transports/http.js';
+
+/**
+ * Control for the stateless HTTP ratio in bench/http-load.mjs: the reference server's `echo` tool
+ * on the SAME stack as ours — our SDK (v2), our startHttpServer from dist/ (guards, routing,
+ * createMcpHandler, a fresh McpServer per 2026-07-28 request) — in its own process. What our
+ * explain_respcd costs beyond it is our server and tool, not the SDK or the transport.
+ */
+function buildServer() {
+  const server = new McpServer({ name: 'http-echo', version: '1.0.0' });
+  server.registerTool(
+    'echo',
+    {
+      title: 'Echo Tool',
+      description: 'Echoes back the input string',
+      inputSchema: z.object({ message: z.string().describe('Message to echo') }),
+      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ message }) => ({ content: [{ type: 'text', text: `Echo: ${message}` }] }),
+  );
+  return server;
+}
+
+const server = await startHttpServer({
+  createServer: buildServer,
+  environment: 'local',
+  port: 0,
+  log: (line) => process.stderr.write(`${line}\n`),
+});
+process.stderr.write(`ready url=${server.url}\n`);
+process.on('SIGTERM', () => {
+  void server.close().then(() => process.exit(0));
+});

@@ -1,0 +1,116 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { request } from 'undici';
+
+import type { QfpayMcpRuntime } from '../src/mcp/runtime.js';
+import { createRuntime } from '../src/mcp/runtime.js';
+import { explainRespcdTool } from '../src/mcp/tools/explain-respcd.js';
+import { startHttpServer } from '../src/transports/http.js';
+import type { RunningHttpServer } from '../src/transports/http.js';
+
+/**
+ * What a runtime can build once is built once: a 2026-07-28 request and a 2025-era session each
+ * get a fresh McpServer, but the tools' zod→JSON Schema conversion is shared by all of them
+ * (performance audit §5.1 measured it at 11–17 % of server CPU when redone per instance).
+ */
+
+const PROTOCOL = '2026-07-28';
+const META = {
+  'io.modelcontextprotocol/protocolVersion': PROTOCOL,
+  'io.modelcontextprotocol/clientInfo': { name: 'build-once', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+function statelessCall(
+  url: string,
+  id: number,
+  method: string,
+  params: Record<string, unknown>,
+  name?: string,
+) {
+  return request(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': PROTOCOL,
+      'mcp-method': method,
+      ...(name ? { 'mcp-name': name } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: META } }),
+  });
+}
+
+let runtime: QfpayMcpRuntime;
+let server: RunningHttpServer;
+
+beforeAll(async () => {
+  runtime = await createRuntime({ env: {}, log: () => undefined });
+  server = await startHttpServer({
+    createServer: () => runtime.createServer(),
+    environment: runtime.environment,
+    port: 0,
+  });
+});
+
+afterAll(async () => {
+  await server.close();
+  await runtime.close();
+});
+
+describe('built once per process', () => {
+  it('converts a tool’s schemas once across 30 stateless requests and 3 sessions', async () => {
+    const standard = explainRespcdTool.inputSchema['~standard'];
+    const outputStandard = explainRespcdTool.outputSchema['~standard'];
+    const toInput = vi.spyOn(standard.jsonSchema, 'input');
+    const toOutput = vi.spyOn(outputStandard.jsonSchema, 'output');
+
+    for (let id = 1; id <= 15; id++) {
+      const listed = await statelessCall(server.url, id, 'tools/list', {});
+      const tools = ((await listed.body.json()) as { result: { tools: { name: string }[] } }).result.tools;
+      expect(tools.map((tool) => tool.name)).toContain('explain_respcd');
+      const called = await statelessCall(
+        server.url,
+        100 + id,
+        'tools/call',
+        { name: 'explain_respcd', arguments: { respcd: '1143' } },
+        'explain_respcd',
+      );
+      const answer = (await called.body.json()) as { result: { structuredContent: { respcd: string } } };
+      expect(answer.result.structuredContent.respcd).toBe('1143');
+    }
+    for (let i = 0; i < 3; i++) {
+      const client = new Client({ name: 'build-once', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+      const listed = await client.listTools();
+      const explain = listed.tools.find((tool) => tool.name === 'explain_respcd');
+      expect(explain?.inputSchema.properties).toHaveProperty('respcd');
+      expect(explain?.outputSchema?.properties).toHaveProperty('respcd');
+      await client.callTool({ name: 'explain_respcd', arguments: { respcd: '1150' } });
+      await client.close();
+    }
+
+    expect(toInput).toHaveBeenCalledTimes(1);
+    expect(toOutput).toHaveBeenCalledTimes(1);
+    toInput.mockRestore();
+    toOutput.mockRestore();
+  });
+
+  it('shares one frozen copy of the converted schema between server instances', () => {
+    const first = runtime.createServer();
+    const second = runtime.createServer();
+    expect(first).not.toBe(second);
+    const schemaOf = (instance: unknown) =>
+      (
+        instance as {
+          _registeredTools: Record<string, { inputSchema: typeof explainRespcdTool.inputSchema }>;
+        }
+      )._registeredTools.explain_respcd!.inputSchema['~standard'].jsonSchema.input({
+        target: 'draft-2020-12',
+      });
+    const shared = schemaOf(first);
+    expect(schemaOf(second)).toBe(shared);
+    expect(Object.isFrozen(shared)).toBe(true);
+    expect(Object.isFrozen((shared as { properties: object }).properties)).toBe(true);
+  });
+});
