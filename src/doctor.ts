@@ -128,6 +128,9 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_MCP_TOKEN',
   'QFPAY_MCP_ALLOWED_HOSTS',
   'QFPAY_MCP_ALLOWED_ORIGINS',
+  'QFPAY_HTTP_MAX_SESSIONS',
+  'QFPAY_HTTP_MAX_SESSIONS_PER_PRINCIPAL',
+  'QFPAY_REDIS_URL',
 ];
 
 /** Spellings seen in other integrations' docs, mapped to ours. */
