@@ -18,6 +18,7 @@ import { resolveToolsets } from './mcp/runtime.js';
 import { chooseLedgerLocation, type LedgerLocation } from './safety/ledger-location.js';
 import { describeDatabaseUrl } from './safety/open-money-store.js';
 import { ENVIRONMENT_NAMES, explainRespcd, getEnvironment } from './qfpay/catalog/index.js';
+import { ENVIRONMENT_CAPABILITIES } from './qfpay/catalog/environments.js';
 import type { EnvironmentName } from './qfpay/catalog/types.js';
 import type { ClientEvent } from './qfpay/client.js';
 import { QfpayClient } from './qfpay/client.js';
@@ -118,6 +119,10 @@ export const KNOWN_VARIABLES: readonly string[] = [
   'QFPAY_ALLOW_PROD_WRITES',
   'QFPAY_CONFIRM',
   'QFPAY_CONFIRM_SECRET',
+  'QFPAY_APPROVAL',
+  'QFPAY_OPERATOR_SECRET',
+  'QFPAY_APPROVAL_PORT',
+  'QFPAY_APPROVAL_ORIGIN',
   'QFPAY_MAX_TXAMT',
   'QFPAY_DAILY_LIMIT',
   'QFPAY_ALLOWED_URLS',
@@ -262,14 +267,20 @@ function environmentCheck(config: QfpayConfig, env: NodeJS.ProcessEnv): DoctorCh
       ? 'from QFPAY_ENV'
       : config.environment === 'local'
         ? 'default: no credentials are set'
-        : 'default because credentials are set; set QFPAY_ENV to choose explicitly';
+        : 'from the QFPAY_BASE_URL host; set QFPAY_ENV to choose explicitly';
   const host = config.baseUrl ?? 'the embedded simulator on loopback';
   const money = entry.realMoney ? 'REAL money' : 'no real money';
+  const details = [
+    `what ${config.environment} can test: ${ENVIRONMENT_CAPABILITIES[config.environment]}`,
+    ...((env.QFPAY_BASE_URL ?? '').trim() !== ''
+      ? [`host overridden by QFPAY_BASE_URL (destination: ${config.destination})`]
+      : []),
+  ];
   return {
     id: 'environment',
     status: 'info',
     summary: `${config.environment} (${entry.title}, ${money}) at ${host}; ${how}`,
-    ...((env.QFPAY_BASE_URL ?? '').trim() !== '' ? { details: ['host overridden by QFPAY_BASE_URL'] } : {}),
+    details,
   };
 }
 
@@ -359,7 +370,9 @@ function policyCheck(policy: MoneyPolicy, environment: EnvironmentName): DoctorC
   const confirm =
     policy.confirm === 'always'
       ? 'confirmation required for every write (QFPAY_CONFIRM=always)'
-      : 'confirmation required for production writes';
+      : policy.confirm === 'prod'
+        ? 'confirmation required for production writes only (QFPAY_CONFIRM=prod; test writes move real wallet money unconfirmed)'
+        : 'confirmation required for writes in test and prod (real money)';
   const urls =
     policy.allowedUrlPrefixes.length > 0
       ? `notify/return URLs allowed under: ${policy.allowedUrlPrefixes.join(', ')}`
@@ -378,6 +391,9 @@ function policyCheck(policy: MoneyPolicy, environment: EnvironmentName): DoctorC
       policy.confirmSecret
         ? 'confirmation secret: set (QFPAY_CONFIRM_SECRET)'
         : 'confirmation secret: random per process',
+      policy.approval === 'operator'
+        ? 'approvals: operator only, on the approval page (passkey or QFPAY_OPERATOR_SECRET); needs the money-state store'
+        : 'approvals: confirmation tokens and client elicitation (agent-token / client-elicitation; QFPAY_APPROVAL=operator for the operator page)',
     ],
   };
 }
@@ -931,7 +947,9 @@ function errorText(error: unknown): string {
 /** Every configured secret value, for the final redaction pass. */
 function secretsIn(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env)
-    .filter(([name]) => /^QFPAY_(?:[A-Z]+_)?KEY$|^QFPAY_MCP_TOKEN$|^QFPAY_CONFIRM_SECRET$/.test(name))
+    .filter(([name]) =>
+      /^QFPAY_(?:[A-Z]+_)?KEY$|^QFPAY_MCP_TOKEN$|^QFPAY_CONFIRM_SECRET$|^QFPAY_OPERATOR_SECRET$/.test(name),
+    )
     .flatMap(([name, value]) => (name === 'QFPAY_MCP_TOKEN' ? (value ?? '').split(',') : [value ?? '']))
     .map((value) => value.trim())
     .filter((value) => value.length >= 6);

@@ -27,6 +27,7 @@ describe('loadConfig: environment selection', () => {
     expect(config).toEqual({
       environment: 'local',
       baseUrl: null,
+      destination: 'simulator',
       credentials: null,
       signType: 'SHA256',
       timeoutMs: 15_000,
@@ -35,11 +36,28 @@ describe('loadConfig: environment selection', () => {
     });
   });
 
-  it('defaults to sandbox once credentials are set', () => {
-    const config = loadConfig({ QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY });
-    expect(config.environment).toBe('sandbox');
-    expect(config.baseUrl).toBe('https://openapi-int.qfapi.com');
-    expect(config.credentials).toEqual({ appcode: APPCODE, key: CANARY_KEY });
+  it('with credentials and no QFPAY_ENV asks for a choice, saying what each environment can test', () => {
+    const error = failure({ QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY });
+    expect(error.variable).toBe('QFPAY_ENV');
+    expect(error.message).toContain('not set while QFPay credentials are');
+    expect(error.nextAction).toContain('sandbox: card simulation only');
+    expect(error.nextAction).toContain('test: real wallets and real money');
+    expect(error.nextAction).toContain('refund test payments the same day');
+    expect(error.nextAction).toContain('local: everything, simulated');
+    expect(error.nextAction).toContain('QFPAY_ENV=test');
+  });
+
+  it('with credentials and no QFPAY_ENV follows a QFPAY_BASE_URL whose host says where it goes', () => {
+    const creds = { QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY };
+    expect(loadConfig({ ...creds, QFPAY_BASE_URL: 'https://test-openapi-hk.qfapi.com' }).environment).toBe(
+      'test',
+    );
+    expect(loadConfig({ ...creds, QFPAY_BASE_URL: 'https://openapi-int.qfapi.com' }).environment).toBe(
+      'sandbox',
+    );
+    expect(loadConfig({ ...creds, QFPAY_BASE_URL: 'http://127.0.0.1:8787' }).environment).toBe('local');
+    // Production is never inferred: it has to be chosen.
+    expect(failure({ ...creds, QFPAY_BASE_URL: 'https://openapi-hk.qfapi.com' }).variable).toBe('QFPAY_ENV');
   });
 
   it.each([
@@ -95,7 +113,11 @@ describe('loadConfig: credentials', () => {
   });
 
   it('trims whitespace around values (secret files often end in a newline)', () => {
-    const config = loadConfig({ QFPAY_APPCODE: ` ${APPCODE}\n`, QFPAY_KEY: `${CANARY_KEY}\n` });
+    const config = loadConfig({
+      QFPAY_ENV: 'test',
+      QFPAY_APPCODE: ` ${APPCODE}\n`,
+      QFPAY_KEY: `${CANARY_KEY}\n`,
+    });
     expect(config.credentials).toEqual({ appcode: APPCODE, key: CANARY_KEY });
   });
 
@@ -118,9 +140,9 @@ describe('loadConfig: credentials', () => {
   });
 
   it('an app code without a key is an error, and so is a key without an app code', () => {
-    const noKey = failure({ QFPAY_APPCODE: APPCODE });
+    const noKey = failure({ QFPAY_ENV: 'test', QFPAY_APPCODE: APPCODE });
     expect(noKey.variable).toContain('QFPAY_KEY');
-    const noAppcode = failure({ QFPAY_KEY: CANARY_KEY });
+    const noAppcode = failure({ QFPAY_ENV: 'test', QFPAY_KEY: CANARY_KEY });
     expect(noAppcode.variable).toContain('QFPAY_APPCODE');
     expect(noAppcode.message).toContain('QFPAY_KEY is set');
     const localNoKey = failure({ QFPAY_ENV: 'local', QFPAY_LOCAL_APPCODE: APPCODE });
@@ -132,15 +154,21 @@ describe('loadConfig: credentials', () => {
   });
 
   it('rejects malformed credentials without echoing them', () => {
-    const spaced = failure({ QFPAY_APPCODE: APPCODE, QFPAY_KEY: `${CANARY_KEY} extra` });
+    const env = { QFPAY_ENV: 'sandbox' };
+    const spaced = failure({ ...env, QFPAY_APPCODE: APPCODE, QFPAY_KEY: `${CANARY_KEY} extra` });
     expect(spaced.variable).toBe('QFPAY_KEY');
     expect(spaced.message).toContain('characters');
-    const long = failure({ QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY.repeat(5) });
+    const long = failure({ ...env, QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY.repeat(5) });
     expect(long.message).toContain('too long');
-    const badAppcode = failure({ QFPAY_APPCODE: 'ÄPPCODE', QFPAY_KEY: CANARY_KEY });
+    const badAppcode = failure({ ...env, QFPAY_APPCODE: 'ÄPPCODE', QFPAY_KEY: CANARY_KEY });
     expect(badAppcode.variable).toBe('QFPAY_APPCODE');
     expect(badAppcode.message).not.toContain('ÄPPCODE');
-    const badMchid = failure({ QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY, QFPAY_MCHID: 'has space' });
+    const badMchid = failure({
+      ...env,
+      QFPAY_APPCODE: APPCODE,
+      QFPAY_KEY: CANARY_KEY,
+      QFPAY_MCHID: 'has space',
+    });
     expect(badMchid.variable).toBe('QFPAY_MCHID');
   });
 });
@@ -155,19 +183,23 @@ describe('loadConfig: QFPAY_BASE_URL', () => {
     expect(loadConfig({ QFPAY_BASE_URL: 'http://127.0.0.1:8787' }).baseUrl).toBe('http://127.0.0.1:8787');
   });
 
-  it('allows plain http to loopback in any environment and to any host only in local', () => {
+  it('allows plain http to loopback only, in every environment', () => {
     expect(loadConfig({ ...creds, QFPAY_ENV: 'prod', QFPAY_BASE_URL: 'http://localhost:9000' }).baseUrl).toBe(
       'http://localhost:9000',
     );
     expect(loadConfig({ ...creds, QFPAY_ENV: 'test', QFPAY_BASE_URL: 'http://[::1]:9000' }).baseUrl).toBe(
       'http://[::1]:9000',
     );
-    expect(loadConfig({ QFPAY_ENV: 'local', QFPAY_BASE_URL: 'http://simulator:8787' }).baseUrl).toBe(
-      'http://simulator:8787',
-    );
-    const error = failure({ ...creds, QFPAY_ENV: 'sandbox', QFPAY_BASE_URL: 'http://openapi-int.qfapi.com' });
-    expect(error.variable).toBe('QFPAY_BASE_URL');
-    expect(error.message).toContain('plain http');
+    for (const [environment, url] of [
+      ['local', 'http://simulator:8787'],
+      ['local', 'http://openapi-hk.qfapi.com'],
+      ['sandbox', 'http://openapi-int.qfapi.com'],
+      ['prod', 'http://openapi-hk.qfapi.com'],
+    ] as const) {
+      const error = failure({ ...creds, QFPAY_ENV: environment, QFPAY_BASE_URL: url });
+      expect(error.variable).toBe('QFPAY_BASE_URL');
+      expect(error.message).toContain('plain http');
+    }
   });
 
   it.each([
@@ -176,10 +208,76 @@ describe('loadConfig: QFPAY_BASE_URL', () => {
     ['https://user:secret@example.com', 'user name or password'],
     ['https://example.com/?a=1', 'query string'],
   ])('rejects %s', (value, message) => {
-    const error = failure({ ...creds, QFPAY_BASE_URL: value });
+    const error = failure({ ...creds, QFPAY_ENV: 'prod', QFPAY_BASE_URL: value });
     expect(error.variable).toBe('QFPAY_BASE_URL');
     expect(error.message).toContain(message);
     expect(error.message).not.toContain('secret');
+  });
+});
+
+describe('loadConfig: the gate follows the destination', () => {
+  const creds = { QFPAY_APPCODE: APPCODE, QFPAY_KEY: CANARY_KEY };
+
+  it.each(['local', 'sandbox', 'test'])(
+    'refuses the production host under QFPAY_ENV=%s, naming both variables and the fix',
+    (environment) => {
+      const error = failure({
+        ...creds,
+        QFPAY_ENV: environment,
+        QFPAY_BASE_URL: 'https://openapi-hk.qfapi.com',
+      });
+      expect(error.variable).toBe('QFPAY_BASE_URL');
+      expect(error.message).toContain(`QFPAY_ENV=${environment}`);
+      expect(error.message).toContain('treated as production');
+      expect(error.nextAction).toContain('QFPAY_ENV=prod');
+    },
+  );
+
+  it.each(['local', 'sandbox', 'test'])(
+    'treats an unknown host under QFPAY_ENV=%s as production',
+    (environment) => {
+      const error = failure({
+        ...creds,
+        QFPAY_ENV: environment,
+        QFPAY_BASE_URL: 'https://proxy.example.com/qfpay',
+      });
+      expect(error.variable).toBe('QFPAY_BASE_URL');
+      expect(error.message).toContain('proxy.example.com is not a QFPay test host or loopback');
+    },
+  );
+
+  it('refuses a known QFPay host under another environment label', () => {
+    const cases = [
+      ['sandbox', 'https://test-openapi-hk.qfapi.com', 'test'],
+      ['local', 'https://openapi-int.qfapi.com', 'sandbox'],
+      ['test', 'https://openapi-int.qfapi.com', 'sandbox'],
+      ['prod', 'https://test-openapi-hk.qfapi.com', 'test'],
+    ] as const;
+    for (const [environment, url, host] of cases) {
+      const error = failure({ ...creds, QFPAY_ENV: environment, QFPAY_BASE_URL: url });
+      expect(error.message).toContain(`QFPay's ${host} host`);
+      expect(error.nextAction).toContain(`QFPAY_ENV=${host}`);
+    }
+  });
+
+  it('classifies every accepted configuration by where its requests go', () => {
+    const destination = (env: NodeJS.ProcessEnv) => loadConfig({ ...creds, ...env }).destination;
+    expect(destination({ QFPAY_ENV: 'prod' })).toBe('production');
+    expect(destination({ QFPAY_ENV: 'prod', QFPAY_BASE_URL: 'https://proxy.example.com' })).toBe(
+      'production',
+    );
+    expect(destination({ QFPAY_ENV: 'test' })).toBe('test');
+    expect(destination({ QFPAY_ENV: 'sandbox' })).toBe('sandbox');
+    expect(destination({ QFPAY_ENV: 'local' })).toBe('simulator');
+    // A stricter label on loopback keeps its stricter gate (production rehearsed on a simulator).
+    expect(destination({ QFPAY_ENV: 'prod', QFPAY_BASE_URL: 'http://127.0.0.1:8787' })).toBe('simulator');
+    expect(
+      loadConfig({ ...creds, QFPAY_ENV: 'prod', QFPAY_BASE_URL: 'http://127.0.0.1:8787' }).environment,
+    ).toBe('prod');
+  });
+
+  it('describeConfig shows the destination', () => {
+    expect(describeConfig(loadConfig({ ...creds, QFPAY_ENV: 'test' })).destination).toBe('test');
   });
 });
 

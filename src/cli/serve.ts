@@ -1,4 +1,5 @@
 import { createRuntime, resolveToolsets } from '../mcp/runtime.js';
+import { ENVIRONMENT_CAPABILITIES } from '../qfpay/catalog/environments.js';
 import type { QfpayMcpRuntime, RuntimeOptions } from '../mcp/runtime.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { RunningHttpServer } from '../transports/http.js';
@@ -39,6 +40,8 @@ Options:
                               (default: all)
   --read-only                 Expose no money-moving tools
   --allow-prod-writes         Allow money-moving tools against production (QFPAY_ENV=prod)
+                              (confirmations: QFPAY_APPROVAL=operator|agent, QFPAY_OPERATOR_SECRET,
+                              QFPAY_APPROVAL_PORT; see README "Safety model")
   -h, --help                  Show this help
 
 Secrets come only from the environment, never from flags:
@@ -182,6 +185,7 @@ async function serveStdio(runtimeOptions: RuntimeOptions, io: CliIo): Promise<nu
     log: (line) => io.err(`${line}\n`),
   });
   io.err(`${startupLine(runtime, { transport: 'stdio', options: runtimeOptions })}\n`);
+  await reportEnvironment(runtime, io);
   const stopSignals = onStopSignal(() => void server.close());
   await server.closed;
   stopSignals.dispose();
@@ -207,7 +211,10 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
       ...settings.sessionLimits,
       routes: runtime.notifications ? [notificationRoute(runtime.notifications, settings.notifyPath)] : [],
       log: (line) => io.err(`${line}\n`),
+      ...(runtime.approvalRoutes ? { routes: [runtime.approvalRoutes.route] } : {}),
     });
+    const origin = runtime.approvalRoutes ? approvalOrigin(io.env, settings.host, server.port) : undefined;
+    if (origin) await runtime.approvalRoutes?.serveOn(origin);
   } catch (error) {
     await closeRuntime(runtime, io);
     throw error;
@@ -215,6 +222,7 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   io.err(
     `${startupLine(runtime, { transport: 'http', url: server.url, authenticated: server.authenticated, options: runtimeOptions })}\n`,
   );
+  await reportEnvironment(runtime, io);
   for (const warning of exposureWarnings(settings)) io.err(`warning: ${warning}\n`);
   io.out(
     clientConfigSnippet({
@@ -234,6 +242,43 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
   await server.close();
   await closeRuntime(runtime, io);
   return EXIT_OK;
+}
+
+/**
+ * Where the operator's browser reaches the approval page on the HTTP server: QFPAY_APPROVAL_ORIGIN
+ * (the public https origin behind a proxy), else `http://localhost:<port>` when the server listens on
+ * loopback (WebAuthn needs a host name, not an IP). Otherwise the page keeps its own loopback listener.
+ */
+function approvalOrigin(env: NodeJS.ProcessEnv, host: string, port: number): string | undefined {
+  const configured = (env.QFPAY_APPROVAL_ORIGIN ?? '').trim();
+  if (configured !== '') {
+    let url: URL;
+    try {
+      url = new URL(configured);
+    } catch {
+      throw new UsageError(
+        'QFPAY_APPROVAL_ORIGIN must be an origin such as https://mcp.example.com',
+        'serve',
+      );
+    }
+    if (url.protocol !== 'https:' && url.hostname !== 'localhost')
+      throw new UsageError('QFPAY_APPROVAL_ORIGIN must use https (or be http://localhost:<port>)', 'serve');
+    return url.origin;
+  }
+  return ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host) ? `http://localhost:${port}` : undefined;
+}
+
+/**
+ * What this environment can test, in plain words (fidelity audit §1 #1), and with operator
+ * approval where the operator registers a passkey (the page then runs until it is idle).
+ */
+async function reportEnvironment(runtime: QfpayMcpRuntime, io: CliIo): Promise<void> {
+  io.err(`qfpay-mcp: ${runtime.environment} can test: ${ENVIRONMENT_CAPABILITIES[runtime.environment]}\n`);
+  if (!runtime.approvalRegistrationUrl) return;
+  const url = await runtime.approvalRegistrationUrl();
+  io.err(
+    `qfpay-mcp: operator approval is on: every confirmation is made on this server's page. Register your passkey at ${url} (needs QFPAY_OPERATOR_SECRET)\n`,
+  );
 }
 
 function exposureWarnings(settings: HttpSettings): string[] {

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import {
   acceptedContent,
   CLIENT_CAPABILITIES_META_KEY,
@@ -11,7 +13,7 @@ import {
 import { z } from 'zod';
 
 import type { GuardContext, HumanApproval, InBandConfirmation } from '../safety/guard.js';
-import { outTradeNoInput } from './tools/inputs.js';
+import { inBandStateOutTradeNo } from '../safety/confirmation.js';
 
 /**
  * Asking the person directly, through MCP form elicitation, instead of the token round trip.
@@ -22,21 +24,25 @@ import { outTradeNoInput } from './tools/inputs.js';
  *   (relatedRequestId), from the McpServer of that one connection.
  * - 2026-07-28 requests (no server→client requests): the tool call answers `input_required` with
  *   the same question embedded; the client asks the person and sends the same call again with the
- *   answer and the request state. That state is the bound confirmation token (HMAC, single use,
- *   bound to tool, environment, merchant and the exact parameters) plus the out_trade_no the first
- *   round generated, so the repeated call rebuilds the identical action. It comes back through the
- *   client, so it is trusted only by redeeming the token against the repeated call's own
- *   parameters, and only when the person accepted; no separate state codec (and second secret to
- *   share between instances) is needed. Which era a request belongs to, and whether it declared
- *   form elicitation, is read from the request's own `_meta` envelope, as the SDK does.
+ *   answer and the request state. That state is a question this server signed (InBandQuestions in
+ *   src/safety/confirmation.ts): bound to tool, environment, merchant and the exact parameters,
+ *   naming the out_trade_no the first round generated (so the repeated call rebuilds the identical
+ *   action), short-lived and single use. It is not a confirmation token and no token is accepted
+ *   in its place, so an agent cannot turn a token it was given into an "answered" question. It
+ *   comes back through the client, so the guard verifies it against the repeated call's own
+ *   parameters; which era a request belongs to, and whether it declared form elicitation, is read
+ *   from the request's own `_meta` envelope, as the SDK does.
+ * - URL mode (2025-11-25 clients that declare `elicitation.url`), for operator approval: the
+ *   client is asked to show its person this server's approval page; the decision is verified there.
  *
  * Where a question cannot be carried — the client did not declare form elicitation, a stream that
  * fails, or nobody answering before the confirmation would have expired — the guard falls back to
  * the confirmation token, which works with every client. A decline or cancel is final for that
  * call: nothing is sent.
  *
- * Elicitation is not proof that a human approved (a fully automated client can answer it), which
- * is why it is offered in addition to, never instead of, the server-side gate, caps and ledger.
+ * Elicitation is not proof that a human approved (a fully automated client can answer it): the
+ * ledger records it as `client-elicitation`, the client's word. Only operator approval (the page,
+ * src/transports/approval-page.ts) is verified by this server.
  */
 
 export const APPROVAL_FIELD = 'approve';
@@ -65,9 +71,37 @@ export function approvalQuestion(summary: string): ElicitRequestFormParams {
   };
 }
 
+export function supportsUrlElicitation(capabilities: ClientCapabilities | undefined): boolean {
+  const elicitation = capabilities?.elicitation as Record<string, unknown> | undefined;
+  return elicitation !== undefined && elicitation.url !== undefined;
+}
+
 export function elicitationApproval(server: McpServer, timeoutMs: number): HumanApproval {
   return {
     canAsk: () => supportsFormElicitation(server.server.getClientCapabilities()),
+    canOpenUrl: () => supportsUrlElicitation(server.server.getClientCapabilities()),
+    async openUrl(message: string, url: string, ctx: GuardContext, signal?: AbortSignal) {
+      try {
+        // URL mode (2025-11-25): the client shows the person the address; what they decide there
+        // is verified by this server's page, so "accept" only means "I am going there".
+        const answer = await server.server.elicitInput(
+          { mode: 'url', message, url, elicitationId: randomUUID() },
+          {
+            timeout: timeoutMs,
+            ...(signal ? { signal } : {}),
+            ...(ctx.requestId !== undefined ? { relatedRequestId: ctx.requestId } : {}),
+          },
+        );
+        if (answer.action === 'accept') return 'opened';
+        return answer.action === 'decline' ? 'declined' : 'cancelled';
+      } catch (error) {
+        if (signal?.aborted) return 'cancelled';
+        ctx.log(
+          `qfpay-mcp: could not send the approval page to the client (${error instanceof Error ? error.name : 'error'}); the agent relays the link instead`,
+        );
+        return 'unavailable';
+      }
+    },
     async ask(summary: string, ctx: GuardContext, signal?: AbortSignal) {
       try {
         const answer = await server.server.elicitInput(approvalQuestion(summary), {
@@ -96,39 +130,7 @@ export function elicitationApproval(server: McpServer, timeoutMs: number): Human
 /** Key of the confirmation in `inputRequests` / `inputResponses`. */
 export const CONFIRM_INPUT_KEY = 'confirm';
 
-const STATE_PREFIX = 'qfpay-confirm.v1.';
-
-/** What the request state carries from the asking round to the answered one. */
-export interface InBandState {
-  /** The bound confirmation token issued for the action the person is asked about. */
-  readonly token: string;
-  /** The out_trade_no the action is bound to (generated in the first round when not given). */
-  readonly out_trade_no: string;
-}
-
-const inBandStateSchema = z.strictObject({
-  token: z.string().min(1).max(1024),
-  out_trade_no: outTradeNoInput,
-});
-
 const approvalAnswerSchema = z.object({ [APPROVAL_FIELD]: z.boolean() });
-
-export function encodeInBandState(state: InBandState): string {
-  return STATE_PREFIX + Buffer.from(JSON.stringify(state), 'utf8').toString('base64url');
-}
-
-function decodeInBandState(raw: string): InBandState | undefined {
-  if (!raw.startsWith(STATE_PREFIX) || raw.length > 4096) return undefined;
-  try {
-    const json: unknown = JSON.parse(
-      Buffer.from(raw.slice(STATE_PREFIX.length), 'base64url').toString('utf8'),
-    );
-    const parsed = inBandStateSchema.safeParse(json);
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** How one tool call stands with regard to an in-band confirmation. */
 export type InBandReading =
@@ -145,16 +147,13 @@ export type InBandReading =
 export function readInBandConfirmation(ctx: ServerContext): InBandReading {
   const raw: unknown = ctx.mcpReq.requestState();
   if (raw !== undefined) {
-    const state = typeof raw === 'string' ? decodeInBandState(raw) : undefined;
-    if (!state) return { kind: 'foreign_state' };
+    // Only shaped like this server's question state here; the guard verifies it for this action.
+    const outTradeNo = inBandStateOutTradeNo(raw);
+    if (typeof raw !== 'string' || outTradeNo === undefined) return { kind: 'foreign_state' };
     return {
       kind: 'modern',
-      confirmation: {
-        kind: 'answered',
-        answer: personsAnswer(ctx.mcpReq.inputResponses),
-        token: state.token,
-      },
-      outTradeNo: state.out_trade_no,
+      confirmation: { kind: 'answered', answer: personsAnswer(ctx.mcpReq.inputResponses), state: raw },
+      outTradeNo,
     };
   }
   const envelope = ctx.mcpReq.envelope as Readonly<Record<string, unknown>> | undefined;

@@ -8,9 +8,12 @@ import { PaymentEvents } from '../qfpay/payment-events.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
 import type { Credentials } from '../qfpay/types.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, type SimulatorOptions } from '../simulator/options.js';
-import { ConfirmationTokens } from '../safety/confirmation.js';
+import type { ApprovalStore } from '../safety/approval-store.js';
+import type { HttpRoute } from '../transports/http.js';
+import { ConfirmationTokens, InBandQuestions } from '../safety/confirmation.js';
+import { OperatorApprovals, secretMatcher, storeNonces } from '../safety/operator-approval.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
-import { loadMoneyPolicy } from '../safety/policy.js';
+import { loadMoneyPolicy, type MoneyPolicy } from '../safety/policy.js';
 import { mcpServerFactory } from './server.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
@@ -50,6 +53,22 @@ export interface RuntimeOptions {
   writeQueueTimeoutMs?: number;
   /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
   simulator?: Omit<SimulatorOptions, 'credentials'>;
+  /**
+   * The money-state store's approval part (src/safety/approval-store.ts). Operator approval
+   * (QFPAY_APPROVAL=operator) keeps its approvals, passkeys and challenges there and refuses to
+   * start without it; in-band question nonces use it too when given (single use across restarts).
+   */
+  approvalStore?: ApprovalStore;
+  /** Lifetime of an operator approval (default 10 minutes). */
+  approvalTtlMs?: number;
+  /** How often a call waiting on URL-mode elicitation looks for the operator's decision (default 500 ms). */
+  approvalPollMs?: number;
+}
+
+export interface ApprovalRoutes {
+  /** `/approve/…` for startHttpServer's `routes`. */
+  readonly route: HttpRoute;
+  readonly serveOn: (origin: string) => Promise<void>;
 }
 
 export interface QfpayMcpRuntime {
@@ -73,6 +92,13 @@ export interface QfpayMcpRuntime {
   readonly notifications: NotificationInbox | null;
   /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
   createServer(): McpServer;
+  /** Operator approval only: where the operator registers a passkey (starts the page on demand). */
+  readonly approvalRegistrationUrl?: () => Promise<string>;
+  /**
+   * Operator approval only: the page's route for the Streamable HTTP server (`routes`), and
+   * `serveOn(origin)` to serve the page there instead of on its own loopback listener.
+   */
+  readonly approvalRoutes?: ApprovalRoutes;
   /** Stops the embedded simulator and closes the client's connections. Idempotent. */
   close(): Promise<void>;
 }
@@ -106,6 +132,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const merchant = connection?.client.merchant ?? null;
   let guard: MoneyGuard;
   const reconcileStop = new AbortController();
+  let approvalPage: { registrationUrl: () => Promise<string>; routes: ApprovalRoutes } | undefined;
   try {
     guard =
       options.guard === undefined
@@ -117,6 +144,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
             log,
             connection,
             servesWrites: tools.some((entry) => entry.access === 'write'),
+            onApprovalPage: (page) => (approvalPage = page),
           })
         : await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
   } catch (error) {
@@ -165,6 +193,9 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
           })
         : null,
     createServer,
+    ...(approvalPage
+      ? { approvalRegistrationUrl: approvalPage.registrationUrl, approvalRoutes: approvalPage.routes }
+      : {}),
     async close() {
       if (closed) return;
       closed = true;
@@ -203,6 +234,7 @@ async function buildDefaultGuard(context: {
   log: (line: string) => void;
   connection: Connection | undefined;
   servesWrites: boolean;
+  onApprovalPage: (page: { registrationUrl: () => Promise<string>; routes: ApprovalRoutes }) => void;
 }): Promise<MoneyGuard> {
   const { options, env, environment, allowProdWrites, log, connection } = context;
   // No money-moving tool can be called: nothing to guard, no ledger to hold open.
@@ -225,6 +257,10 @@ async function buildDefaultGuard(context: {
       ? `qfpay-mcp: money state in PostgreSQL ${describeDatabaseUrl(databaseUrl)}`
       : `qfpay-mcp: audit ledger ${location.file}${location.temporary ? ' (temporary: the embedded simulator forgets its orders on exit; set QFPAY_STATE_DIR or QFPAY_AUDIT_LOG to keep it)' : ''}`,
   );
+  // Approvals, passkeys and in-band questions live in the money-state store unless an embedder brings its own.
+  const approvalStore = options.approvalStore ?? store;
+  const operator = await operatorApprovals(policy, env, { ...options, approvalStore }, log);
+  if (operator) context.onApprovalPage(operator);
   const guard = new SafeGuard({
     environment,
     merchant: connection.client.merchant,
@@ -235,17 +271,87 @@ async function buildDefaultGuard(context: {
       ...(policy.confirmSecret ? { secret: policy.confirmSecret } : {}),
       ...(options.confirmationTtlMs !== undefined ? { ttlMs: options.confirmationTtlMs } : {}),
     }),
+    inBand: new InBandQuestions({
+      ...(policy.confirmSecret ? { secret: policy.confirmSecret } : {}),
+      nonces: storeNonces(approvalStore),
+    }),
+    ...(operator ? { operator: operator.approvals } : {}),
     log,
-    ...(location.remove ? { onClose: location.remove } : {}),
+    onClose: async () => {
+      await operator?.close();
+      await location.remove?.();
+    },
   });
   return guard;
+}
+
+/**
+ * Operator approval (QFPAY_APPROVAL=operator): approvals in the money-state store, decided on the
+ * approval page, which a loopback listener serves on demand (QFPAY_APPROVAL_PORT, default a free
+ * port). Loaded only in this mode, so other servers never import WebAuthn.
+ */
+async function operatorApprovals(
+  policy: MoneyPolicy,
+  env: NodeJS.ProcessEnv,
+  options: RuntimeOptions,
+  log: (line: string) => void,
+): Promise<
+  | {
+      approvals: OperatorApprovals;
+      registrationUrl: () => Promise<string>;
+      routes: ApprovalRoutes;
+      close: () => Promise<void>;
+    }
+  | undefined
+> {
+  if (policy.approval !== 'operator' || !policy.operatorSecret) return undefined;
+  const store = options.approvalStore;
+  if (!store)
+    throw new QfpayConfigError(
+      'QFPAY_APPROVAL',
+      'operator approval needs the money-state store, and none is configured for this server',
+      'Configure the money-state store (see README "Safety model"), or set QFPAY_APPROVAL=agent to confirm with tokens and client elicitation.',
+    );
+  const { ApprovalPage } = await import('../transports/approval-page.js');
+  const page = new ApprovalPage({
+    store,
+    secretMatches: secretMatcher(policy.operatorSecret),
+    port: approvalPort(env),
+    log,
+  });
+  const approvals = new OperatorApprovals({
+    store,
+    pageUrl: (id) => page.urlFor(id),
+    ...(options.approvalTtlMs !== undefined ? { ttlMs: options.approvalTtlMs } : {}),
+    ...(options.approvalPollMs !== undefined ? { pollMs: options.approvalPollMs } : {}),
+  });
+  return {
+    approvals,
+    registrationUrl: () => page.registrationUrl(),
+    routes: { route: page.httpRoute(), serveOn: (origin) => page.serveOn(origin) },
+    close: () => page.close(),
+  };
+}
+
+function approvalPort(env: NodeJS.ProcessEnv): number {
+  const raw = (env.QFPAY_APPROVAL_PORT ?? '').trim();
+  if (raw === '') return 0;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65_535)
+    throw new QfpayConfigError(
+      'QFPAY_APPROVAL_PORT',
+      'is not a TCP port number',
+      'Set QFPAY_APPROVAL_PORT to a port between 1 and 65535 for the loopback approval page, or unset it for a free port.',
+    );
+  return port;
 }
 
 /** Values the ledger must never store, wherever they might turn up: the client key, bearer tokens, the confirm secret. */
 function secretsToKeepOut(env: NodeJS.ProcessEnv, credentials: Credentials): string[] {
   const tokens = (env.QFPAY_MCP_TOKEN ?? '').split(',').map((token) => token.trim());
   const confirmSecret = (env.QFPAY_CONFIRM_SECRET ?? '').trim();
-  return [credentials.key, ...tokens, confirmSecret].filter((secret) => secret.length >= 8);
+  const operatorSecret = (env.QFPAY_OPERATOR_SECRET ?? '').trim();
+  return [credentials.key, ...tokens, confirmSecret, operatorSecret].filter((secret) => secret.length >= 8);
 }
 
 interface Connection {

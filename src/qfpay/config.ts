@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { ENVIRONMENT_NAMES, getEnvironment } from './catalog/index.js';
+import {
+  type DestinationClass,
+  ENVIRONMENT_CAPABILITIES,
+  ENVIRONMENT_NAMES,
+  getEnvironment,
+  NON_PRODUCTION_HOSTS,
+} from './catalog/environments.js';
 import type { EnvironmentName } from './catalog/types.js';
 import { type Env, readBoolean, readVariable } from './env.js';
 import { QfpayConfigError } from './errors.js';
@@ -18,6 +24,11 @@ export interface QfpayConfig {
   environment: EnvironmentName;
   /** null = start the embedded simulator (local without QFPAY_BASE_URL). */
   baseUrl: string | null;
+  /**
+   * Where requests really go, from the host alone (see classifyDestination). loadConfig refuses a
+   * label laxer than its destination, so the environment's gate is never weaker than the host's.
+   */
+  destination: DestinationClass;
   /** null only in local without credentials: the embedded simulator's default credential is used. */
   credentials: Credentials | null;
   signType: SignType;
@@ -60,9 +71,11 @@ const mchidSchema = token(64);
 export function loadConfig(env: Env = process.env): QfpayConfig {
   const environment = resolveEnvironment(env);
   const credentials = resolveCredentials(env, environment);
+  const baseUrl = resolveBaseUrl(env, environment);
   return {
     environment,
-    baseUrl: resolveBaseUrl(env, environment),
+    baseUrl,
+    destination: checkDestination(environment, baseUrl),
     credentials,
     signType: resolveSignType(env),
     timeoutMs: resolveTimeout(env),
@@ -77,6 +90,7 @@ export function describeConfig(config: QfpayConfig): Record<string, string | num
   return {
     environment: config.environment,
     baseUrl: config.baseUrl ?? '(embedded simulator)',
+    destination: config.destination,
     appcode: config.credentials ? maskAppcode(config.credentials.appcode) : null,
     key: config.credentials ? 'set' : 'not set',
     mchid: config.credentials?.mchid ? 'set' : 'not set',
@@ -93,14 +107,17 @@ export function describeConfig(config: QfpayConfig): Record<string, string | num
 /** Re-exported for src/cli/report.ts; the one implementation lives in ./text.ts. */
 
 /**
- * QFPAY_ENV as the server reads it: unset means sandbox when any QFPay credential variable is set
- * and local (the embedded simulator) otherwise; `production` is accepted for `prod`. Throws
- * QfpayConfigError for an unknown name. Needs no valid credentials, so tools that only locate
+ * QFPAY_ENV as the server reads it; `production` is accepted for `prod`. Unset: local (the
+ * embedded simulator) when no QFPay credential variable is set; with credentials, the environment
+ * QFPAY_BASE_URL's host belongs to (loopback: local), and otherwise a QfpayConfigError asking for
+ * a choice. The old default, sandbox, only simulates cards, which this server does not make, so
+ * credentials sent there silently tested nothing (fidelity audit §1 #1); each choice is spelled
+ * out in the message instead. Needs no valid credentials, so tools that only locate
  * per-environment state (the audit CLI) resolve it exactly as the server does.
  */
 export function resolveEnvironment(env: Env): EnvironmentName {
   const raw = readVariable(env, 'QFPAY_ENV');
-  if (raw === undefined) return anyCredentialSet(env) ? 'sandbox' : 'local';
+  if (raw === undefined) return anyCredentialSet(env) ? environmentFromBaseUrl(env) : 'local';
   const lower = raw.toLowerCase();
   const name = ENVIRONMENT_ALIASES[lower] ?? lower;
   const parsed = z.enum(ENVIRONMENT_NAMES).safeParse(name);
@@ -108,9 +125,86 @@ export function resolveEnvironment(env: Env): EnvironmentName {
     throw new QfpayConfigError(
       'QFPAY_ENV',
       'is not a known environment',
-      `Set QFPAY_ENV to one of ${ENVIRONMENT_NAMES.join(', ')} (production is accepted for prod).`,
+      `Set QFPAY_ENV to one of ${ENVIRONMENT_NAMES.join(', ')} (production is accepted for prod). ${environmentChoices()}`,
     );
   return parsed.data;
+}
+
+/** One sentence per environment: what it can test. */
+export function environmentChoices(): string {
+  return ENVIRONMENT_NAMES.map((name) => `${name}: ${ENVIRONMENT_CAPABILITIES[name]}.`).join(' ');
+}
+
+function environmentFromBaseUrl(env: Env): EnvironmentName {
+  const raw = readVariable(env, 'QFPAY_BASE_URL');
+  const host = raw === undefined ? undefined : hostnameOf(raw);
+  if (host !== undefined) {
+    if (isLoopbackHost(host)) return 'local';
+    const known = NON_PRODUCTION_HOSTS[host];
+    if (known) return known;
+  }
+  throw new QfpayConfigError(
+    'QFPAY_ENV',
+    'is not set while QFPay credentials are',
+    `Set QFPAY_ENV to say where the credentials belong; QFPay issues different ones per environment. ${environmentChoices()} To try wallet payments against QFPay, use QFPAY_ENV=test.${otherEnvironmentHint(env, 'local')}`,
+  );
+}
+
+function hostnameOf(raw: string): string | undefined {
+  try {
+    return new URL(raw).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where requests to `baseUrl` end up: the embedded simulator or a loopback host is a simulator,
+ * QFPay's documented non-production hosts are what they are, and anything else is production
+ * (an egress proxy, another region, a typo: all may reach real money).
+ */
+export function classifyDestination(baseUrl: string | null): DestinationClass {
+  if (baseUrl === null) return 'simulator';
+  const host = hostnameOf(baseUrl);
+  if (host === undefined) return 'production';
+  if (isLoopbackHost(host)) return 'simulator';
+  return NON_PRODUCTION_HOSTS[host] ?? 'production';
+}
+
+/** How much money each label and destination can move, for "is the label at least as strict". */
+const STRICTNESS: Readonly<Record<EnvironmentName | DestinationClass, number>> = {
+  local: 0,
+  simulator: 0,
+  sandbox: 1,
+  test: 2,
+  prod: 3,
+  production: 3,
+};
+
+/**
+ * The money gate and the confirmation rule follow the label, so a label laxer than the host
+ * would let real money move ungated (red-team B3). Refused at start: a label below its
+ * destination, and a known QFPay host under another environment's label. A stricter label on
+ * loopback (a rehearsal of production against a simulator, or a local egress proxy) is kept, and
+ * the stricter rules apply.
+ */
+function checkDestination(environment: EnvironmentName, baseUrl: string | null): DestinationClass {
+  const destination = classifyDestination(baseUrl);
+  const knownHost = destination === 'sandbox' || destination === 'test';
+  const contradicts =
+    STRICTNESS[environment] < STRICTNESS[destination] || (knownHost && environment !== destination);
+  if (!contradicts) return destination;
+  const where =
+    destination === 'production'
+      ? `${hostnameOf(baseUrl ?? '') ?? 'that host'} is not a QFPay test host or loopback, so it is treated as production (real money)`
+      : `${hostnameOf(baseUrl ?? '') ?? 'that host'} is QFPay's ${destination} host`;
+  throw new QfpayConfigError(
+    'QFPAY_BASE_URL',
+    `points somewhere QFPAY_ENV=${environment} does not go: ${where}`,
+    destination === 'production'
+      ? 'Set QFPAY_ENV=prod if production is intended (writes then need --allow-prod-writes and a confirmation), or point QFPAY_BASE_URL at the environment you meant (unset it for the default host).'
+      : `Set QFPAY_ENV=${destination} to match the host, or unset QFPAY_BASE_URL to use the ${environment} environment's own host.`,
+  );
 }
 
 function anyCredentialSet(env: Env): boolean {
@@ -207,11 +301,10 @@ function isLoopbackHost(hostname: string): boolean {
 }
 
 /**
- * QFPAY_BASE_URL overrides the environment's host. Plain http is accepted for loopback hosts
- * (a simulator or an egress proxy on the same machine) and, in the local environment, for any
- * host (a simulator in another container). Anywhere else it must be https: the app code and the
- * request signature travel in headers, and an answer that could be altered in transit cannot be
- * trusted about money.
+ * QFPAY_BASE_URL overrides the environment's host. Plain http is accepted for loopback hosts only
+ * (a simulator or an egress proxy on the same machine), in every environment: a remote host may
+ * be production whatever the label says, the app code and the request signature travel in
+ * headers, and an answer that could be altered in transit cannot be trusted about money.
  */
 function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
   const raw = readVariable(env, 'QFPAY_BASE_URL');
@@ -230,7 +323,7 @@ function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
     throw new QfpayConfigError(
       'QFPAY_BASE_URL',
       `uses ${url.protocol.replace(':', '')}, not http or https`,
-      'Use an https:// URL (http:// only for loopback or QFPAY_ENV=local).',
+      'Use an https:// URL (http:// only for a loopback host such as 127.0.0.1).',
     );
   if (url.username || url.password)
     throw new QfpayConfigError(
@@ -244,11 +337,11 @@ function resolveBaseUrl(env: Env, environment: EnvironmentName): string | null {
       'contains a query string or fragment',
       'Give only the origin (and an optional path prefix), e.g. https://openapi-hk.qfapi.com.',
     );
-  if (url.protocol === 'http:' && environment !== 'local' && !isLoopbackHost(url.hostname))
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
     throw new QfpayConfigError(
       'QFPAY_BASE_URL',
-      `uses plain http to a non-loopback host in the ${environment} environment`,
-      'Use https://, or point it at 127.0.0.1/localhost, or set QFPAY_ENV=local for a remote simulator.',
+      `uses plain http to a non-loopback host (in the ${environment} environment)`,
+      'Use https://, or point it at 127.0.0.1/localhost (a simulator in another container: publish its port on loopback).',
     );
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }

@@ -192,3 +192,159 @@ function toSecret(secret: Buffer | string): Buffer {
   }
   return bytes;
 }
+
+// ---------------------------------------------------------------------------------------------
+// In-band questions (2026-07-28 `input_required`): the request state this server issues
+
+/**
+ * Single-use memory for nonces: `claim` is true exactly once per nonce before `expiresAt`. The
+ * money-state store provides one that holds across restarts and instances (its WebAuthn challenge
+ * slots are single-use by contract); without it, a process-local map is used.
+ */
+export interface QuestionNonces {
+  /** Remembers a freshly issued nonce until it expires. */
+  issue(nonce: string, expiresAt: Date): Promise<void>;
+  /** True once for an issued, unexpired nonce; false afterwards, when unknown, or once expired. */
+  claim(nonce: string, now: Date): Promise<boolean>;
+}
+
+export class ProcessNonces implements QuestionNonces {
+  private readonly open = new Map<string, number>();
+
+  issue(nonce: string, expiresAt: Date): Promise<void> {
+    this.open.set(nonce, expiresAt.getTime());
+    return Promise.resolve();
+  }
+
+  claim(nonce: string, now: Date): Promise<boolean> {
+    for (const [known, expiry] of this.open) if (expiry <= now.getTime()) this.open.delete(known);
+    const expiry = this.open.get(nonce);
+    this.open.delete(nonce);
+    return Promise.resolve(expiry !== undefined && expiry > now.getTime());
+  }
+}
+
+const IN_BAND_PREFIX = 'qfpay-inband.v1.';
+const IN_BAND_DOMAIN = 'qfpay-mcp/in-band-question/v1\n';
+export const DEFAULT_IN_BAND_TTL_MS = 5 * 60 * 1000;
+
+const inBandPayloadSchema = z.strictObject({
+  n: z.string().regex(BASE64URL).length(22),
+  e: z.number().int().positive(),
+  b: z.string().regex(BASE64URL).length(43),
+  /** The out_trade_no the question is about (generated in the asking round when not given). */
+  o: z.string().regex(/^[\x21-\x7e]{1,128}$/),
+});
+
+type InBandPayload = z.infer<typeof inBandPayloadSchema>;
+
+function splitInBandState(
+  state: unknown,
+): { encoded: string; signature: string; payload: InBandPayload } | undefined {
+  if (typeof state !== 'string' || state.length > MAX_TOKEN_LENGTH || !state.startsWith(IN_BAND_PREFIX))
+    return undefined;
+  const parts = state.slice(IN_BAND_PREFIX.length).split('.');
+  const [encoded, signature] = parts;
+  if (parts.length !== 2 || !encoded || !signature || !BASE64URL.test(encoded) || !BASE64URL.test(signature))
+    return undefined;
+  try {
+    const parsed = inBandPayloadSchema.safeParse(
+      JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')),
+    );
+    return parsed.success ? { encoded, signature, payload: parsed.data } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The out_trade_no a returned state names, read WITHOUT checking its signature: the answered round
+ * needs it to rebuild the action asked about, and the guard then verifies the state against that
+ * action (an altered number fails there). Undefined when it is not shaped like this server's state.
+ */
+export function inBandStateOutTradeNo(state: unknown): string | undefined {
+  return splitInBandState(state)?.payload.o;
+}
+
+export type InBandRedeemResult =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly reason: 'foreign' | 'expired' | 'mismatch' | 'reused';
+      readonly message: string;
+    };
+
+/**
+ * The request state of an in-band question: a server-signed statement "this server asked about
+ * exactly this action, once, until then". It is not a confirmation token (another MAC domain and
+ * another shape), so a token handed to an agent cannot be passed off as an answered question, and
+ * a question's state cannot be redeemed as a token. What the client answers is still the client's
+ * word (recorded as `client-elicitation`); the state only binds that word to the question asked.
+ */
+export class InBandQuestions {
+  readonly ttlMs: number;
+  private readonly secret: Buffer;
+  private readonly nonces: QuestionNonces;
+  private readonly now: () => number;
+
+  constructor(
+    options: { secret?: Buffer; ttlMs?: number; nonces?: QuestionNonces; now?: () => number } = {},
+  ) {
+    this.secret = options.secret === undefined ? randomBytes(32) : toSecret(options.secret);
+    this.ttlMs = options.ttlMs ?? DEFAULT_IN_BAND_TTL_MS;
+    this.nonces = options.nonces ?? new ProcessNonces();
+    this.now = options.now ?? Date.now;
+  }
+
+  async issue(
+    binding: ConfirmationBinding,
+    outTradeNo: string,
+  ): Promise<{ state: string; expires_at: string }> {
+    const expiresAt = this.now() + this.ttlMs;
+    const payload = {
+      n: randomBytes(NONCE_BYTES).toString('base64url'),
+      e: expiresAt,
+      b: bindingDigest(binding).toString('base64url'),
+      o: outTradeNo,
+    };
+    await this.nonces.issue(payload.n, new Date(expiresAt));
+    const encoded = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
+    return {
+      state: `${IN_BAND_PREFIX}${encoded}.${this.mac(encoded).toString('base64url')}`,
+      expires_at: new Date(expiresAt).toISOString(),
+    };
+  }
+
+  /** Verifies a returned state against the repeated call's own action and uses it up. */
+  async redeem(state: string, binding: ConfirmationBinding): Promise<InBandRedeemResult> {
+    const payload = this.verified(state);
+    if (!payload)
+      return inBandRefusal('foreign', 'The answer came back with request state this server did not issue.');
+    const now = this.now();
+    if (now >= payload.e) return inBandRefusal('expired', 'The question expired before it was answered.');
+    if (!constantTimeEqual(Buffer.from(payload.b, 'base64url'), bindingDigest(binding)))
+      return inBandRefusal('mismatch', 'The answer is for a different action than the one asked about.');
+    if (!(await this.nonces.claim(payload.n, new Date(now))))
+      return inBandRefusal('reused', 'This question was already answered once; each answer counts once.');
+    return { ok: true };
+  }
+
+  private verified(state: string): InBandPayload | undefined {
+    const split = splitInBandState(state);
+    if (!split) return undefined;
+    const expected = Buffer.from(this.mac(split.encoded).toString('base64url'), 'utf8');
+    if (!constantTimeEqual(Buffer.from(split.signature, 'utf8'), expected)) return undefined;
+    return split.payload;
+  }
+
+  private mac(encoded: string): Buffer {
+    return createHmac('sha256', this.secret).update(IN_BAND_DOMAIN).update(encoded, 'utf8').digest();
+  }
+}
+
+function inBandRefusal(
+  reason: 'foreign' | 'expired' | 'mismatch' | 'reused',
+  message: string,
+): InBandRedeemResult {
+  return { ok: false, reason, message };
+}

@@ -62,9 +62,9 @@ export interface GuardContext {
 
 /**
  * A 2026-07-28 request's confirmation state. `ask`: the client declared form elicitation, so a
- * confirmation is asked in the answer (the bound token travels in the request state); `answered`:
- * the call came back with the person's answer and that token; `unsupported`: only the token
- * round trip is possible.
+ * confirmation is asked in the answer (a server-signed question state travels in the request
+ * state); `answered`: the call came back with the person's answer and that state; `unsupported`:
+ * only the token round trip is possible.
  */
 export type InBandConfirmation =
   | { readonly kind: 'unsupported' }
@@ -72,9 +72,20 @@ export type InBandConfirmation =
   | {
       readonly kind: 'answered';
       readonly answer: 'approved' | 'declined' | 'cancelled';
-      /** The confirmation token echoed back in the request state: untrusted until redeemed. */
-      readonly token: string;
+      /** The request state echoed back: untrusted until the guard redeems it for this exact action. */
+      readonly state: string;
     };
+
+/**
+ * How a write was approved, as the ledger records it, from weakest to strongest proof:
+ * - `agent-token`: a bound token relayed by the agent; proves the exact action was prepared and
+ *   repeated, not that a person saw it (the agent holds the token);
+ * - `client-elicitation`: the MCP client said its person accepted (form elicitation, pushed or
+ *   in-band); the client's word, bound to the question this server asked;
+ * - `operator`: this server verified the operator's passkey (or operator secret) on its own
+ *   approval page; nothing the agent holds can produce it.
+ */
+export type ApprovalKind = 'agent-token' | 'client-elicitation' | 'operator';
 
 /** What an execution (or a later query) established, in the terms the ledger records. */
 export interface ExecutionReport {
@@ -100,8 +111,8 @@ export type GuardOutcome<T> =
   | {
       readonly kind: 'executed';
       readonly value: T;
-      /** How a person approved it, when a confirmation was required. */
-      readonly approval?: 'token' | 'elicitation';
+      /** How it was approved, when a confirmation was required. */
+      readonly approval?: ApprovalKind;
     }
   | {
       /**
@@ -115,12 +126,19 @@ export type GuardOutcome<T> =
     }
   | {
       readonly kind: 'confirmation_required';
+      /**
+       * What comes back with the repeated call: a bound confirmation token; with `askInBand`, the
+       * question's signed request state; with `approvalUrl`, the operator approval's reference,
+       * which is redeemable only once the operator approved on that page.
+       */
       readonly token: string;
       readonly summary: string;
       /** ISO 8601. */
       readonly expires_at: string;
       /** Ask the person in this call's answer (GuardContext.inBand `ask`) rather than return the token. */
       readonly askInBand?: boolean;
+      /** Operator approval: the page the person opens to approve (the agent relays it). */
+      readonly approvalUrl?: string;
     }
   | { readonly kind: 'refused'; readonly reason: string; readonly next_action: string };
 
@@ -158,6 +176,18 @@ export interface HumanApproval {
     ctx: GuardContext,
     signal?: AbortSignal,
   ): Promise<'approved' | 'declined' | 'cancelled' | 'unavailable'>;
+  /** Whether the client declared URL-mode elicitation (it can open a page for its person). */
+  canOpenUrl?(): boolean;
+  /**
+   * Asks the client to show its person `url` (URL-mode elicitation). `opened` means the person
+   * agreed to go there, nothing more: the approval itself is decided on the page.
+   */
+  openUrl?(
+    message: string,
+    url: string,
+    ctx: GuardContext,
+    signal?: AbortSignal,
+  ): Promise<'opened' | 'declined' | 'cancelled' | 'unavailable'>;
 }
 
 export interface MoneyGuard {

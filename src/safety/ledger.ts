@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { formatQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
 import { NORMALISED_STATUSES } from '../qfpay/types.js';
+import type { ApprovalKind } from './guard.js';
 import { canonicalJson } from './idempotency.js';
 import { LedgerIndex } from './ledger-index.js';
 import { cleanRecordedText, maskAppcode, maskAuthCode } from './sanitize.js';
@@ -84,7 +85,11 @@ export interface LedgerRecord {
   readonly fingerprint?: string;
   /** Intent only: who asked (session or client id), when the transport knows. */
   readonly caller?: string;
-  /** Intent only: how a person approved it (`token`, `elicitation`), when a confirmation was required. */
+  /**
+   * Intent only: how it was approved, when a confirmation was required: `agent-token`,
+   * `client-elicitation` or `operator` (see ApprovalKind; records written before these names say
+   * `token` or `elicitation`, read through approvalKindOf).
+   */
   readonly approval?: string;
   readonly syssn?: string;
   /** Refunds and cancellations: the original payment's syssn. */
@@ -101,6 +106,15 @@ export interface LedgerRecord {
   readonly hash: string;
 }
 
+/** A recorded `approval` in today's terms: records written before the rename say `token`/`elicitation`. */
+export function approvalKindOf(recorded: string | undefined): ApprovalKind | undefined {
+  if (recorded === 'token') return 'agent-token';
+  if (recorded === 'elicitation') return 'client-elicitation';
+  if (recorded === 'agent-token' || recorded === 'client-elicitation' || recorded === 'operator')
+    return recorded;
+  return undefined;
+}
+
 export interface IntentInput {
   readonly environment: string;
   readonly merchant: { readonly appcode: string; readonly mchid?: string };
@@ -113,7 +127,7 @@ export interface IntentInput {
   readonly orig_syssn?: string;
   readonly fingerprint?: string;
   readonly caller?: string;
-  readonly approval?: 'token' | 'elicitation';
+  readonly approval?: ApprovalKind;
 }
 
 export interface OutcomeInput {
@@ -449,7 +463,7 @@ const intentInputSchema = z.object({
   orig_syssn: z.string().min(1).max(64).optional(),
   fingerprint: z.string().min(1).max(128).optional(),
   caller: z.string().max(256).optional(),
-  approval: z.enum(['token', 'elicitation']).optional(),
+  approval: z.enum(['agent-token', 'client-elicitation', 'operator']).optional(),
 });
 
 const outcomeInputSchema = z.object({

@@ -14,11 +14,13 @@ import { resolveAuditLogPath } from './state-dir.js';
  * | Variable | Meaning |
  * |---|---|
  * | `QFPAY_ALLOW_PROD_WRITES` | `1`/`true` (or `--allow-prod-writes`) enables money-moving calls in prod |
- * | `QFPAY_CONFIRM` | `prod` (default): bound confirmation for prod writes; `always`: for every environment. It cannot be switched off. |
+ * | `QFPAY_CONFIRM` | `real-money` (default): bound confirmation for writes in prod and test (both move real money); `prod`: production only; `always`: every environment. Production cannot be switched off. |
  * | `QFPAY_MAX_TXAMT` | per-transaction caps, `HKD:500000,USD:50000` (minor units) |
  * | `QFPAY_DAILY_LIMIT` | per-day caps (UTC+8 calendar day), same format; payments and refunds counted separately |
  * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes that `notify_url`/`return_url` must start with |
  * | `QFPAY_CONFIRM_SECRET` | HMAC secret for confirmation tokens, ≥ 32 bytes as hex or base64 |
+ * | `QFPAY_APPROVAL` | `operator`: confirmations only by the operator on this server's approval page; `agent`: tokens and client elicitation. Default: `operator` in prod once `QFPAY_OPERATOR_SECRET` is set, else `agent` |
+ * | `QFPAY_OPERATOR_SECRET` | enrols operator passkeys and is the approval page's fallback proof; ≥ 20 characters |
  * | `QFPAY_AUDIT_LOG` | ledger file (default `<state dir>/audit-<env>.jsonl`) |
  *
  * Caps fail closed: once a cap variable lists any currency, a currency it does not list is refused
@@ -27,7 +29,7 @@ import { resolveAuditLogPath } from './state-dir.js';
  */
 export interface MoneyPolicy {
   readonly allowProdWrites: boolean;
-  readonly confirm: 'prod' | 'always';
+  readonly confirm: ConfirmMode;
   /** Per transaction, minor units, by currency. */
   readonly maxTxamt: ReadonlyMap<string, number>;
   /** Per UTC+8 day, minor units, by currency; payments and refunds are counted separately. */
@@ -40,8 +42,19 @@ export interface MoneyPolicy {
    */
   readonly allowLoopbackUrls: boolean;
   readonly confirmSecret?: Buffer;
+  /** Who may confirm: the agent's channel (tokens, client elicitation) or only the operator's page. */
+  readonly approval: ApprovalMode;
+  /** QFPAY_OPERATOR_SECRET (set whenever `approval` is operator). */
+  readonly operatorSecret?: string;
   readonly auditLogPath: string;
 }
+
+export type ApprovalMode = 'agent' | 'operator';
+
+export const MIN_OPERATOR_SECRET_LENGTH = 20;
+
+/** Which environments need a bound confirmation (QFPAY_CONFIRM). */
+export type ConfirmMode = 'real-money' | 'prod' | 'always';
 
 export type PolicyCheck =
   { readonly ok: true } | { readonly ok: false; readonly message: string; readonly next_action: string };
@@ -52,6 +65,7 @@ export function loadMoneyPolicy(
   overrides: { readonly allowProdWrites?: boolean } = {},
 ): MoneyPolicy {
   const confirmSecret = parseConfirmSecret(readVariable(env, 'QFPAY_CONFIRM_SECRET'));
+  const operatorSecret = parseOperatorSecret(readVariable(env, 'QFPAY_OPERATOR_SECRET'));
   return {
     allowProdWrites: overrides.allowProdWrites ?? readBoolean(env, 'QFPAY_ALLOW_PROD_WRITES', false),
     confirm: parseConfirmMode(readVariable(env, 'QFPAY_CONFIRM')),
@@ -60,23 +74,75 @@ export function loadMoneyPolicy(
     allowedUrlPrefixes: parseUrlPrefixes(readVariable(env, 'QFPAY_ALLOWED_URLS')),
     allowLoopbackUrls: environment === 'local',
     ...(confirmSecret ? { confirmSecret } : {}),
+    approval: parseApprovalMode(readVariable(env, 'QFPAY_APPROVAL'), environment, operatorSecret),
+    ...(operatorSecret ? { operatorSecret } : {}),
     auditLogPath: resolveAuditLogPath(environment, { env }),
   };
 }
 
-/** Whether a write in `environment` needs a bound confirmation under this policy. */
-export function confirmationRequired(policy: MoneyPolicy, environment: EnvironmentName): boolean {
-  return policy.confirm === 'always' || environment === 'prod';
+/**
+ * QFPAY_APPROVAL. Unset: operator approval for production once the operator configured it (a
+ * secret is set), because nothing else proves that a person, not the agent, approved a real
+ * payment; the agent's channel otherwise.
+ */
+function parseApprovalMode(
+  raw: string | undefined,
+  environment: EnvironmentName,
+  operatorSecret: string | undefined,
+): ApprovalMode {
+  if (raw === undefined) return environment === 'prod' && operatorSecret ? 'operator' : 'agent';
+  const lower = raw.toLowerCase();
+  if (lower !== 'operator' && lower !== 'agent')
+    throw new QfpayConfigError(
+      'QFPAY_APPROVAL',
+      'must be operator or agent',
+      'Set QFPAY_APPROVAL=operator to have the operator approve each confirmation on this server’s page (passkey or operator secret), or agent for confirmation tokens and client elicitation.',
+    );
+  if (lower === 'operator' && !operatorSecret)
+    throw new QfpayConfigError(
+      'QFPAY_OPERATOR_SECRET',
+      'is required when QFPAY_APPROVAL=operator',
+      'Generate one with `openssl rand -hex 32` and set QFPAY_OPERATOR_SECRET in the server’s environment (never in a file the agent can read); it enrols your passkey and is the fallback on the approval page.',
+    );
+  return lower;
 }
 
-function parseConfirmMode(raw: string | undefined): 'prod' | 'always' {
-  if (raw === undefined) return 'prod';
+function parseOperatorSecret(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (raw.length < MIN_OPERATOR_SECRET_LENGTH || [...raw].every((c) => c === raw[0]))
+    throw new QfpayConfigError(
+      'QFPAY_OPERATOR_SECRET',
+      `is shorter than ${MIN_OPERATOR_SECRET_LENGTH} characters or one character repeated`,
+      'Generate one with `openssl rand -hex 32` and set QFPAY_OPERATOR_SECRET to it.',
+    );
+  return raw;
+}
+
+/**
+ * Whether a write in `environment` needs a bound confirmation under this policy. The environment
+ * is never laxer than the host requests go to (loadConfig refuses that at start), so this follows
+ * the destination. `test` moves real wallet money, so it is confirmed unless the operator chose
+ * QFPAY_CONFIRM=prod.
+ */
+export function confirmationRequired(policy: MoneyPolicy, environment: EnvironmentName): boolean {
+  switch (policy.confirm) {
+    case 'always':
+      return true;
+    case 'real-money':
+      return environment === 'prod' || environment === 'test';
+    case 'prod':
+      return environment === 'prod';
+  }
+}
+
+function parseConfirmMode(raw: string | undefined): ConfirmMode {
+  if (raw === undefined) return 'real-money';
   const lower = raw.toLowerCase();
-  if (lower === 'prod' || lower === 'always') return lower;
+  if (lower === 'real-money' || lower === 'prod' || lower === 'always') return lower;
   throw new QfpayConfigError(
     'QFPAY_CONFIRM',
-    'must be prod or always',
-    'Set QFPAY_CONFIRM=always to require confirmation in every environment, or unset it (production writes always need confirmation; this cannot be turned off).',
+    'must be real-money, prod or always',
+    'Unset QFPAY_CONFIRM for the default (real-money: writes in test and prod need confirmation), set it to always for every environment, or to prod to confirm production only (production writes always need confirmation; this cannot be turned off).',
   );
 }
 

@@ -15,8 +15,10 @@ import {
 import { observe } from '../qfpay/reconcile.js';
 import { parseQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
-import type { ConfirmationBinding, ConfirmationTokens } from './confirmation.js';
+import { type ConfirmationBinding, type ConfirmationTokens, InBandQuestions } from './confirmation.js';
+import type { OperatorApprovals, OperatorRedemption } from './operator-approval.js';
 import {
+  type ApprovalKind,
   type AuditView,
   type ExecutionReport,
   type GuardContext,
@@ -34,7 +36,13 @@ import {
   type WriteToolName,
 } from './guard.js';
 import { fingerprintParams } from './idempotency.js';
-import { LedgerError, type LedgerRecord, merchantFingerprint, type MoneyActionKind } from './ledger.js';
+import {
+  approvalKindOf,
+  LedgerError,
+  type LedgerRecord,
+  merchantFingerprint,
+  type MoneyActionKind,
+} from './ledger.js';
 import type {
   AdmissionRefusal,
   AdmissionTotals,
@@ -97,6 +105,10 @@ export interface SafeGuardOptions {
   /** The money-state store; when it cannot record, every write is refused (fail closed). */
   readonly store: MoneyStore;
   readonly tokens: ConfirmationTokens;
+  /** Questions asked in 2026-07-28 answers; default: signed with a per-process key, nonces in memory. */
+  readonly inBand?: InBandQuestions;
+  /** Set: every confirmation is the operator's, on the approval page (QFPAY_APPROVAL=operator). */
+  readonly operator?: OperatorApprovals;
   readonly log: (line: string) => void;
   /** Clock for reconciliation deadlines (tests); record times come from the store's clock. */
   readonly now?: () => Date;
@@ -154,6 +166,32 @@ export function intentFingerprint(intent: WriteIntent): string {
 const CONFLICT_NEXT_ACTION =
   'Nothing was sent to QFPay. To retry the earlier request, repeat it with exactly the same parameters; for a different request, use a new out_trade_no.';
 
+/** The confirmation/approval step's verdict; `waited` means time passed while a person decided. */
+type Confirmation =
+  | { readonly kind: 'approved'; readonly via: ApprovalKind; readonly waited: boolean }
+  | { readonly kind: 'stop'; readonly outcome: GuardOutcome<never> };
+
+function stop(outcome: GuardOutcome<never>): Confirmation {
+  return { kind: 'stop', outcome };
+}
+
+function cancelledWhileAsking(): GuardOutcome<never> {
+  return refused(
+    'The request was cancelled while the person was being asked; nothing was sent.',
+    'Nothing was sent to QFPay. Call again if the action is still wanted.',
+  );
+}
+
+const OPERATOR_REFUSALS: Readonly<Record<Exclude<OperatorRedemption, { ok: true }>['reason'], string>> = {
+  malformed: 'confirmation_token is not an approval reference this server hands out.',
+  unknown: 'this server has no such approval.',
+  pending: 'the operator has not decided yet.',
+  declined: 'the operator declined it.',
+  expired: 'it expired before it was approved and used.',
+  mismatch: 'it was approved for a different action (tool, environment, merchant or a parameter differs).',
+  reused: 'it was already used; each approval moves money once.',
+};
+
 /** What recording a notification did. */
 export type NotificationNote = 'recorded' | 'duplicate' | 'unknown_order';
 
@@ -164,10 +202,12 @@ export class SafeGuard implements MoneyGuard {
   /** intent_id → the answer this process got, so a replay of its own execution can show it. */
   private readonly values = new Map<string, unknown>();
   private readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private readonly inBand: InBandQuestions;
   private closed = false;
 
   constructor(private readonly options: SafeGuardOptions) {
     this.scope = { environment: options.environment, merchant: merchantFingerprint(options.merchant) };
+    this.inBand = options.inBand ?? new InBandQuestions();
     this.now = options.now ?? (() => new Date());
   }
 
@@ -352,20 +392,17 @@ export class SafeGuard implements MoneyGuard {
     const problem = this.policyProblem(intent);
     if (problem) return problem;
 
-    let approvedBy: 'token' | 'elicitation' | undefined;
+    // ---- confirmation/approval step (README "Safety model") ----
+    let approvedBy: ApprovalKind | undefined;
     if (confirmationRequired(this.options.policy, intent.environment)) {
-      const confirmation =
-        ctx.inBand?.kind === 'answered'
-          ? await this.answeredInBand(intent, ctx.inBand)
-          : confirmationToken !== undefined
-            ? await this.redeem(intent, confirmationToken, 'token')
-            : await this.askOrIssue(intent, ctx, approval, options.signal);
+      const confirmation = await this.confirm(intent, confirmationToken, ctx, approval, options.signal);
       if (confirmation.kind !== 'approved') return confirmation.outcome;
       approvedBy = confirmation.via;
-      // Time passed while the person decided: the same action may have run meanwhile.
+      // Time may have passed while the person decided: the same action may have run meanwhile.
       const meanwhile = await this.earlierUse<T>(key, fingerprint, options.signal);
       if (meanwhile) return meanwhile;
     }
+    // ---- end of the confirmation/approval step ----
 
     // From this check to registering the execution there is no await: identical calls of this
     // process see each other and share one execution.
@@ -420,7 +457,7 @@ export class SafeGuard implements MoneyGuard {
     ctx: GuardContext,
     execute: () => Promise<T>,
     options: RunOptions<T>,
-    approvedBy: 'token' | 'elicitation' | undefined,
+    approvedBy: ApprovalKind | undefined,
   ): Promise<GuardOutcome<T>> {
     let admission: WriteAdmissionResult;
     try {
@@ -578,44 +615,69 @@ export class SafeGuard implements MoneyGuard {
     if (this.values.size > KEPT_VALUES) this.values.delete(this.values.keys().next().value as string);
   }
 
+  // ---- confirmation/approval step -------------------------------------------------------------
+
   /**
-   * A 2026-07-28 call repeated with the person's answer. Their approval counts only through the
-   * token the request state carried back: it is redeemed against this call's own parameters, so
-   * altered state, a different action, an expired or a reused question all execute nothing.
+   * Who may approve: with operator approval configured, only the operator's page (anything the
+   * agent or its client says is ignored); otherwise an in-band answer to a question this server
+   * asked, a relayed token, or a pushed elicitation, in that order.
+   */
+  private async confirm(
+    intent: WriteIntent,
+    confirmationToken: string | undefined,
+    ctx: GuardContext,
+    approval: HumanApproval | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Confirmation> {
+    if (this.options.operator)
+      return this.operatorConfirmation(intent, confirmationToken, ctx, approval, signal);
+    if (ctx.inBand?.kind === 'answered') return this.answeredInBand(intent, ctx.inBand);
+    if (confirmationToken !== undefined) return this.redeemToken(intent, confirmationToken);
+    return this.askOrIssue(intent, ctx, approval, signal);
+  }
+
+  /**
+   * A 2026-07-28 call repeated with the person's answer. It counts only through the request state
+   * this server issued for the question: signed, bound to this exact action, unexpired, unused.
+   * A relayed confirmation token, altered state or another action's question executes nothing.
    */
   private async answeredInBand(
     intent: WriteIntent,
     inBand: Extract<InBandConfirmation, { kind: 'answered' }>,
-  ): Promise<{ kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
-    if (inBand.answer !== 'approved')
-      return { kind: 'stop', outcome: this.personSaidNo(intent, inBand.answer) };
-    return this.redeem(intent, inBand.token, 'elicitation');
+  ): Promise<Confirmation> {
+    const result = await this.inBand.redeem(inBand.state, binding(intent));
+    if (!result.ok) {
+      this.options.log(
+        `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: in-band answer refused (${result.reason})`,
+      );
+      return stop(
+        refused(
+          `The answer was refused: ${result.message}`,
+          `Nothing was sent to QFPay. Call ${intent.tool} again without request state if the action is still wanted: the person is asked afresh.`,
+        ),
+      );
+    }
+    if (inBand.answer !== 'approved') return stop(this.personSaidNo(intent, inBand.answer));
+    return { kind: 'approved', via: 'client-elicitation', waited: false };
   }
 
-  private async redeem<Via extends 'token' | 'elicitation'>(
-    intent: WriteIntent,
-    token: string,
-    via: Via,
-  ): Promise<{ kind: 'approved'; via: Via } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
+  private async redeemToken(intent: WriteIntent, token: string): Promise<Confirmation> {
     let result;
     try {
       result = await this.options.tokens.redeem(token, binding(intent));
     } catch (error) {
-      return { kind: 'stop', outcome: ledgerRefusal(error) };
+      return stop(ledgerRefusal(error));
     }
-    if (result.ok) return { kind: 'approved', via };
+    if (result.ok) return { kind: 'approved', via: 'agent-token', waited: false };
     this.options.log(
-      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: confirmation refused (${result.reason}, ${via})`,
+      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: confirmation refused (${result.reason}, token)`,
     );
-    return {
-      kind: 'stop',
-      outcome: refused(
+    return stop(
+      refused(
         `The confirmation was refused: ${result.message}`,
-        via === 'token'
-          ? `Nothing was sent to QFPay. Call ${intent.tool} again WITHOUT confirmation_token to get a fresh summary and token, show the summary to the person, and repeat the call with exactly the same arguments and the new token once they approve.`
-          : `Nothing was sent to QFPay. Call ${intent.tool} again if the action is still wanted: the person is asked afresh.`,
+        `Nothing was sent to QFPay. Call ${intent.tool} again WITHOUT confirmation_token to get a fresh summary and token, show the summary to the person, and repeat the call with exactly the same arguments and the new token once they approve.`,
       ),
-    };
+    );
   }
 
   private personSaidNo(intent: WriteIntent, answer: 'declined' | 'cancelled'): GuardOutcome<never> {
@@ -633,38 +695,103 @@ export class SafeGuard implements MoneyGuard {
     ctx: GuardContext,
     approval: HumanApproval | undefined,
     signal: AbortSignal | undefined,
-  ): Promise<{ kind: 'approved'; via: 'elicitation' } | { kind: 'stop'; outcome: GuardOutcome<never> }> {
+  ): Promise<Confirmation> {
     const summary = confirmationSummary(intent);
     // A 2026-07-28 request has no channel for a pushed question: it is asked in the answer instead.
+    if (ctx.inBand?.kind === 'ask') {
+      const question = await this.inBand.issue(binding(intent), intent.out_trade_no);
+      return stop({
+        kind: 'confirmation_required',
+        token: question.state,
+        summary,
+        expires_at: question.expires_at,
+        askInBand: true,
+      });
+    }
     if (ctx.inBand === undefined && approval?.canAsk()) {
       const answer = await approval.ask(summary, ctx, signal);
       // An approval that arrives after the caller gave up must not move money nobody will hear of.
-      if (answer === 'approved' && !signal?.aborted) return { kind: 'approved', via: 'elicitation' };
-      if (answer === 'approved' || signal?.aborted) {
-        return {
-          kind: 'stop',
-          outcome: refused(
-            'The request was cancelled while the person was being asked; nothing was sent.',
-            'Nothing was sent to QFPay. Call again if the action is still wanted.',
-          ),
-        };
-      }
-      if (answer === 'declined' || answer === 'cancelled') {
-        return { kind: 'stop', outcome: this.personSaidNo(intent, answer) };
-      }
+      if (answer === 'approved' && !signal?.aborted)
+        return { kind: 'approved', via: 'client-elicitation', waited: true };
+      if (answer === 'approved' || signal?.aborted) return stop(cancelledWhileAsking());
+      if (answer === 'declined' || answer === 'cancelled') return stop(this.personSaidNo(intent, answer));
     }
     const issued = this.options.tokens.issue(binding(intent));
-    return {
-      kind: 'stop',
-      outcome: {
-        kind: 'confirmation_required',
-        token: issued.token,
-        summary,
-        expires_at: issued.expires_at,
-        ...(ctx.inBand?.kind === 'ask' ? { askInBand: true } : {}),
-      },
-    };
+    return stop({
+      kind: 'confirmation_required',
+      token: issued.token,
+      summary,
+      expires_at: issued.expires_at,
+    });
   }
+
+  /**
+   * Operator approval. A reference sent back is redeemed in the store (approved → redeemed, for
+   * this action only, once, before expiry). Without one, a pending approval is opened; when the
+   * client can open URLs the person is sent to the page and the call waits for the decision,
+   * otherwise the agent gets the page's address to relay and the reference to come back with.
+   */
+  private async operatorConfirmation(
+    intent: WriteIntent,
+    reference: string | undefined,
+    ctx: GuardContext,
+    approval: HumanApproval | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Confirmation> {
+    const operator = this.options.operator as OperatorApprovals;
+    if (reference !== undefined) return this.redeemOperator(operator, intent, reference, false);
+    const opened = await operator.open(binding(intent), confirmationSummary(intent));
+    const waiting = stop({
+      kind: 'confirmation_required',
+      token: opened.reference,
+      summary: confirmationSummary(intent),
+      expires_at: opened.expiresAt,
+      approvalUrl: opened.url,
+    });
+    if (ctx.inBand !== undefined || !approval?.canOpenUrl?.() || !approval.openUrl) return waiting;
+    const answer = await approval.openUrl(
+      `Approve on the server's own page: ${intent.summary}`,
+      opened.url,
+      ctx,
+      signal,
+    );
+    if (answer === 'declined' || answer === 'cancelled') return stop(this.personSaidNo(intent, answer));
+    if (answer !== 'opened') return waiting;
+    await operator.waitForDecision(opened.id, signal);
+    if (signal?.aborted) return stop(cancelledWhileAsking());
+    return this.redeemOperator(operator, intent, opened.reference, true);
+  }
+
+  private async redeemOperator(
+    operator: OperatorApprovals,
+    intent: WriteIntent,
+    reference: string,
+    waited: boolean,
+  ): Promise<Confirmation> {
+    const result = await operator.redeem(reference, binding(intent));
+    if (result.ok) return { kind: 'approved', via: 'operator', waited };
+    this.options.log(
+      `qfpay-mcp: ${intent.tool} ${intent.out_trade_no}: operator approval refused (${result.reason})`,
+    );
+    const id = operator.idOf(reference);
+    if (result.reason === 'pending' && id) {
+      const url = await operator.urlFor(id);
+      return stop(
+        refused(
+          `The operator has not approved this yet: ${intent.summary}`,
+          `Nothing was sent to QFPay. Ask the person to open ${url} and approve it there, then call ${intent.tool} again with exactly the same arguments and the same confirmation_token.`,
+        ),
+      );
+    }
+    return stop(
+      refused(
+        `The operator approval was refused: ${OPERATOR_REFUSALS[result.reason]}`,
+        `Nothing was sent to QFPay. Call ${intent.tool} again WITHOUT confirmation_token if the action is still wanted: a new approval page is opened for the person.`,
+      ),
+    );
+  }
+
+  // ---- end of the confirmation/approval step ---------------------------------------------------
 
   /**
    * URL allow-list, card numbers in free text, the per-transaction cap; undefined when the intent
@@ -879,7 +1006,7 @@ function auditLine(record: LedgerRecord): Readonly<Record<string, unknown>> {
     ...(record.orig_syssn ? { orig_syssn: record.orig_syssn } : {}),
     ...(record.respcd ? { respcd: record.respcd } : {}),
     ...(record.message ? { message: record.message } : {}),
-    ...(record.approval ? { approval: record.approval } : {}),
+    ...(record.approval ? { approval: approvalKindOf(record.approval) ?? record.approval } : {}),
     ...(record.processed === false ? { processed: false } : {}),
     ...(record.params ? { params: record.params } : {}),
   };

@@ -103,7 +103,9 @@ export type Caller = AuthInfo | undefined;
  * - `none`: the route authenticates by its own means (a signed QFPay notification, a one-time link).
  */
 export interface HttpRoute {
+  /** The exact path served; with `prefix`, also every path below it (`/approve/…`). */
   readonly path: string;
+  readonly prefix?: boolean;
   readonly methods: readonly string[];
   readonly bearer: 'required' | 'optional' | 'none';
   handle(req: IncomingMessage, res: ServerResponse, caller: Caller): void | Promise<void>;
@@ -357,6 +359,13 @@ function buildRouteTable(routes: readonly HttpRoute[]): Map<string, HttpRoute> {
   return table;
 }
 
+/** The route whose `prefix` path contains `pathname` (the operator approval page's `/approve/<id>/…`). */
+function prefixRoute(routes: ReadonlyMap<string, HttpRoute>, pathname: string): HttpRoute | undefined {
+  for (const route of routes.values())
+    if (route.prefix && pathname.startsWith(`${route.path}/`)) return route;
+  return undefined;
+}
+
 type NodeRequestWithAuth = IncomingMessage & { auth?: AuthInfo };
 
 /** Header-only checks first, so nothing unauthenticated or oversized is ever buffered. */
@@ -371,7 +380,7 @@ async function handleNodeRequest(
   if (!originVerdict.ok) return sendJsonRpcError(res, originVerdict.status, -32000, originVerdict.message);
 
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const route = gate.routes.get(url.pathname);
+  const route = gate.routes.get(url.pathname) ?? prefixRoute(gate.routes, url.pathname);
   if (!route) return sendJsonRpcError(res, 404, -32000, `Not found: the MCP endpoint is ${MCP_PATH}.`);
   if (!route.methods.includes(req.method ?? '')) {
     res.setHeader('Allow', route.methods.join(', '));

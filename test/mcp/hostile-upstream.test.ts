@@ -143,6 +143,8 @@ async function session(extra: Record<string, string> = {}) {
   const runtime = await createRuntime({
     env: {
       QFPAY_ENV: 'test',
+      // test confirms writes by default; this suite is about answers, not confirmations.
+      QFPAY_CONFIRM: 'prod',
       QFPAY_BASE_URL: baseUrl,
       QFPAY_APPCODE: APPCODE,
       QFPAY_KEY: KEY,

@@ -74,7 +74,7 @@ describe('a client that supports form elicitation', () => {
       expect(prompt).toContain(String(answer.structured.out_trade_no));
       const intents = (await ledgerRecords(ledger)).filter((r) => r.step === 'intent');
       expect(intents).toHaveLength(1);
-      expect(intents[0]?.approval).toBe('elicitation');
+      expect(intents[0]?.approval).toBe('client-elicitation');
     } finally {
       await session.close();
     }
@@ -265,7 +265,7 @@ describe('over HTTP, per protocol era', () => {
     expect(legacy.toolCalls).toHaveLength(1);
     expect(legacy.toolCalls[0]?.requestState).toBeUndefined();
     const intents = await intentsFor(direct.structured.out_trade_no);
-    expect(intents.map((r) => r.approval)).toEqual(['elicitation']);
+    expect(intents.map((r) => r.approval)).toEqual(['client-elicitation']);
   });
 
   it('2026-07-28 client with form elicitation: asked in the answer, executed exactly once', async () => {
@@ -291,7 +291,7 @@ describe('over HTTP, per protocol era', () => {
 
     const intents = await intentsFor(answer.structured.out_trade_no);
     expect(intents).toHaveLength(1);
-    expect(intents[0]?.approval).toBe('elicitation');
+    expect(intents[0]?.approval).toBe('client-elicitation');
   });
 
   it('2026-07-28: a refund is confirmed the same way and keeps its generated reference', async () => {
@@ -351,21 +351,24 @@ describe('over HTTP, per protocol era', () => {
     });
     expect(confirmed.structured.status).toBe('AWAITING_CUSTOMER');
     expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
-    expect((await intentsFor(viaToken.structured.out_trade_no)).map((r) => r.approval)).toEqual(['token']);
+    expect((await intentsFor(viaToken.structured.out_trade_no)).map((r) => r.approval)).toEqual([
+      'agent-token',
+    ]);
   });
 
   it.each([
     [
       'state pointing at another out_trade_no',
       (state: string): string => {
-        const prefix = state.slice(0, state.lastIndexOf('.') + 1);
-        const body = JSON.parse(Buffer.from(state.slice(prefix.length), 'base64url').toString('utf8')) as {
-          out_trade_no: string;
-        };
-        body.out_trade_no = `${body.out_trade_no}X`;
-        return prefix + Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+        const [prefix, encoded, mac] = [
+          state.slice(0, 'qfpay-inband.v1.'.length),
+          ...state.slice('qfpay-inband.v1.'.length).split('.'),
+        ];
+        const body = JSON.parse(Buffer.from(String(encoded), 'base64url').toString('utf8')) as { o: string };
+        body.o = `${body.o}X`;
+        return `${prefix}${Buffer.from(JSON.stringify(body), 'utf8').toString('base64url')}.${mac}`;
       },
-      /The confirmation was refused/,
+      /The answer was refused: The answer came back with request state this server did not issue/,
     ],
     ['state not issued by this server', (): string => 'forged-state', /was not issued by this server/],
   ])('2026-07-28 tampered request state (%s): refused, nothing sent', async (_label, tamper, reason) => {
@@ -378,6 +381,65 @@ describe('over HTTP, per protocol era', () => {
     expect(answer.text).toMatch(reason);
     expect(answer.text).toMatch(/Nothing was sent to QFPay/);
     expect(modern.asked).toHaveLength(1);
+    expect(simulator.control.requests().length).toBe(before);
+  });
+
+  it('red-team M8: a token from a call that declared no elicitation, sent back as an accepted answer, is refused', async () => {
+    const handedOut: { token?: string } = {};
+    const forging = await connect('auto', undefined, (params) => {
+      // The forger's second call: the token it was handed, dressed up as an answered question.
+      if (handedOut.token === undefined) return;
+      params.requestState = handedOut.token;
+      params.inputResponses = { confirm: APPROVE };
+    });
+    const before = simulator.control.requests().length;
+    const prepared = await call(forging.client, 'create_payment', ARGS);
+    expect(prepared.structured.status).toBe('CONFIRMATION_REQUIRED');
+    handedOut.token = String(prepared.structured.confirmation_token);
+    const forged = await call(forging.client, 'create_payment', {
+      ...ARGS,
+      out_trade_no: prepared.structured.out_trade_no,
+    });
+    expect(forged.isError).toBe(true);
+    expect(forged.text).toMatch(/was not issued by this server/);
+    expect(simulator.control.requests().length).toBe(before);
+    expect(await intentsFor(prepared.structured.out_trade_no)).toEqual([]);
+  });
+
+  it('a question’s request state is not a confirmation token: relayed as one, it is refused', async () => {
+    const relaying = await connect('auto', APPROVE, (params) => {
+      if (typeof params.requestState !== 'string') return;
+      const args = params.arguments as Record<string, unknown>;
+      params.arguments = { ...args, confirmation_token: params.requestState };
+      delete params.requestState;
+      delete params.inputResponses;
+    });
+    const before = simulator.control.requests().length;
+    const answer = await call(relaying.client, 'create_payment', ARGS);
+    expect(answer.isError).toBe(true);
+    expect(answer.text).toMatch(/The confirmation was refused/);
+    expect(simulator.control.requests().length).toBe(before);
+  });
+
+  it('a question is answered once: declined, its state cannot be re-sent as accepted', async () => {
+    let declinedState: string | undefined;
+    let declinedArgs: Record<string, unknown> | undefined;
+    const replaying = await connect('auto', { action: 'decline' }, (params) => {
+      if (declinedState === undefined && typeof params.requestState === 'string') {
+        declinedState = params.requestState;
+        declinedArgs = params.arguments as Record<string, unknown>;
+      } else if (declinedState !== undefined) {
+        params.arguments = declinedArgs;
+        params.requestState = declinedState;
+        params.inputResponses = { confirm: APPROVE };
+      }
+    });
+    const before = simulator.control.requests().length;
+    const declined = await call(replaying.client, 'create_payment', ARGS);
+    expect(declined.text).toMatch(/The person declined/);
+    const replayed = await call(replaying.client, 'create_payment', ARGS);
+    expect(replayed.isError).toBe(true);
+    expect(replayed.text).toMatch(/already answered once/);
     expect(simulator.control.requests().length).toBe(before);
   });
 });

@@ -54,6 +54,9 @@ export function envFor(
     QFPAY_KEY: credential.key,
     ...(credential.mchid ? { QFPAY_MCHID: credential.mchid } : {}),
     QFPAY_AUDIT_LOG: ledgerFile,
+    // Suites about idempotency, caps and refunds use test for its real-money rules other than
+    // confirmation, which prod-confirmation.test.ts covers (test confirms by default).
+    ...(environment === 'test' ? { QFPAY_CONFIRM: 'prod' } : {}),
     ...extra,
   };
 }

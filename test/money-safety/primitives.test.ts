@@ -30,10 +30,12 @@ describe('ledger additions', () => {
     const file = await tempFile('audit.jsonl');
     const ledger = await AuditLedger.open(file, { fsync: false });
     try {
-      const limited = await ledger.recordIntent(paymentIntent({ out_trade_no: 'P-1', approval: 'token' }));
+      const limited = await ledger.recordIntent(
+        paymentIntent({ out_trade_no: 'P-1', approval: 'agent-token' }),
+      );
       const outcome = await ledger.recordOutcome(limited.intent_id, { status: 'FAILED', processed: false });
       expect(outcome.processed).toBe(false);
-      expect(limited.approval).toBe('token');
+      expect(limited.approval).toBe('agent-token');
       const sent = await ledger.recordIntent(paymentIntent({ out_trade_no: 'P-2' }));
       expect(movedNothing(outcome)).toBe(true);
       expect(movedNothing(undefined)).toBe(false);

@@ -199,7 +199,7 @@ describe('production with the gate open: bound confirmation', () => {
     const records = await ledgerRecords(ledgerFile());
     const intents = records.filter((r) => r.step === 'intent' && r.out_trade_no === prepared.out_trade_no);
     expect(intents).toHaveLength(1);
-    expect(intents[0]?.approval).toBe('token');
+    expect(intents[0]?.approval).toBe('agent-token');
   });
 
   it('a token whose execution QFPay never processed cannot be used a second time', async () => {
@@ -341,6 +341,40 @@ describe('QFPAY_CONFIRM=always', () => {
       const first = await call(session.client, 'create_payment', args);
       expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
       expect(String(first.structured.confirmation_summary)).toMatch(/local .*no real money/);
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      const done = await call(session.client, 'create_payment', {
+        ...args,
+        out_trade_no: first.structured.out_trade_no,
+        confirmation_token: first.structured.confirmation_token,
+      });
+      expect(done.structured.status).toBe('AWAITING_CUSTOMER');
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
+describe('test (live testing: real wallets, real money)', () => {
+  it('needs a bound confirmation by default: a write without one sends nothing', async () => {
+    const session = await openSession({
+      env: envFor('test', simulator, credential, path.join(dir.dir, 'test-env.jsonl'), {
+        // envFor opts its other suites out; this one checks the default.
+        QFPAY_CONFIRM: undefined,
+      }),
+    });
+    try {
+      const args = { pay_type: '800101', txamt: 700, txcurrcd: 'HKD' };
+      const before = upstreamCount(simulator, PAYMENT);
+      const first = await call(session.client, 'create_payment', args);
+      expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
+      expect(String(first.structured.confirmation_summary)).toMatch(/test .*REAL MONEY/);
+      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      const withoutToken = await call(session.client, 'create_payment', {
+        ...args,
+        out_trade_no: first.structured.out_trade_no,
+      });
+      expect(withoutToken.structured.status).toBe('CONFIRMATION_REQUIRED');
       expect(upstreamCount(simulator, PAYMENT)).toBe(before);
       const done = await call(session.client, 'create_payment', {
         ...args,

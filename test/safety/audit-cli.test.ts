@@ -86,7 +86,16 @@ describe('qfpay-mcp audit verify', () => {
       QFPAY_APPCODE: 'x',
       QFPAY_KEY: 'y',
     });
-    expect(viaCredentials.code).toBe(0);
+    // Credentials without QFPAY_ENV no longer default to the (card-only) sandbox: the CLI asks.
+    expect(viaCredentials.code).toBe(2);
+    expect(viaCredentials.stderr).toMatch(/QFPAY_ENV/);
+    const viaHost = await run(['verify'], {
+      QFPAY_STATE_DIR: dir,
+      QFPAY_APPCODE: 'x',
+      QFPAY_KEY: 'y',
+      QFPAY_BASE_URL: 'https://openapi-int.qfapi.com',
+    });
+    expect(viaHost.stdout).toContain(`OK ${file}`);
     const local = await run(['verify'], { QFPAY_STATE_DIR: dir });
     expect(local.code).toBe(2);
     expect(local.stderr).toContain(path.join(dir, 'audit-local.jsonl'));

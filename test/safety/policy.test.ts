@@ -26,19 +26,26 @@ function policyError(env: NodeJS.ProcessEnv, environment: 'local' | 'prod' = 'pr
 }
 
 describe('loadMoneyPolicy', () => {
-  it('defaults to no production writes, prod-only confirmation, no caps, no callback URLs', () => {
+  it('defaults to no production writes, confirmation in real-money environments, no caps, no callback URLs', () => {
     const policy = loadMoneyPolicy(STATE, 'prod');
     expect(policy).toEqual({
       allowProdWrites: false,
-      confirm: 'prod',
+      confirm: 'real-money',
       maxTxamt: new Map(),
       dailyLimit: new Map(),
       allowedUrlPrefixes: [],
       allowLoopbackUrls: false,
+      approval: 'agent',
       auditLogPath: path.join('/var/lib/qfpay-test', 'audit-prod.jsonl'),
     });
     expect(confirmationRequired(policy, 'prod')).toBe(true);
+    // test moves real wallet money: confirmed by default too.
+    expect(confirmationRequired(policy, 'test')).toBe(true);
     expect(confirmationRequired(policy, 'sandbox')).toBe(false);
+    expect(confirmationRequired(policy, 'local')).toBe(false);
+    const prodOnly = loadMoneyPolicy({ ...STATE, QFPAY_CONFIRM: 'prod' }, 'test');
+    expect(confirmationRequired(prodOnly, 'test')).toBe(false);
+    expect(confirmationRequired(prodOnly, 'prod')).toBe(true);
     expect(loadMoneyPolicy(STATE, 'local').allowLoopbackUrls).toBe(true);
   });
 

@@ -109,10 +109,10 @@ export interface ToolCall {
   askInBand?(question: InBandQuestion): void;
 }
 
-/** A confirmation to ask within the call's answer; the token and out_trade_no come back as request state. */
+/** A confirmation to ask within the call's answer; `state` (server-signed, naming the out_trade_no) comes back as request state. */
 export interface InBandQuestion {
   readonly summary: string;
-  readonly token: string;
+  readonly state: string;
   readonly out_trade_no: string;
 }
 

@@ -15,7 +15,6 @@ import type { ToolErrorInfo } from '../result-shape.js';
 import {
   approvalQuestion,
   CONFIRM_INPUT_KEY,
-  encodeInBandState,
   type InBandReading,
   readInBandConfirmation,
 } from '../approval.js';
@@ -147,7 +146,7 @@ export function registerToolDefinition(
 function askPerson(question: InBandQuestion): InputRequiredResult {
   return inputRequired({
     inputRequests: { [CONFIRM_INPUT_KEY]: inputRequired.elicit(approvalQuestion(question.summary)) },
-    requestState: encodeInBandState({ token: question.token, out_trade_no: question.out_trade_no }),
+    requestState: question.state,
   });
 }
 
@@ -155,7 +154,7 @@ function askPerson(question: InBandQuestion): InputRequiredResult {
  * The answered round repeats the first round's arguments byte for byte, without the out_trade_no
  * the tool generated then; the request state brings it back so the action is the one the person
  * approved (for every write tool, `out_trade_no` names the reference the action is bound to). A
- * value altered on the way fails the token's binding in the guard: nothing is sent.
+ * value altered on the way fails the state's signature or binding in the guard: nothing is sent.
  */
 function withRestoredReference<Args>(args: Args, inBand: InBandReading): Args {
   const record = args as Record<string, unknown>;

@@ -99,7 +99,7 @@ export async function sendThroughGuard<T, Output>(
       throw refusal(outcome, known);
     case 'confirmation_required': {
       if (outcome.askInBand && call.askInBand) {
-        call.askInBand({ summary: outcome.summary, token: outcome.token, out_trade_no: intent.out_trade_no });
+        call.askInBand({ summary: outcome.summary, state: outcome.token, out_trade_no: intent.out_trade_no });
       }
       // The registration wrapper then answers with the question; the token answer stays the fallback.
       const fields = confirmationFields(outcome, intent.tool, write.repeatHint);
@@ -170,7 +170,9 @@ function confirmationFields(
     confirmation_token: outcome.token,
     confirmation_summary: outcome.summary,
     confirmation_expires_at: outcome.expires_at,
-    next_action: `Nothing was sent to QFPay. Show confirmation_summary to the user and ask for approval. If they approve, call ${toolName} again with exactly the same arguments (${repeatHint}) plus confirmation_token, before ${outcome.expires_at}.`,
+    next_action: outcome.approvalUrl
+      ? `Nothing was sent to QFPay. This server takes approvals only from the operator, on its own page: give the person this link to open and approve there: ${outcome.approvalUrl} . Once they approved, call ${toolName} again with exactly the same arguments (${repeatHint}) plus confirmation_token, before ${outcome.expires_at}. The token approves nothing by itself.`
+      : `Nothing was sent to QFPay. Show confirmation_summary to the user and ask for approval. If they approve, call ${toolName} again with exactly the same arguments (${repeatHint}) plus confirmation_token, before ${outcome.expires_at}.`,
   };
 }
 

@@ -16,7 +16,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     baseUrl: 'https://openapi-int.qfapi.com',
     realMoney: false,
     description:
-      'QFPay integration sandbox. Documented as simulating card payments only; wallet pay types may not be supported.',
+      'QFPay integration sandbox. Documented as simulating card payments only, and this server makes no card payments: wallet flows are tested in test (real wallets) or rehearsed in local.',
   },
   {
     name: 'test',
@@ -24,7 +24,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     baseUrl: 'https://test-openapi-hk.qfapi.com',
     realMoney: true,
     description:
-      'Real payment flow with real wallets; test accounts are not settled. Refund test payments the same day.',
+      'Real payment flow with real wallets and real money; test accounts are not settled. Refund test payments the same day. Writes need a bound confirmation by default.',
   },
   {
     name: 'prod',
@@ -35,6 +35,31 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
       'Real money, settled to the merchant. Writes need --allow-prod-writes and a bound confirmation.',
   },
 ];
+
+/**
+ * What each environment can rehearse, in the words start-up, `doctor` and references/setup.md use
+ * (reference notes §1.1: the sandbox simulates cards only, and this server makes no card payments).
+ */
+export const ENVIRONMENT_CAPABILITIES: Readonly<Record<EnvironmentName, string>> = {
+  local: 'everything, simulated: every tool and flow, customers simulated; no real money',
+  sandbox:
+    'card simulation only; this server makes no card payments, so wallet payments cannot be tested there',
+  test: 'real wallets and real money (test accounts are not settled); refund test payments the same day',
+  prod: 'real money, settled to the merchant',
+};
+
+/**
+ * The hosts QFPay documents for each non-production environment (reference notes §1.1). The money
+ * gate follows the destination: a host listed here is that environment, a loopback host is a
+ * simulator, and every other host is treated as production whatever QFPAY_ENV says.
+ */
+export const NON_PRODUCTION_HOSTS: Readonly<Record<string, Exclude<EnvironmentName, 'local' | 'prod'>>> = {
+  'openapi-int.qfapi.com': 'sandbox',
+  'test-openapi-hk.qfapi.com': 'test',
+};
+
+/** Where requests to a host end up, for the money gate. */
+export type DestinationClass = 'simulator' | 'sandbox' | 'test' | 'production';
 
 export const ENVIRONMENT_NAMES = ENVIRONMENTS.map((e) => e.name) as [EnvironmentName, ...EnvironmentName[]];
 
