@@ -860,7 +860,7 @@ export class SafeGuard implements MoneyGuard {
       rows = await client.findTransaction(
         // The intent's time names the month(s) to search, so a payment lost just before a month
         // ended is found after it (never "not found, create it again").
-        { out_trade_no: intent.out_trade_no, around: new Date(intent.time) },
+        { out_trade_no: intent.out_trade_no },
         {
           signal: AbortSignal.any([
             AbortSignal.timeout(Math.max(1, deadline - this.now().getTime())),
