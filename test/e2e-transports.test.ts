@@ -1,22 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { formatQfpayDateTime } from '../src/qfpay/time.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/index.js';
+import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
 
 /**
  * The agent's whole journey, end to end, through the BUILT command over both real transports:
  * a spawned stdio server and a spawned Streamable HTTP server, each pointed at one simulator
  * (QFPAY_ENV=local + QFPAY_BASE_URL) whose request log witnesses what reached "QFPay".
  */
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
 
 interface Answer {
   isError: boolean;
@@ -36,9 +31,14 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   };
 }
 
+/** Spawned servers get a throw-away HOME, so their ledgers never reach the user's state directory. */
+const home = isolatedHome('e2e');
+afterAll(() => home.remove());
+
 function serverEnv(simulator: RunningSimulator): Record<string, string> {
   return {
     ...getDefaultEnvironment(),
+    ...home.env,
     QFPAY_ENV: 'local',
     QFPAY_BASE_URL: simulator.baseUrl,
   };
@@ -104,7 +104,7 @@ describe.each(TRANSPORTS)('an agent over %s against the simulator', (_name, conn
     simulator.control.requests().filter((entry) => entry.path === `/trade/v1/${path}`).length;
 
   beforeAll(async () => {
-    expect(statSync(CLI).isFile()).toBe(true);
+    assertFreshDist();
     simulator = await startSimulator({ port: 0, quiet: true });
     // QFPay refuses refunds 23:30–00:30 Hong Kong time, and so does the simulator: work at noon.
     simulator.control.setClock({ set: `${formatQfpayDateTime().slice(0, 10)} 12:00:00` });

@@ -14,6 +14,7 @@ import type { QfpayMcpRuntime } from '../src/mcp/runtime.js';
 import { TOOL_REGISTRY } from '../src/mcp/tools/index.js';
 import * as catalog from '../src/qfpay/catalog/index.js';
 import { renderResponseCodes } from '../scripts/gen-references.mjs';
+import { assertFreshDist, CLI, isolatedHome } from './support/dist.js';
 
 /**
  * SKILL.md, references/, mcp.json.example and server.json must be true: every tool, variable,
@@ -102,6 +103,8 @@ const openclaw = (frontmatter.metadata as { openclaw: OpenClawMetadata }).opencl
 let runtime: QfpayMcpRuntime;
 let client: Client;
 let stateDir: string;
+/** Spawned commands get a throw-away HOME as well as a state directory. */
+const home = isolatedHome('skill');
 let liveTools: Array<{ name: string; inputSchema: unknown }>;
 
 beforeAll(async () => {
@@ -119,6 +122,7 @@ afterAll(async () => {
   await client?.close();
   await runtime?.close();
   rmSync(stateDir, { recursive: true, force: true });
+  home.remove();
 });
 
 describe('SKILL.md frontmatter', () => {
@@ -298,8 +302,8 @@ describe('everything the docs name exists', () => {
   });
 
   it('every qfpay-mcp subcommand has a working --help and knows the flags shown with it', () => {
-    const cli = path.join(ROOT, 'dist', 'cli.js');
-    expect(existsSync(cli), 'dist/cli.js: run npm run build first').toBe(true);
+    assertFreshDist();
+    const cli = CLI;
     const commands = new Map<string, Set<string>>();
     for (const file of DOC_FILES) {
       for (const m of read(file).matchAll(
@@ -318,7 +322,7 @@ describe('everything the docs name exists', () => {
     for (const [command, flags] of commands) {
       const run = spawnSync(process.execPath, [cli, ...command.split(' '), '--help'], {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
+        env: { ...home.env, QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
         timeout: 20_000,
       });
       expect(run.status, `qfpay-mcp ${command} --help: ${run.stderr}`).toBe(0);
@@ -500,8 +504,8 @@ describe('client configuration files', () => {
     // npx would fetch the published package; the built CLI of this checkout stands in for it.
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [path.join(ROOT, 'dist', 'cli.js')],
-      env: { ...getDefaultEnvironment(), ...entry.env, QFPAY_STATE_DIR: stateDir },
+      args: [CLI],
+      env: { ...getDefaultEnvironment(), ...home.env, ...entry.env, QFPAY_STATE_DIR: stateDir },
       stderr: 'pipe',
     });
     const stdioClient = new Client({ name: 'skill-config-test', version: '1.0.0' });
