@@ -9,6 +9,7 @@ import {
   QfpayValidationError,
 } from './errors.js';
 import { getMerchantLimiter } from './limiter.js';
+import { OUT_TRADE_NO_EXAMPLE, outTradeNoProblem } from './out-trade-no.js';
 import type { MerchantLimiter } from './limiter.js';
 import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
 import { signatureHeaders, verifyResponseSignature, wireParams } from './signature.js';
@@ -807,10 +808,11 @@ function requireNonEmpty(field: string, value: string | undefined): void {
  */
 function requireReference(field: string, value: string | undefined): void {
   requireNonEmpty(field, value);
-  if (!/^[\x21-\x2b\x2d-\x7e]{1,128}$/.test(value!))
+  const problem = outTradeNoProblem(value!);
+  if (problem)
     throw new QfpayValidationError(
       field,
-      'must be 1–128 printable ASCII characters without spaces or commas',
-      'Use a merchant reference such as order_20250101_0001 (letters, digits, _, | and * are safest).',
+      problem,
+      `Use a merchant reference such as ${OUT_TRADE_NO_EXAMPLE}: the same rule QFPay and the MCP tools apply.`,
     );
 }

@@ -261,7 +261,8 @@ export class IdempotencyRegistry<T, E extends LedgerEntryLike = LedgerEntryLike>
 function conflict<T>(key: string, earlier: string): EarlierDecision<T> {
   return {
     kind: 'conflict',
-    message: `out_trade_no ${key} was already used by ${earlier} with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.`,
+    // The key carries an internal kind prefix ("order:"); the person only knows the number itself.
+    message: `out_trade_no ${key.slice(key.indexOf(':') + 1)} was already used by ${earlier} with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.`,
     next_action: CONFLICT_NEXT_ACTION,
   };
 }

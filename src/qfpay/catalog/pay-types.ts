@@ -99,6 +99,7 @@ interface Declaration {
   /** Defaults to true. */
   readonly apiCreatable?: boolean;
   readonly legacy?: boolean;
+  readonly currencies?: readonly string[];
   /** Only for pre-auth types, whose answer follows the doc's own label rather than the mode. */
   readonly returns?: PayTypeEntry['returns'];
 }
@@ -120,6 +121,7 @@ function declare(d: Declaration): PayTypeEntry {
     optionalFields,
     ...(d.minimumExclusive ? { minimumExclusive: d.minimumExclusive } : {}),
     ...(d.amountRule ? { amountRule: d.amountRule } : {}),
+    ...(d.currencies ? { currencies: d.currencies } : {}),
     supportsExpiredTime: EXPIRED_TIME_TYPES.has(d.payType),
     cancelEndpoint: cancelEndpointFor(d.wallet, d.mode, apiCreatable),
     returns: d.returns ?? returnsFor(d.mode),
@@ -127,6 +129,9 @@ function declare(d: Declaration): PayTypeEntry {
     ...(d.legacy ? { legacy: true } : {}),
   };
 }
+
+/** Pay types QFPay documents for Hong Kong dollars only (PayMe, FPS, Octopus). */
+const HKD_ONLY = ['HKD'] as const;
 
 /** `**` in QFPay's table: the amount must be greater than 1 HKD. */
 const ABOVE_ONE_HKD = {
@@ -285,6 +290,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '805808',
@@ -292,6 +298,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'CPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '805814',
@@ -299,6 +306,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '805812',
@@ -306,6 +314,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '800701',
@@ -341,6 +350,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'FPS',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. Marked *** in QFPay’s table: refunds are not supported, settle returns outside QFPay. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     refundable: false,
   }),
   declare({
@@ -349,6 +359,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '803712',
@@ -356,6 +367,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '803714',
@@ -363,6 +375,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
   }),
   declare({
     payType: '803708',

@@ -41,6 +41,8 @@ export interface PayTypeEntry {
   readonly minimumExclusive?: Readonly<Record<string, number>>;
   /** Human-readable amount rule. */
   readonly amountRule?: string;
+  /** The only currencies QFPay documents for this type; absent when any enabled currency works. */
+  readonly currencies?: readonly string[];
   /** Whether `expired_time` is honoured. */
   readonly supportsExpiredTime: boolean;
   readonly cancelEndpoint: CancelEndpoint;
