@@ -46,7 +46,7 @@ async function transpileGraph(entry: string, outDir: string): Promise<void> {
 }
 
 const WRITER = `
-import { AuditLedger } from './src/mcp/ledger.js';
+import { AuditLedger } from './src/safety/ledger.js';
 const ledger = await AuditLedger.open(process.argv[2], { onWarning: () => {} });
 for (let i = 0; ; i += 1) {
   const out_trade_no = 'P' + process.pid + '-' + i;
@@ -63,7 +63,7 @@ for (let i = 0; ; i += 1) {
 
 beforeAll(async () => {
   ({ dir, cleanup } = await makeTempDir('ledger-crash'));
-  await transpileGraph(path.join(repoRoot, 'src', 'mcp', 'ledger.ts'), dir);
+  await transpileGraph(path.join(repoRoot, 'src', 'safety', 'ledger.ts'), dir);
   await writeFile(path.join(dir, 'package.json'), '{"type":"module"}');
   await symlink(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   await writeFile(path.join(dir, 'writer.mjs'), WRITER);
