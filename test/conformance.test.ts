@@ -109,6 +109,7 @@ beforeAll(async () => {
       '--prefix',
       path.join(work, 'node22'),
       'node@^22',
+      '--prefer-offline',
       '--no-audit',
       '--no-fund',
       '--loglevel=error',

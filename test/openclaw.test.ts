@@ -48,11 +48,24 @@ function toolEnv(): NodeJS.ProcessEnv {
 async function npmInstall(prefix: string, spec: string, env: NodeJS.ProcessEnv): Promise<void> {
   mkdirSync(prefix, { recursive: true });
   try {
-    await run(NPM, ['install', '--prefix', prefix, spec, '--no-audit', '--no-fund', '--loglevel=error'], {
-      env: { ...process.env, ...env },
-      timeout: 240_000,
-      maxBuffer: 32 * 1024 * 1024,
-    });
+    await run(
+      NPM,
+      [
+        'install',
+        '--prefix',
+        prefix,
+        spec,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      {
+        env: { ...process.env, ...env },
+        timeout: 240_000,
+        maxBuffer: 32 * 1024 * 1024,
+      },
+    );
   } catch (error) {
     const failure = error as { stderr?: string; message: string };
     throw new Error(`npm install ${spec} failed:\n${failure.stderr ?? ''}\n${failure.message}`, {

@@ -188,6 +188,32 @@ describe('the installed tarball', () => {
     expect(stdout.trim()).toBe(pkg.version);
   });
 
+  it('installs globally as README shows (npm install -g ./qfpay-mcp-<version>.tgz) and runs as qfpay-mcp', async () => {
+    const prefix = path.join(work, 'global');
+    // --prefix stands in for the user's global folder, so the test never touches the real one.
+    await npm(
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        tarball,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      work,
+    );
+    const bin = path.join(
+      prefix,
+      process.platform === 'win32' ? 'qfpay-mcp.cmd' : path.join('bin', 'qfpay-mcp'),
+    );
+    const { stdout } = await run(bin, ['--version'], { timeout: 60_000 });
+    expect(stdout.trim()).toBe(pkg.version);
+    expect(path.basename(tarball)).toBe(`qfpay-mcp-${pkg.version}.tgz`);
+  });
+
   it('serves tools/list over stdio to the official MCP client', async () => {
     const stateDir = path.join(work, 'state');
     const transport = new StdioClientTransport({

@@ -301,17 +301,17 @@ describe('everything the docs name exists', () => {
     const commands = new Map<string, Set<string>>();
     for (const file of DOC_FILES) {
       for (const m of read(file).matchAll(
-        /qfpay-mcp(?:@[\d.]+)? ((?:[a-z][a-z-]*)(?: (?:verify|list))?)((?: --?[a-z][a-z-]*(?:[ =][^\s`|&;)]+)?)*)/g,
+        /(?:qfpay-mcp(?:@[\d.]+)?|dist\/cli\.js) ((?:[a-z][a-z-]*)(?: (?:verify|list))?)((?: --?[a-z][a-z-]*(?:[ =][^\s`|&;)]+)?)*)/g,
       )) {
         const command = m[1]!;
-        if (!/^(serve|simulator|audit|doctor)( |$)/.test(command)) continue;
+        if (!/^(serve|simulator|audit|doctor|client-config)( |$)/.test(command)) continue;
         const flags = commands.get(command) ?? new Set<string>();
         for (const flag of m[2]!.matchAll(/--([a-z][a-z-]*)/g)) flags.add(flag[1]!);
         commands.set(command, flags);
       }
     }
     expect([...commands.keys()].sort()).toEqual(
-      expect.arrayContaining(['audit list', 'audit verify', 'doctor', 'serve']),
+      expect.arrayContaining(['audit list', 'audit verify', 'client-config', 'doctor', 'serve']),
     );
     for (const [command, flags] of commands) {
       const run = spawnSync(process.execPath, [cli, ...command.split(' '), '--help'], {
@@ -439,9 +439,9 @@ describe('client configuration files', () => {
     expect(http!.transport.headers?.every((h) => h.isSecret)).toBe(true);
   });
 
-  it('mcp.json.example pins this version and uses each client’s own shape', () => {
+  it('mcp.json.example names this version for after publishing and uses each client’s own shape', () => {
     const text = read('mcp.json.example');
-    const pins = [...text.matchAll(/qfpay-mcp@([^"\s]+)/g)].map((m) => m[1]);
+    const pins = [...text.matchAll(/qfpay-mcp@([^"\s\\]+)/g)].map((m) => m[1]);
     expect(pins.length).toBeGreaterThan(0);
     expect(new Set(pins)).toEqual(new Set([pkg.version]));
     expect(text).not.toMatch(/@latest/);
@@ -462,9 +462,10 @@ describe('client configuration files', () => {
       if (entry.command !== undefined) stdioEntries.push(entry);
       else expect(entry.url, `${key}`).toBe('http://127.0.0.1:3939/mcp');
     }
+    // What works before publication: node and the built CLI of a clone or an installed tarball.
     for (const entry of stdioEntries) {
-      expect(entry.command).toBe('npx');
-      expect(entry.args).toEqual(['-y', `qfpay-mcp@${pkg.version}`]);
+      expect(entry.command).toBe('node');
+      expect(entry.args).toEqual(['/absolute/path/to/qfpay-mcp/dist/cli.js']);
     }
     expect(byClient('claude-code')!.mcpServers).toMatchObject({
       qfpay: { env: { QFPAY_KEY: '${QFPAY_KEY}' } },
@@ -472,7 +473,7 @@ describe('client configuration files', () => {
     expect(byClient('cursor')!.mcpServers).toMatchObject({
       qfpay: { env: { QFPAY_KEY: '${env:QFPAY_KEY}' } },
     });
-    expect(byClient('streamable-http')!.mcpServers).toMatchObject({
+    expect(byClient('http')!.mcpServers).toMatchObject({
       qfpay: { type: 'http', headers: { Authorization: 'Bearer ${QFPAY_MCP_TOKEN}' } },
     });
     const vscode = byClient('vscode (')! as {
@@ -483,8 +484,8 @@ describe('client configuration files', () => {
     expect(vscode.servers).toMatchObject({
       qfpay: { type: 'stdio', env: { QFPAY_KEY: '${input:qfpay-key}' } },
     });
-    expect(byClient('openclaw-remote')!.mcp).toMatchObject({
-      servers: { qfpay: { transport: 'streamable-http' } },
+    expect(byClient('openclaw')!.mcp).toMatchObject({
+      servers: { qfpay: { env: { QFPAY_KEY: '${QFPAY_KEY}' } } },
     });
     for (const name of variablesIn(text)) expect(SOURCE, `mcp.json.example names ${name}`).toContain(name);
   });
@@ -495,7 +496,7 @@ describe('client configuration files', () => {
         mcpServers: { qfpay: { env: Record<string, string> } };
       }
     ).mcpServers.qfpay;
-    // npx would fetch the published package; the built CLI of this checkout stands in for it.
+    // The placeholder path stands for this checkout's built CLI.
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI],

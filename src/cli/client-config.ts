@@ -148,7 +148,8 @@ export function clientConfigs(options: ClientConfigOptions): ClientConfig[] {
       client: 'openclaw',
       file: '~/.openclaw/openclaw.json',
       note: 'OpenClaw gives a stdio server only its own env block (plus PATH, HOME and a few more): credentials must be named there as ${VAR}, which OpenClaw fills from ~/.openclaw/.env or its environment. Tools appear as qfpay__<tool>.',
-      config: { mcp: { servers: { qfpay: stdio(options, shellEnv) } } },
+      // A first start may be slower than OpenClaw's 5 s default (cold disk, first npx download).
+      config: { mcp: { servers: { qfpay: { ...stdio(options, shellEnv), connectionTimeoutMs: 60_000 } } } },
       command: shellLine([
         'openclaw',
         'mcp',
@@ -167,7 +168,7 @@ export function clientConfigs(options: ClientConfigOptions): ClientConfig[] {
     {
       client: 'http',
       file: 'any client that speaks Streamable HTTP (start the server with: QFPAY_MCP_TOKEN=… qfpay-mcp serve --http)',
-      note: 'Claude Code: this entry as is. Cursor: without "type", with ${env:QFPAY_MCP_TOKEN}. VS Code: under "servers". OpenClaw: under mcp.servers with transport "streamable-http" (the command below), or it tries SSE.',
+      note: 'Claude Code: this entry as is. Cursor: without "type", with ${env:QFPAY_MCP_TOKEN}. VS Code: under "servers". OpenClaw: under mcp.servers with transport "streamable-http", or it tries SSE (the command line below does this).',
       config: {
         mcpServers: { qfpay: { type: 'http', url: options.url, headers: { Authorization: bearer } } },
       },
@@ -255,4 +256,31 @@ export function runClientConfigCli(argv: readonly string[], io: CliIo): number {
 function render(entry: ClientConfig): string {
   const command = entry.command ? `\nOr run:\n  ${entry.command}\n` : '';
   return `## ${entry.client}: ${entry.file}\n${entry.note}\n\n${JSON.stringify(entry.config, null, 2)}\n${command}`;
+}
+
+/** The path the documentation shows where `client-config` prints this installation's own. */
+export const PLACEHOLDER_CLI = '/absolute/path/to/qfpay-mcp/dist/cli.js';
+
+/**
+ * `mcp.json.example`: the printed entries with a placeholder path, the local rehearsal first, then
+ * every client for sandbox. Keys named `//` are comments.
+ */
+export function exampleFile(version: string): string {
+  const placeholder = { command: 'node', args: [PLACEHOLDER_CLI], url: DEFAULT_URL };
+  const local = clientConfigs({ ...placeholder, environment: 'local' });
+  const sandbox = clientConfigs({ ...placeholder, environment: 'sandbox' });
+  const file: Record<string, unknown> = {
+    '//': `Ready-made qfpay-mcp entries, one block per MCP client: copy the inner object into that client's config file (details: references/setup.md). Replace ${PLACEHOLDER_CLI} with the real path, or run "qfpay-mcp client-config" to print these entries with this installation's own paths. Once the package is published on npm, "command": "npx", "args": ["-y", "qfpay-mcp@${version}"] replaces node and the path (pinned: upgrade deliberately). Keys named // are comments; delete them if your client complains.`,
+    'local-simulator (any client that reads mcpServers)': {
+      '//': 'No credentials: the server starts its embedded QFPay simulator. Nothing real moves; use this first.',
+      ...local.find((entry) => entry.client === 'claude-desktop')!.config,
+    },
+  };
+  for (const entry of sandbox) {
+    file[`${entry.client} (${entry.file})`] = {
+      '//': entry.command ? `${entry.note} Command line: ${entry.command}` : entry.note,
+      ...entry.config,
+    };
+  }
+  return `${JSON.stringify(file, null, 2)}\n`;
 }
