@@ -32,7 +32,7 @@ export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 120_000;
 
 /**
- * QFPay allows 100 requests/s and 400/min per merchant (notes §7). We stay 5% under both: the
+ * QFPay allows 100 requests/s and 400/min per merchant. We stay 5% under both: the
  * limiter stamps requests when they leave this process, and network jitter can bunch them up by
  * the time QFPay counts them; a margin keeps that jitter from turning into 429s.
  */

@@ -10,7 +10,7 @@ import { sanitizeUpstreamText } from './text.js';
 
 /**
  * zod schemas for what QFPay sends back. QFPay's examples disagree on whether numbers arrive as
- * strings (`"txamt": "10"`) or numbers (`"txamt": 10`) (notes §1.3), so every scalar accepts both.
+ * strings (`"txamt": "10"`) or numbers (`"txamt": 10`), so every scalar accepts both.
  * Free text written by QFPay or a wallet (`resperr`, `respmsg`, `errmsg`, `goods_name`) is
  * sanitised here, once, because it ends up in messages shown to a model.
  */

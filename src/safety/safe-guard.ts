@@ -50,7 +50,7 @@ import { confirmationSummary } from './summary.js';
 
 /**
  * The full money guard: every rule that stands between an agent and QFPay, enforced here and
- * nowhere else (reliability notes §1.5–1.6, §2.4–2.5, §5; checklist A, E, F, G).
+ * nowhere else (docs/ARCHITECTURE.md, "The money guard").
  *
  * For each write, in order:
  * 1. production gate: `prod` writes are refused unless the operator allowed them;

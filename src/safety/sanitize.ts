@@ -4,7 +4,7 @@
  * Upstream text is made inert by the domain's `sanitizeUpstreamText` (src/qfpay/text.ts), which
  * the wire schemas already apply to QFPay's answers; it is re-exported here so the MCP layer has
  * one module to import its defences from. The helpers below keep secrets, wallet codes and card
- * numbers out of anything the server writes (reliability notes §3, checklist F32/F34).
+ * numbers out of anything the server writes.
  */
 
 import { MAX_INPUT_UNITS, primitiveText } from '../qfpay/text.js';
@@ -57,7 +57,7 @@ export interface LuhnPanMatch {
 /**
  * Finds a 13–19 digit Luhn-valid run, the shape of a card number (PAN), written contiguously or in
  * groups separated by single spaces or hyphens; full-width digits count. Free-text inputs that
- * contain one are refused so the server is never pulled into PCI DSS scope (notes §3). Longer digit
+ * contain one are refused so the server is never pulled into PCI DSS scope. Longer digit
  * runs (order numbers, syssn) are not PANs and are not searched inside. False positives, such as a
  * 16-digit Luhn-valid order number in a description, are accepted: the caller rephrases.
  */

@@ -40,7 +40,7 @@ const HANDLERS: Record<TradePath, TradeHandler> = {
   '/trade/v1/reversal': cancelHandler('reversal'),
 };
 
-/** QFPay documents GET for close and reversal although every sample POSTs (notes §3.5). */
+/** QFPay documents GET for close and reversal although every sample POSTs. */
 const GET_ALLOWED: ReadonlySet<TradePath> = new Set(['/trade/v1/close', '/trade/v1/reversal']);
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -309,7 +309,7 @@ class SimulatorApp {
     this.sendTradeText(res, status, pythonJsonDumps(body), JSON_CONTENT_TYPE, key);
   }
 
-  /** Every answer to a known app code carries X-QF-SIGN = upper(MD5(body + key)) (notes §2.4). */
+  /** Every answer to a known app code carries X-QF-SIGN = upper(MD5(body + key)). */
   private sendTradeText(
     res: ServerResponse,
     status: number,

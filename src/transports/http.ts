@@ -301,7 +301,7 @@ async function handleNodeRequest(
     return sendJsonRpcError(res, 405, -32000, 'Method not allowed.');
   }
   if (hasCredentialInQuery(url.searchParams)) {
-    // Tokens in URLs end up in proxy and shell logs; the spec forbids them (reliability notes §2.2).
+    // Tokens in URLs end up in proxy and shell logs; the spec forbids them.
     return sendUnauthorized(
       res,
       'invalid_request',

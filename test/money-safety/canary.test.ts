@@ -19,7 +19,7 @@ import {
 } from './helpers.js';
 
 /**
- * Canary run (reliability checklist F32): a unique random client key and bearer token for this
+ * Canary run: a unique random client key and bearer token for this
  * suite, then every log line, tool result, error, resource and ledger record of an in-process
  * runtime AND of a spawned `qfpay-mcp serve --http` is searched for either. Zero occurrences.
  * The flows include the unhappy paths, where leaks usually hide: lost answers, unverifiable

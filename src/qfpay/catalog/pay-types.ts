@@ -1,13 +1,13 @@
 import type { CancelEndpoint, PayMode, PayTypeEntry, Wallet } from './types.js';
 
 /**
- * QFPay pay types (reference notes §9; D `docs/01-preparation/02-paycode.md`, M `paytypes.md`).
+ * QFPay pay types (D `docs/01-preparation/02-paycode.md`, M `paytypes.md`).
  * Each type is declared once below; the fields that follow from its mode and wallet (what the
  * response returns, which cancel endpoint, the mode's required fields) are derived by the rules in
  * this file so that they cannot drift apart between entries.
  */
 
-/** Types whose `expired_time` QFPay honours (D public payment parameters; notes §3.2). */
+/** Types whose `expired_time` QFPay honours (D public payment parameters). */
 const EXPIRED_TIME_TYPES: ReadonlySet<string> = new Set([
   '800201',
   '800101',
@@ -19,7 +19,7 @@ const EXPIRED_TIME_TYPES: ReadonlySet<string> = new Set([
   '801510',
 ]);
 
-/** What the create-payment answer carries for the customer, by mode (notes §3.2). */
+/** What the create-payment answer carries for the customer, by mode. */
 function returnsFor(mode: PayMode): PayTypeEntry['returns'] {
   switch (mode) {
     case 'MPM':
@@ -39,8 +39,8 @@ function returnsFor(mode: PayMode): PayTypeEntry['returns'] {
 }
 
 /**
- * The one rule for choosing /trade/v1/reversal or /trade/v1/close (notes §3.5, a documented
- * conflict). We follow D, the official docs in both English and Chinese:
+ * The one rule for choosing /trade/v1/reversal or /trade/v1/close (a documented
+ * conflict; README "Where QFPay's documentation conflicts"). We follow D, the official docs in both English and Chinese:
  * - Alipay (every mode) → reversal. D names reversal for Alipay CPM and MPM, and the old docs (G/J)
  *   say /close does not work for Alipay orders at all, so reversal is the only Alipay endpoint that
  *   can work. The Alipay pre-auth page also cancels an unknown authorisation with reversal.
@@ -62,7 +62,7 @@ function cancelEndpointFor(wallet: Wallet, mode: PayMode, apiCreatable: boolean)
   return 'close';
 }
 
-/** Fields a mode needs on top of txamt/txcurrcd/pay_type/out_trade_no/txdtm (notes §3.2). */
+/** Fields a mode needs on top of txamt/txcurrcd/pay_type/out_trade_no/txdtm. */
 function modeRequiredFields(mode: PayMode): string[] {
   if (mode === 'CPM') return ['auth_code'];
   // D: goods_name "cannot be empty for app payment".

@@ -11,7 +11,7 @@ export interface ResponseCodeEntry {
   readonly likelyCause: string;
   /** What an agent should do next, in a sentence (never "retry the payment with a new out_trade_no" blindly). */
   readonly nextAction: string;
-  /** True when the code only appears in old QFPay docs (reference notes §8, "old sources"). */
+  /** True when the code only appears in old QFPay docs (the legacy tables). */
   readonly legacy?: boolean;
 }
 

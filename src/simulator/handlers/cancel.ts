@@ -9,7 +9,7 @@ export type CancelEndpointName = 'close' | 'reversal';
 
 /**
  * POST (or GET) /trade/v1/close and /trade/v1/reversal: stop an order that is not paid yet or
- * whose outcome is unknown (notes §3.5). The docs disagree on which endpoint serves which
+ * whose outcome is unknown. The docs disagree on which endpoint serves which
  * wallet, so the simulator accepts either for every pay type the API can create.
  */
 export function cancelHandler(endpoint: CancelEndpointName) {

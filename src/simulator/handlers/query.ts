@@ -20,7 +20,7 @@ interface QueryInput {
 }
 
 /**
- * POST /trade/v1/query (notes §3.3). The top-level 0000 only says the query worked; each
+ * POST /trade/v1/query. The top-level 0000 only says the query worked; each
  * data[] row carries the transaction's own respcd and cancel. Rows are newest first.
  */
 export function handleQuery(context: HandlerContext): ResponseBody {
@@ -51,7 +51,7 @@ function readQueryInput(params: FormParams, simNowMs: number): QueryInput {
     throw new WireError('1104', 'respcd filter must be a four-digit code such as 0000');
   const page = optionalPositiveInteger(params, 'page', { min: 1, max: 1_000_000 }) ?? 1;
   const pageSize = readPageSize(params);
-  // QFPay ignores the time range when transactions are named (notes §3.3).
+  // QFPay ignores the time range when transactions are named.
   const named = syssns !== undefined || outTradeNos !== undefined;
   return {
     syssns,

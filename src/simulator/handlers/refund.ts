@@ -12,7 +12,7 @@ import { WireError } from '../wire.js';
 import { RESPERR_SUCCESS, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
 
-/** No refunds 23:30–00:30 (notes §3.4); QFPay states no zone, we read it as UTC+8 simulated time. */
+/** No refunds 23:30–00:30; QFPay states no zone, we read it as UTC+8 simulated time. */
 const BLACKOUT_START_MINUTE = 23 * 60 + 30;
 const BLACKOUT_END_MINUTE = 30;
 
