@@ -19,6 +19,7 @@ const BENCHES = {
   'cold-start': './cold-start.mjs',
   'context-cost': './context-cost.mjs',
   'http-load': './http-load.mjs',
+  'simulator-scale': './simulator-scale.mjs',
 };
 
 const LATEST = path.join(RESULTS_DIR, 'latest.json');

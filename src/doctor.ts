@@ -613,7 +613,7 @@ async function connectionCheck(config: QfpayConfig): Promise<DoctorCheck> {
     // without verification, only to name the code (nothing is acted on).
     if (first.error instanceof QfpayUnknownOutcomeError && lastOutcome(first) === 'bad_signature') {
       const second = await probe(config, target, false);
-      return answerSignedWithOtherKey(config, target, second);
+      return answerSignedWithOtherKey(config, target, second, first.events.at(-1)?.reason);
     }
     return connectionProblem(config, target, first);
   } finally {
@@ -695,6 +695,7 @@ function answerSignedWithOtherKey(
   config: QfpayConfig,
   target: ProbeTarget,
   second: ProbeResult,
+  signatureReason: string | undefined,
 ): DoctorCheck {
   const respcd =
     second.error instanceof QfpayUpstreamError ? second.error.respcd : second.error ? undefined : '0000';
@@ -711,18 +712,32 @@ function answerSignedWithOtherKey(
       ],
       fix: 'Correct QFPAY_KEY (or QFPAY_<ENV>_KEY) for this app code and environment, then run qfpay-mcp doctor again. Nothing was processed.',
     };
-  if (respcd === '0000')
-    return {
-      id: 'connection',
-      status: 'fail',
-      summary: `${target.description} accepted the request signature, but its answer's X-QF-SIGN does not match the answer under your key`,
-      details: [
-        'Every answer will be treated as untrustworthy, so payments would end UNKNOWN.',
-        'Possible causes: something between you and QFPay rewrites answers (a proxy), or the host is not QFPay.',
-      ],
-      fix: 'Check QFPAY_BASE_URL and any proxy. Only if QFPay confirms answers are signed differently, set QFPAY_VERIFY_RESPONSES=0.',
-    };
+  if (respcd === '0000') return answerSignatureMismatch(target, signatureReason);
   return connectionProblem(config, target, second);
+}
+
+/**
+ * The request was accepted but the answer's signature is not: diagnosed by algorithm. The client
+ * already accepts every documented way of signing an answer (MD5 or SHA-256 over the raw body,
+ * the sorted-fields rule) with your key, honouring X-QF-SIGNTYPE when the answer declares one.
+ */
+function answerSignatureMismatch(target: ProbeTarget, reason: string | undefined): DoctorCheck {
+  const declaredOtherwise = reason?.includes(' but its X-QF-SIGN matches ') ?? false;
+  return {
+    id: 'connection',
+    status: 'fail',
+    summary: `${target.description} accepted the request signature, but its answer's X-QF-SIGN does not verify under your key`,
+    details: [
+      `checked: ${reason ?? "the answer's X-QF-SIGN against MD5 and SHA-256 over the raw body and the sorted fields"}`,
+      'Every answer will be treated as untrustworthy, so payments would end UNKNOWN.',
+      declaredOtherwise
+        ? 'The answer is signed with your key, but not with the algorithm its X-QF-SIGNTYPE header declares.'
+        : 'No algorithm reproduces the signature with your key: something between you and QFPay rewrites answers (a proxy), or the host is not QFPay.',
+    ],
+    fix: declaredOtherwise
+      ? 'Report the mismatch to QFPay support (technical.support@qfpay.com) with the summary above; keep verification on: the declared algorithm is what proves the answer, and an answer that contradicts it stays untrusted.'
+      : 'Check QFPAY_BASE_URL and any proxy or gateway in between; point QFPAY_BASE_URL at the QFPay host itself and run qfpay-mcp doctor again.',
+  };
 }
 
 function connectionProblem(config: QfpayConfig, target: ProbeTarget, result: ProbeResult): DoctorCheck {

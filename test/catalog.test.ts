@@ -112,7 +112,7 @@ describe('response codes', () => {
     }
     expect(findResponseCode('1108')!.nextAction).toMatch(/diagnose_signature/);
     expect(findResponseCode('2003')!.nextAction).toMatch(/diagnose_signature/);
-    expect(findResponseCode('1265')!.meaning).toMatch(/23:30–00:30 Hong Kong time/);
+    expect(findResponseCode('1265')!.meaning).toMatch(/between 23:30 and 00:30 Hong Kong time/);
     expect(findResponseCode('1265')!.nextAction).toMatch(/after 00:30 HKT/);
     expect(findResponseCode('1272')!.nextAction).toMatch(/at most what remains/);
     expect(findResponseCode('1294')!.nextAction).toMatch(/^Never retry automatically/);
@@ -324,22 +324,39 @@ describe('pay types', () => {
       PAY_TYPES.filter((p) => p.supportsExpiredTime)
         .map((p) => p.payType)
         .sort(),
-    ).toEqual(['800101', '800201', '801010', '801101', '801107', '801501', '801510', '801512']);
+    ).toEqual(['800101', '800201', '800213', '801010', '801101', '801107', '801501', '801510', '801512']);
     for (const p of PAY_TYPES) {
       expect(p.optionalFields.includes('expired_time'), p.payType).toBe(p.supportsExpiredTime);
     }
   });
 
   it('chooses the cancel endpoint by the documented rule', () => {
-    for (const code of ['800101', '800108', '801501', '800208', '801008', '800008', '801101', '801801']) {
+    // Alipay never closes (G: "Alipay not applicable"); WeChat/unified CPM reverse (D).
+    for (const code of ['800101', '800108', '800208', '800008', '801101', '801107', '800107', '801801']) {
       expect(findPayType(code)?.cancelEndpoint, code).toBe('reversal');
     }
-    for (const code of ['800201', '800207', '800212', '800213', '805801', '805808', '802001', '803701']) {
+    for (const code of ['800201', '800207', '800212', '800213', '800210', '800701', '800708']) {
       expect(findPayType(code)?.cancelEndpoint, code).toBe('close');
     }
     for (const p of PAY_TYPES.filter((t) => t.mode === 'CARD')) {
       expect(p.cancelEndpoint, p.payType).toBe('none');
     }
+  });
+
+  it('cannot cancel Hong Kong pay types (D) and says what to do instead', () => {
+    const hongKong = ['801501', '801510', '801512', '801514', '801008', '801010', '805801', '805808'];
+    hongKong.push('805812', '805814', '800712', '800714', '802001', '803701', '803712', '803714');
+    for (const code of hongKong) {
+      const entry = findPayType(code)!;
+      expect(entry.cancelEndpoint, code).toBe('none');
+      expect(entry.cancelAdvice, code).toMatch(/QFPay does not cancel Hong Kong pay types/);
+      expect(entry.cancelAdvice, code).toMatch(entry.mode === 'CPM' ? /Keep querying/ : /expires by itself/);
+    }
+    // Every type that can be created and cannot be cancelled carries advice.
+    for (const p of PAY_TYPES.filter((t) => t.cancelEndpoint === 'none'))
+      expect(p.cancelAdvice, p.payType).toBeTruthy();
+    for (const p of PAY_TYPES.filter((t) => t.cancelEndpoint !== 'none'))
+      expect(p.cancelAdvice, p.payType).toBeUndefined();
   });
 
   it('marks types this server cannot create', () => {

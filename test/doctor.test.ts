@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -292,6 +292,39 @@ describe('qfpay-mcp doctor', () => {
     expect(check(report, 'connection').summary).toMatch(/nothing accepted the connection .*ECONNREFUSED/);
   });
 
+  it('names the algorithm when an answer is signed otherwise than it declares', async () => {
+    // Accepts the request, signs its answer with SHA-256 under the right key but declares MD5.
+    const contradicting = createServer((_req, res) => {
+      const body =
+        '{"respcd": "0000", "resperr": "", "respmsg": "", "page": "1", "page_size": "1", "data": []}';
+      const sign = createHash('sha256')
+        .update(body + CANARY_KEY)
+        .digest('hex')
+        .toUpperCase();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-qf-sign': sign, 'x-qf-signtype': 'MD5' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => contradicting.listen(0, '127.0.0.1', resolve));
+    try {
+      const { report } = await doctorJson({
+        QFPAY_ENV: 'test',
+        QFPAY_BASE_URL: `http://127.0.0.1:${(contradicting.address() as AddressInfo).port}`,
+        QFPAY_APPCODE: SIM_APPCODE,
+        QFPAY_KEY: CANARY_KEY,
+      });
+      const connection = check(report, 'connection');
+      expect(connection.status).toBe('fail');
+      expect(connection.details?.join('\n')).toContain(
+        'the answer declares X-QF-SIGNTYPE MD5 but its X-QF-SIGN matches SHA-256 over the raw body under your key',
+      );
+      expect(connection.fix).toMatch(/Report the mismatch to QFPay support/);
+      expect(connection.fix).not.toContain('QFPAY_VERIFY_RESPONSES');
+      expect(JSON.stringify(report)).not.toContain(CANARY_KEY);
+    } finally {
+      await new Promise<void>((resolve) => contradicting.close(() => resolve()));
+    }
+  });
+
   it('explains a host that is not QFPay', async () => {
     const html = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -335,9 +368,13 @@ describe('qfpay-mcp doctor', () => {
     simulator.control.addFault({ kind: 'bad_signature', count: 1 });
     const tampered = await doctorJson(env);
     expect(tampered.code).toBe(1);
-    expect(check(tampered.report, 'connection').summary).toContain(
-      "accepted the request signature, but its answer's X-QF-SIGN does not match",
+    const mismatch = check(tampered.report, 'connection');
+    expect(mismatch.summary).toContain(
+      "accepted the request signature, but its answer's X-QF-SIGN does not verify under your key",
     );
+    // Diagnosed by algorithm, never "turn verification off".
+    expect(mismatch.details?.join('\n')).toContain('with neither MD5 nor SHA-256');
+    expect(mismatch.fix).not.toContain('QFPAY_VERIFY_RESPONSES');
     simulator.control.clearFaults();
   });
 

@@ -51,10 +51,15 @@ Successful answers carry \`X-QF-SIGN\` in the response headers.
 - The newer "response format" page describes sorting \`data\` fields as \`k=v&…\` instead, but that
   page's whole response layout matches no real QFPay answer.
 
-**Our choice:** the raw-body MD5 rule. An answer whose signature does not verify is treated as an
-**unknown outcome** (never as success or failure): the server queries by the same \`out_trade_no\`
-instead of trusting or re-sending. Verification can be switched off with
-\`QFPAY_VERIFY_RESPONSES=0\` if QFPay's answers on your account turn out to be signed differently.
+- Whether an answer to a SHA-256 request is signed with SHA-256 is not documented; the newer page
+  says answers "may also include the \`X-QF-SIGN\` and \`X-QF-SIGNTYPE\` headers".
+
+**Our choice:** an answer's \`X-QF-SIGNTYPE\`, when present, is honoured (that algorithm only).
+Without one, the raw-body MD5 rule is accepted, and so are raw-body SHA-256 and MD5 over the sorted
+fields: every reading needs your key, so none lets a forger in. An answer whose signature does not
+verify is treated as an **unknown outcome** (never as success or failure): the server queries by the
+same \`out_trade_no\` instead of trusting or re-sending. \`qfpay-mcp doctor\` reports which algorithm
+the answer was (or was not) signed with.
 
 ## 3. Notification signature
 

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type * as z from 'zod';
-import { findResponseCode } from './catalog/index.js';
+import { findResponseCode, GOODS_NAME_ADVICE, goodsNameProblem } from './catalog/index.js';
 import { DEFAULT_RATE_LIMITS, DEFAULT_TIMEOUT_MS } from './config.js';
 import {
   QfpayRateLimitedError,
@@ -12,9 +12,10 @@ import { getMerchantLimiter } from './limiter.js';
 import { OUT_TRADE_NO_EXAMPLE, outTradeNoProblem } from './out-trade-no.js';
 import type { MerchantLimiter } from './limiter.js';
 import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
-import { signatureHeaders, verifyResponseSignature, wireParams } from './signature.js';
+import { checkResponseSignature, signatureHeaders, wireParams } from './signature.js';
 import type { Params, SignType } from './signature.js';
 import { formatQfpayDateTime, parseQfpayDateTime, qfpayMonthRange, sleep } from './time.js';
+import type { QfpayMonthRange } from './time.js';
 import type {
   CancelRequest,
   Credentials,
@@ -122,6 +123,11 @@ export interface QfpayClientOptions {
   dispatcher?: Dispatcher;
   /** Random source for back-off jitter, in [0, 1) (tests). */
   random?: () => number;
+  /**
+   * The clock that decides which months a lookup by out_trade_no searches (default: the system
+   * clock). Against a simulator whose clock was set, pass the simulator's clock.
+   */
+  now?: () => Date;
 }
 
 export interface CallOptions {
@@ -136,6 +142,12 @@ export interface CallOptions {
 export interface TransactionRef {
   syssn?: string;
   out_trade_no?: string;
+  /**
+   * When the order was made, if known (its txdtm, or the time the ledger recorded): a QFPay
+   * `YYYY-MM-DD hh:mm:ss` (UTC+8) or a Date. Lookups by out_trade_no search that calendar month,
+   * and the neighbouring one near a month boundary; without it, this month and the last.
+   */
+  around?: string | Date;
 }
 
 /** Bounds of the refund scan in findTransaction. */
@@ -154,7 +166,14 @@ interface ResolvedRetry {
 
 /** What one HTTP exchange produced, before QFPay's business code is looked at. */
 type Exchange =
-  | { kind: 'answer'; status: number; body: Buffer; signature: string | undefined }
+  | {
+      kind: 'answer';
+      status: number;
+      body: Buffer;
+      signature: string | undefined;
+      /** The answer's X-QF-SIGNTYPE, when it declares one. */
+      signType: string | undefined;
+    }
   | { kind: 'rate_limited'; status: number; retryAfterMs: number | undefined }
   | Untrusted;
 
@@ -207,6 +226,7 @@ export class QfpayClient {
   readonly #origin: string;
   readonly #pathPrefix: string;
   readonly #random: () => number;
+  readonly #now: () => Date;
 
   constructor(options: QfpayClientOptions) {
     const url = new URL(options.baseUrl);
@@ -231,6 +251,7 @@ export class QfpayClient {
     };
     this.#onEvent = options.onEvent;
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? (() => new Date());
     this.#ownsDispatcher = options.dispatcher === undefined;
     if (options.dispatcher) this.#dispatcher = Promise.resolve(options.dispatcher);
     // One budget per merchant on one QFPay host, shared with every other client in the process.
@@ -244,6 +265,9 @@ export class QfpayClient {
     requireReference('out_trade_no', req.out_trade_no);
     requireNonEmpty('pay_type', req.pay_type);
     requireNonEmpty('txcurrcd', req.txcurrcd);
+    const goodsName = req.goods_name === undefined ? undefined : goodsNameProblem(req.goods_name);
+    if (goodsName)
+      throw new QfpayValidationError('goods_name', goodsName, `Shorten it. ${GOODS_NAME_ADVICE}`);
     const params: Params = {
       ...req,
       txdtm: req.txdtm ?? formatQfpayDateTime(),
@@ -328,13 +352,10 @@ export class QfpayClient {
         'Pass the syssn QFPay returned or the out_trade_no you sent.',
       );
     // syssn is QFPay's own key; when both are known it is the precise one.
-    const first = await this.query(
-      ref.syssn
-        ? { syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }
-        : { out_trade_no: [ref.out_trade_no!], page_size: QUERY_PAGE_SIZE },
-      opts,
-    );
-    const rows = new Map<string, TransactionRecord>(first.data.map((r) => [r.syssn, r]));
+    const first = ref.syssn
+      ? (await this.query({ syssn: [ref.syssn], page_size: QUERY_PAGE_SIZE }, opts)).data
+      : await this.#queryByOutTradeNo(ref.out_trade_no!, ref.around, opts);
+    const rows = new Map<string, TransactionRecord>(first.map((r) => [r.syssn, r]));
 
     const missingPayments = [...rows.values()]
       .filter((r) => isRefundRow(r) && r.origssn && !rows.has(r.origssn))
@@ -398,11 +419,40 @@ export class QfpayClient {
     );
   }
 
+  /**
+   * QFPay's current enquiry page ignores the time range only for `syssn`: a lookup by out_trade_no
+   * is limited to the range, by default the current month. So every such lookup also searches the
+   * neighbouring month explicitly (see outTradeNoSearchMonths), and "not found" means not found in
+   * any of them: a payment whose answer was lost at 23:59 on the last day of a month is found
+   * after midnight.
+   */
+  async #queryByOutTradeNo(
+    outTradeNo: string,
+    around: string | Date | undefined,
+    opts: CallOptions,
+  ): Promise<TransactionRecord[]> {
+    const rows: TransactionRecord[] = [];
+    const seen = new Set<string>();
+    for (const month of outTradeNoSearchMonths(around, this.#now())) {
+      const range = month === 'current' ? {} : month;
+      const answer = await this.query(
+        { out_trade_no: [outTradeNo], ...range, page_size: QUERY_PAGE_SIZE },
+        opts,
+      );
+      for (const row of answer.data) {
+        if (seen.has(row.syssn)) continue;
+        seen.add(row.syssn);
+        rows.push(row);
+      }
+    }
+    return rows;
+  }
+
   async #scanRefunds(payment: TransactionRecord, opts: CallOptions): Promise<TransactionRecord[]> {
     const since = parseQfpayDateTime(payment.sysdtm ?? '') ?? parseQfpayDateTime(payment.txdtm ?? '');
     if (!since) return [];
     const found: TransactionRecord[] = [];
-    const now = new Date();
+    const now = this.#now();
     let pagesLeft = REFUND_SCAN_MAX_PAGES;
     for (let offset = 0; offset < REFUND_SCAN_MONTHS && pagesLeft > 0; offset++) {
       const month = qfpayMonthRange(since, offset);
@@ -609,7 +659,8 @@ export class QfpayClient {
       return transportFailure(error, deadline, this.#timeoutMs, 'while reading the answer', statusCode);
     }
     const signature = headerValue(response.headers['x-qf-sign']);
-    return { kind: 'answer', status: statusCode, body: raw, signature };
+    const signType = headerValue(response.headers['x-qf-signtype']);
+    return { kind: 'answer', status: statusCode, body: raw, signature, signType };
   }
 
   /** Signature, JSON, shape and echo checks: any failure makes the answer untrusted. */
@@ -624,11 +675,15 @@ export class QfpayClient {
       status: exchange.status,
     });
     if (this.#verify && exchange.signature !== undefined) {
-      if (!verifyResponseSignature(exchange.body, exchange.signature, this.#credentials.key))
-        return untrusted(
-          'bad_signature',
-          "the answer's X-QF-SIGN does not match its body (tampered or wrong key)",
-        );
+      // The declared algorithm is honoured; undeclared, every documented reading counts (each
+      // needs the key). The reason names algorithms only, so doctor can diagnose from it.
+      const check = checkResponseSignature(
+        exchange.body,
+        exchange.signature,
+        this.#credentials.key,
+        exchange.signType,
+      );
+      if (!check.ok) return untrusted('bad_signature', check.reason);
     }
     let json: unknown;
     try {
@@ -740,6 +795,39 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, at - now));
+}
+
+/** How close to a month boundary an order's known time must be for the neighbouring month to be searched too. */
+const MONTH_BOUNDARY_MARGIN_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What a lookup by out_trade_no searches, one query each: explicit UTC+8 calendar months, or
+ * `current` = no range, which QFPay reads as its own current month (so a skewed local clock
+ * cannot make us miss it).
+ * - Order time known: its month, plus the neighbouring month when that time is within a day of
+ *   the boundary (merchant and QFPay clocks differ; sysdtm can fall after midnight).
+ * - Unknown: QFPay's current month and the previous month by our clock, plus our current month
+ *   when we are within a day of its end (our clock may be behind QFPay's).
+ */
+export function outTradeNoSearchMonths(
+  around: string | Date | undefined,
+  now: Date = new Date(),
+): (QfpayMonthRange | 'current')[] {
+  const known = typeof around === 'string' ? parseQfpayDateTime(around) : around;
+  const anchor = known ?? now;
+  const month = qfpayMonthRange(anchor);
+  const sinceStart = anchor.getTime() - parseQfpayDateTime(month.start_time)!.getTime();
+  const untilEnd = parseQfpayDateTime(month.end_time)!.getTime() + 1000 - anchor.getTime();
+  if (!known) {
+    const searches: (QfpayMonthRange | 'current')[] = ['current', qfpayMonthRange(now, -1)];
+    if (untilEnd < MONTH_BOUNDARY_MARGIN_MS) searches.push(month);
+    return searches;
+  }
+  return [
+    ...(sinceStart < MONTH_BOUNDARY_MARGIN_MS ? [qfpayMonthRange(anchor, -1)] : []),
+    month,
+    ...(untilEnd < MONTH_BOUNDARY_MARGIN_MS ? [qfpayMonthRange(anchor, 1)] : []),
+  ];
 }
 
 function hasRefundMarker(payment: TransactionRecord): boolean {

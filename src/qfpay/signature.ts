@@ -33,6 +33,17 @@ export function canonicalString(params: Params): string {
     .join('&');
 }
 
+/**
+ * The reading of QFPay's sample code (every official make_req_sign signs every key it sends,
+ * empty values included, as `name=`). Only the simulator uses it, to accept such requests.
+ */
+export function canonicalStringWithEmpty(params: Readonly<Record<string, string>>): string {
+  return Object.keys(params)
+    .sort(compareBytes)
+    .map((name) => `${name}=${params[name]}`)
+    .join('&');
+}
+
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
@@ -62,10 +73,13 @@ export function signatureHeaders(
   return headers;
 }
 
-/** Uppercase MD5 over the raw bytes followed by the key: the rule for responses and notifications. */
-export function signRawBody(rawBody: string | Uint8Array, key: string): string {
+/**
+ * Uppercase hash over the raw bytes followed by the key. MD5 is the rule for notifications and
+ * the documented rule for answers; answers may also be signed with SHA-256 (see below).
+ */
+export function signRawBody(rawBody: string | Uint8Array, key: string, signType: SignType = 'MD5'): string {
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : Buffer.from(rawBody);
-  return digestUpperHex(Buffer.concat([body, Buffer.from(key, 'utf8')]), 'MD5');
+  return digestUpperHex(Buffer.concat([body, Buffer.from(key, 'utf8')]), signType);
 }
 
 /** Case-insensitive, constant-time comparison of two hex signatures. */
@@ -76,13 +90,125 @@ export function signaturesEqual(expected: string, received: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Response X-QF-SIGN: uppercase MD5(raw response body bytes + key). */
+/**
+ * One way QFPay's documents allow an answer's X-QF-SIGN to be computed (docs/simulator.md,
+ * "Choices"): `raw-body` = hash(raw body bytes + key), the only rule with a verified test vector
+ * (old Japan reference §3.4, MD5); `sorted-fields` = hash(the answer's `data` object, or its
+ * top-level scalar fields, signed like a request), the rule of the newer response-format page.
+ */
+export interface ResponseSignatureReading {
+  readonly rule: 'raw-body' | 'sorted-fields';
+  readonly signType: SignType;
+}
+
+export type ResponseSignatureCheck =
+  | { readonly ok: true; readonly reading: ResponseSignatureReading }
+  | {
+      readonly ok: false;
+      /** Why, in words safe to log (no signature, no key, no body). */
+      readonly reason: string;
+      /** Readings outside the accepted set that do match: the diagnosis for `doctor`. */
+      readonly matchesOtherwise: readonly ResponseSignatureReading[];
+    };
+
+const ALL_READINGS: readonly ResponseSignatureReading[] = [
+  { rule: 'raw-body', signType: 'MD5' },
+  { rule: 'raw-body', signType: 'SHA256' },
+  { rule: 'sorted-fields', signType: 'MD5' },
+  { rule: 'sorted-fields', signType: 'SHA256' },
+];
+
+/** The X-QF-SIGNTYPE value of an answer: absent → undefined; unreadable → 'unknown'. */
+export function parseDeclaredSignType(header: string | undefined): SignType | 'unknown' | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const upper = header.trim().toUpperCase().replace('-', '');
+  return upper === 'MD5' || upper === 'SHA256' ? upper : 'unknown';
+}
+
+/**
+ * Verifies an answer's X-QF-SIGN. With X-QF-SIGNTYPE declared, only that algorithm counts (either
+ * rule). Without one, the documented raw-body MD5 counts, and so do the other readings the docs
+ * allow: raw-body SHA-256 (an answer signed like its SHA-256 request) and the sorted-fields rule
+ * with MD5. Every reading uses the merchant's key, so accepting several never lets a forger in.
+ */
+export function checkResponseSignature(
+  rawBody: string | Uint8Array,
+  signature: string,
+  key: string,
+  declaredHeader?: string,
+): ResponseSignatureCheck {
+  const declared = parseDeclaredSignType(declaredHeader);
+  const accepted =
+    declared === 'unknown'
+      ? []
+      : declared !== undefined
+        ? ALL_READINGS.filter((r) => r.signType === declared)
+        : ALL_READINGS.filter((r) => !(r.rule === 'sorted-fields' && r.signType === 'SHA256'));
+  const matching = ALL_READINGS.filter((reading) =>
+    signaturesEqual(responseDigest(rawBody, key, reading), signature),
+  );
+  const reading = matching.find((m) => accepted.includes(m));
+  if (reading) return { ok: true, reading };
+  const declaredText =
+    declared === undefined
+      ? 'no X-QF-SIGNTYPE'
+      : declared === 'unknown'
+        ? 'an X-QF-SIGNTYPE that is neither MD5 nor SHA256'
+        : `X-QF-SIGNTYPE ${declared}`;
+  return {
+    ok: false,
+    reason:
+      matching.length > 0
+        ? `the answer declares ${declaredText} but its X-QF-SIGN matches ${describeReading(matching[0]!)} under your key`
+        : `the answer's X-QF-SIGN (${declaredText}) matches its body under your key with neither MD5 nor SHA-256 (tampered, or another key)`,
+    matchesOtherwise: matching,
+  };
+}
+
+export function describeReading(reading: ResponseSignatureReading): string {
+  return `${reading.signType === 'SHA256' ? 'SHA-256' : 'MD5'} over the ${reading.rule === 'raw-body' ? 'raw body' : 'sorted fields'}`;
+}
+
+function responseDigest(
+  rawBody: string | Uint8Array,
+  key: string,
+  reading: ResponseSignatureReading,
+): string {
+  if (reading.rule === 'raw-body') return signRawBody(rawBody, key, reading.signType);
+  const fields = signedAnswerFields(rawBody);
+  return fields === undefined ? '' : signRequest(fields, key, reading.signType);
+}
+
+/** The `data` object of an answer shaped like the response-format page, else its scalar fields. */
+function signedAnswerFields(rawBody: string | Uint8Array): Record<string, string> | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(typeof rawBody === 'string' ? rawBody : Buffer.from(rawBody).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isPlainObject(json)) return undefined;
+  const source = isPlainObject(json.data) ? json.data : json;
+  const fields: Record<string, string> = {};
+  for (const [name, value] of Object.entries(source)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      fields[name] = String(value);
+  }
+  return fields;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Response X-QF-SIGN under the accepted readings (see checkResponseSignature). */
 export function verifyResponseSignature(
   rawBody: string | Uint8Array,
   signature: string,
   key: string,
+  declaredHeader?: string,
 ): boolean {
-  return signaturesEqual(signRawBody(rawBody, key), signature);
+  return checkResponseSignature(rawBody, signature, key, declaredHeader).ok;
 }
 
 /** Async notification X-QF-SIGN: uppercase MD5(raw request body bytes + key), always MD5. */
@@ -102,4 +228,16 @@ export function verifyRequestSignature(
   signType: SignType,
 ): boolean {
   return signaturesEqual(signRequest(params, key, signType), signature);
+}
+
+/** Which reading of the empty-value rule a request signature matches, if any. */
+export function matchRequestSignature(
+  params: Readonly<Record<string, string>>,
+  signature: string,
+  key: string,
+  signType: SignType,
+): 'non-empty' | 'with-empty' | undefined {
+  if (verifyRequestSignature(params, signature, key, signType)) return 'non-empty';
+  const withEmpty = digestUpperHex(canonicalStringWithEmpty(params) + key, signType);
+  return signaturesEqual(withEmpty, signature) ? 'with-empty' : undefined;
 }

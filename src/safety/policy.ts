@@ -329,6 +329,10 @@ export function checkUrlAllowed(
     };
   }
   if (policy.allowLoopbackUrls && isLoopbackHost(parsed.hostname)) return { ok: true };
+  // Outside local (the only environment with allowLoopbackUrls), where QFPay itself delivers.
+  const portProblem =
+    field === 'notify_url' && !policy.allowLoopbackUrls ? notifyUrlPortProblem(parsed) : undefined;
+  if (portProblem) return portProblem;
   if (policy.allowedUrlPrefixes.some((prefix) => matchesPrefix(parsed.href, prefix))) return { ok: true };
   const listed = policy.allowedUrlPrefixes.length
     ? `it does not start with any of the operator's allowed prefixes (${policy.allowedUrlPrefixes.join(', ')})`
@@ -337,6 +341,21 @@ export function checkUrlAllowed(
     ok: false,
     message: `${field} ${parsed.origin}${parsed.pathname} is refused: ${listed}.`,
     next_action: `Nothing was sent to QFPay. Leave ${field} out, or ask the operator to add its prefix to QFPAY_ALLOWED_URLS; it cannot be allowed from a tool call.`,
+  };
+}
+
+/**
+ * QFPay's notifications "only work with ports 80 and 443" (D asynchronous notifications): a
+ * notify_url on another port is accepted by QFPay and then never called. Refused before sending.
+ */
+export function notifyUrlPortProblem(url: URL): Extract<PolicyCheck, { ok: false }> | undefined {
+  const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
+  if (port === '80' || port === '443') return undefined;
+  return {
+    ok: false,
+    message: `notify_url uses port ${port}; QFPay only delivers notifications to ports 80 and 443, so none would ever arrive.`,
+    next_action:
+      'Nothing was sent to QFPay. Serve the notification endpoint on port 443 (https) or 80, or leave notify_url out and rely on query_transaction / wait_for_payment.',
   };
 }
 

@@ -15,9 +15,15 @@ export class SyssnIssuer {
   /** Six random digits so two simulators in one test run do not hand out equal numbers. */
   private readonly instanceDigits = String(randomInt(0, 1_000_000)).padStart(6, '0');
 
+  /** Numbers already in the books (a state file from an earlier process) are skipped. */
+  isTaken: (syssn: string) => boolean = () => false;
+
   next(simNowMs: number): string {
-    this.counter += 1;
-    return `${utc8DatePrefix(simNowMs)}${this.instanceDigits}${String(this.counter).padStart(12, '0')}`;
+    for (;;) {
+      this.counter += 1;
+      const syssn = `${utc8DatePrefix(simNowMs)}${this.instanceDigits}${String(this.counter).padStart(12, '0')}`;
+      if (!this.isTaken(syssn)) return syssn;
+    }
   }
 }
 

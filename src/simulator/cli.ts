@@ -1,6 +1,9 @@
 import { parseRateWindows, formatRateWindows } from '../qfpay/rate-windows.js';
 import { DEFAULT_RATE_LIMITS, DEFAULT_SIMULATOR_CREDENTIAL, SimulatorOptionsError } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
+import { defaultSimulatorStateFile, resetStateFile } from './persistence.js';
+import { RESPONSE_SIGN_MODES } from './options.js';
+import type { ResponseSignMode } from './options.js';
 import { startSimulator } from './server.js';
 
 /** A bad command line. The message says which flag and what is expected; the caller exits non-zero. */
@@ -13,6 +16,7 @@ export class SimulatorCliError extends Error {
 }
 
 export const SIMULATOR_USAGE = `Usage: qfpay-mcp simulator [options]
+       qfpay-mcp simulator reset [--state-file FILE]
 
 Runs a local, stateful QFPay OpenAPI simulator (no real money, no network).
 
@@ -25,18 +29,35 @@ Options:
   --rate-limits WINDOWS       per-merchant limits, e.g. 100/1s,400/60s (the default)
   --time-scale N              simulated seconds per real second for expiries,
                               pending settlement and notification retries (default 1)
+  --response-sign MODE        algorithm of the answers' X-QF-SIGN: md5 (default,
+                              the documented rule), sha256, or request (the
+                              algorithm the request was signed with)
+  --state-file FILE           keep orders and refunds in FILE across restarts
   --quiet                     no warnings on stderr
   -h, --help                  show this help
+
+reset: empties the state file (default: simulator-state.jsonl in the
+       qfpay-mcp state directory, QFPAY_STATE_DIR or ~/.local/state/qfpay-mcp).
 
 Docs: docs/simulator.md (magic auth codes, control API under /__sim/, faults).
 `;
 
-export type SimulatorCliCommand = { kind: 'help' } | { kind: 'run'; options: SimulatorOptions };
+export type SimulatorCliCommand =
+  { kind: 'help' } | { kind: 'run'; options: SimulatorOptions } | { kind: 'reset'; stateFile: string };
 
-const VALUE_FLAGS = new Set(['--host', '--port', '--credential', '--rate-limits', '--time-scale']);
+const VALUE_FLAGS = new Set([
+  '--host',
+  '--port',
+  '--credential',
+  '--rate-limits',
+  '--time-scale',
+  '--response-sign',
+  '--state-file',
+]);
 
 /** Parses the arguments after `simulator`. Throws SimulatorCliError for anything it cannot use. */
 export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliCommand {
+  if (argv[0] === 'reset') return parseResetArgs(argv.slice(1));
   const options: SimulatorOptions = { port: 8787 };
   const credentials: SimCredential[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -62,6 +83,21 @@ export function parseSimulatorArgs(argv: readonly string[]): SimulatorCliCommand
   }
   if (credentials.length > 0) options.credentials = credentials;
   return { kind: 'run', options };
+}
+
+function parseResetArgs(argv: readonly string[]): SimulatorCliCommand {
+  let stateFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { kind: 'help' };
+    const [flag, inlineValue] = splitFlag(arg);
+    if (flag !== '--state-file')
+      throw new SimulatorCliError(`reset takes only --state-file FILE, got ${JSON.stringify(arg)}`);
+    const value = inlineValue ?? argv[++i];
+    if (value === undefined || value.trim() === '') throw new SimulatorCliError('--state-file needs a value');
+    stateFile = value;
+  }
+  return { kind: 'reset', stateFile: stateFile ?? defaultSimulatorStateFile() };
 }
 
 function splitFlag(arg: string): [string, string | undefined] {
@@ -104,6 +140,19 @@ function applyFlag(
       options.timeScale = scale;
       return;
     }
+    case '--response-sign': {
+      const mode = value.trim().toLowerCase();
+      if (!(RESPONSE_SIGN_MODES as readonly string[]).includes(mode))
+        throw new SimulatorCliError(
+          `--response-sign must be one of ${RESPONSE_SIGN_MODES.join(', ')}, got ${JSON.stringify(value)}`,
+        );
+      options.responseSign = mode as ResponseSignMode;
+      return;
+    }
+    case '--state-file':
+      if (value.trim() === '') throw new SimulatorCliError('--state-file must not be empty');
+      options.stateFile = value;
+      return;
   }
 }
 
@@ -135,6 +184,11 @@ export async function runSimulatorCli(argv: string[], io: SimulatorCliIo = {}): 
   const command = parseSimulatorArgs(argv);
   if (command.kind === 'help') {
     out(SIMULATOR_USAGE);
+    return;
+  }
+  if (command.kind === 'reset') {
+    resetStateFile(command.stateFile);
+    out(`Simulator state cleared: ${command.stateFile}\n`);
     return;
   }
   let simulator;

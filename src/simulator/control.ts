@@ -171,6 +171,7 @@ export class SimulatorControl {
         break;
     }
     this.engine.reschedule();
+    this.engine.persist();
     return transactionView(transaction);
   }
 

@@ -6,6 +6,7 @@ import { SimClock } from './clock.js';
 import { Notifier, notificationBody } from './notifier.js';
 import { merchantKey } from './options.js';
 import type { ResolvedSimulatorOptions, SimCredential } from './options.js';
+import { StateFile } from './persistence.js';
 import { Ledger } from './state.js';
 import type { SimTransaction } from './state.js';
 
@@ -22,7 +23,8 @@ export class SimulatorEngine {
   readonly clock: SimClock;
   readonly syssn = new SyssnIssuer();
   readonly notifier: Notifier;
-  private readonly keysByMerchant = new Map<string, string>();
+  private readonly credentialsByMerchant = new Map<string, SimCredential>();
+  private readonly stateFile: StateFile | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -33,7 +35,7 @@ export class SimulatorEngine {
   ) {
     this.clock = new SimClock(options.timeScale);
     for (const credential of options.credentials)
-      this.keysByMerchant.set(merchantKey(credential.appcode, credential.mchid), credential.key);
+      this.credentialsByMerchant.set(merchantKey(credential.appcode, credential.mchid), credential);
     this.notifier = new Notifier(
       this.clock,
       options.notificationRetryScheduleMs,
@@ -42,6 +44,18 @@ export class SimulatorEngine {
       warn,
     );
     this.ledger.onSucceeded = (transaction) => this.notify(transaction);
+    if (options.stateFile !== undefined) {
+      const store = StateFile.open(options.stateFile, this.ledger);
+      this.ledger.onChanged = (transaction) => store.markDirty(transaction);
+      this.stateFile = store;
+    }
+    this.syssn.isTaken = (syssn) => this.ledger.has(syssn);
+    this.reschedule();
+  }
+
+  /** Writes the changes of the last request or timer step to the state file, if there is one. */
+  persist(): void {
+    this.stateFile?.flush();
   }
 
   get credentials(): readonly SimCredential[] {
@@ -55,6 +69,7 @@ export class SimulatorEngine {
     for (const transaction of expired) this.ledger.markExpired(transaction);
     for (const transaction of settled) this.settle(transaction);
     this.notifier.runDue();
+    this.persist();
     this.reschedule();
   }
 
@@ -73,7 +88,10 @@ export class SimulatorEngine {
   noteQueried(transaction: SimTransaction): void {
     if (transaction.state !== 'PROCESSING') return;
     if (transaction.pendingQueriesSeen >= this.options.pendingSettle.afterQueries) this.settle(transaction);
-    else transaction.pendingQueriesSeen += 1;
+    else {
+      transaction.pendingQueriesSeen += 1;
+      this.ledger.touch(transaction);
+    }
   }
 
   payTypeOf(transaction: SimTransaction): PayTypeEntry {
@@ -98,29 +116,37 @@ export class SimulatorEngine {
   /** Clears the books, notifications and the clock offset. */
   reset(): void {
     this.ledger.clear();
+    this.stateFile?.clear();
     this.notifier.clear();
     this.clock.reset();
     this.reschedule();
   }
 
   close(): void {
+    this.stateFile?.close();
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.notifier.close();
   }
 
+  /**
+   * To the request's notify_url, else to the URL support configured for the merchant (the
+   * credential's notifyUrl); without either, nothing is sent. Any port is delivered to: rehearsals
+   * run on loopback, although QFPay itself only delivers to ports 80 and 443.
+   */
   private notify(transaction: SimTransaction): void {
-    if (transaction.notifyUrl === undefined || this.closed) return;
-    const key = this.keysByMerchant.get(transaction.merchant);
-    if (key === undefined) return;
+    if (this.closed) return;
+    const credential = this.credentialsByMerchant.get(transaction.merchant);
+    const url = transaction.notifyUrl ?? credential?.notifyUrl;
+    if (credential === undefined || url === undefined) return;
     const notifyType = transaction.orderType;
     this.notifier.enqueue({
       notifyType,
       transaction,
-      url: transaction.notifyUrl,
+      url,
       body: notificationBody(transaction, notifyType),
-      key,
+      key: credential.key,
     });
   }
 }

@@ -45,6 +45,8 @@ const ACCEPTED_REPLY = 'SUCCESS';
 
 export class Notifier {
   private readonly records: NotificationRecord[] = [];
+  /** The records waiting for an attempt: the only ones the timer looks at, however many were sent. */
+  private readonly scheduled = new Set<NotificationRecord>();
   private readonly keys = new Map<number, string>();
   private readonly inFlight = new Set<AbortController>();
   private nextId = 1;
@@ -79,6 +81,7 @@ export class Notifier {
       nextAttemptSimMs: this.clock.now(),
     };
     this.records.push(record);
+    this.scheduled.add(record);
     this.keys.set(record.id, input.key);
     this.runDue();
     return record;
@@ -90,7 +93,7 @@ export class Notifier {
 
   nextDeadline(): number | undefined {
     let next: number | undefined;
-    for (const record of this.records) {
+    for (const record of this.scheduled) {
       const at = record.nextAttemptSimMs;
       if (record.state === 'scheduled' && at !== undefined && (next === undefined || at < next)) next = at;
     }
@@ -101,7 +104,7 @@ export class Notifier {
   runDue(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    for (const record of this.records) {
+    for (const record of this.scheduled) {
       if (record.state === 'scheduled' && (record.nextAttemptSimMs ?? Infinity) <= now) this.attempt(record);
     }
   }
@@ -111,6 +114,7 @@ export class Notifier {
     for (const controller of this.inFlight) controller.abort();
     this.inFlight.clear();
     this.records.length = 0;
+    this.scheduled.clear();
     this.keys.clear();
   }
 
@@ -124,6 +128,7 @@ export class Notifier {
     if (key === undefined) return;
     record.state = 'in_flight';
     record.nextAttemptSimMs = undefined;
+    this.scheduled.delete(record);
     const controller = new AbortController();
     this.inFlight.add(controller);
     const startedAtMs = Date.now();
@@ -182,6 +187,7 @@ export class Notifier {
     } else {
       record.state = 'scheduled';
       record.nextAttemptSimMs = this.clock.now() + delay;
+      this.scheduled.add(record);
       this.warn(
         `notification ${record.notify_type} ${record.syssn} to ${record.url} not accepted (${result.error ?? `HTTP ${String(result.http_status)}`}); retrying in ${delay} simulated ms`,
       );
@@ -202,22 +208,32 @@ function describeError(error: unknown): string {
  * The notification body for a paid payment or a successful refund, keys in the order of QFPay's
  * sample, every value a string. For a refund `syssn` / `out_trade_no` are the refund's.
  */
+/**
+ * The body in D's sample order, with the optional keys QFPay's sample always carries set the way
+ * that sample sets them for a plain HKD payment (`goods_name`, `exchange_rate`, `chnlsn2`,
+ * `cash_fee_type`, `goods_info` empty, `cash_fee` "0"), so merchant parsers meet them here too.
+ */
 export function notificationBody(transaction: SimTransaction, notifyType: 'payment' | 'refund'): string {
   const body: Record<string, string> = {
     status: '1',
     pay_type: transaction.payType,
     sysdtm: formatUtc8(transaction.createdAtSimMs),
     paydtm: formatUtc8(transaction.paidAtSimMs ?? transaction.createdAtSimMs),
+    goods_name: transaction.goodsName ?? '',
+    txcurrcd: transaction.txcurrcd,
+    txdtm: transaction.txdtm,
   };
-  if (transaction.goodsName !== undefined) body.goods_name = transaction.goodsName;
-  body.txcurrcd = transaction.txcurrcd;
-  body.txdtm = transaction.txdtm;
   if (transaction.mchid !== undefined) body.mchid = transaction.mchid;
   body.txamt = String(transaction.txamt);
+  body.exchange_rate = '';
+  body.chnlsn2 = '';
   body.out_trade_no = transaction.outTradeNo;
   body.syssn = transaction.syssn;
+  body.cash_fee_type = '';
   body.cancel = transaction.orderType === 'payment' ? '0' : transaction.cancel;
   body.respcd = '0000';
+  body.goods_info = '';
+  body.cash_fee = '0';
   body.notify_type = notifyType;
   body.chnlsn = transaction.chnlsn;
   body.cardcd = transaction.cardcd;

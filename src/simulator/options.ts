@@ -6,6 +6,34 @@ export interface SimCredential {
   key: string;
   /** When set, every request with this app code must carry exactly this mchid; when absent, none. */
   mchid?: string;
+  /**
+   * The notification URL QFPay support configured for this merchant: used when a payment or
+   * refund request carries no notify_url (QFPay notifies the configured URL, D notifications).
+   */
+  notifyUrl?: string;
+}
+
+/** How the simulator signs its answers: the documented MD5, SHA-256, or the request's algorithm. */
+export const RESPONSE_SIGN_MODES = ['md5', 'sha256', 'request'] as const;
+export type ResponseSignMode = (typeof RESPONSE_SIGN_MODES)[number];
+
+/**
+ * Refund refusals that depend on the merchant's channel contract. QFPay's docs name the codes
+ * (1270 currency, 1271 transaction: no partial refunds) and say refund periods "vary across payment
+ * channels", but name no currency, channel or period for the wallets; so none apply by default.
+ */
+export interface RefundRuleOptions {
+  /** Currencies whose payments may only be refunded in full (1270). */
+  noPartialRefundCurrencies?: string[];
+  /** Pay types whose payments may only be refunded in full (1271). */
+  noPartialRefundPayTypes?: string[];
+  /** Pay type → days after payment after which a refund is refused (1155). */
+  refundWindowDays?: Record<string, number>;
+  /**
+   * 1269: refunding a payment from an earlier day (UTC+8) needs that merchant's same-day paid
+   * takings in the currency, less today's refunds, to cover it (D FAQ Q6). Default true.
+   */
+  sameDayTakings?: boolean;
 }
 
 /**
@@ -43,6 +71,14 @@ export interface SimulatorOptions {
   notificationRetryScheduleMs?: number[];
   /** Suppress the one-line warnings the simulator prints to stderr (for example failed notification deliveries). */
   quiet?: boolean;
+  /** Algorithm of the answers' X-QF-SIGN (default 'md5', the documented rule). */
+  responseSign?: ResponseSignMode;
+  refundRules?: RefundRuleOptions;
+  /**
+   * Keep orders and refunds in this file (JSON lines): loaded at start, appended after every
+   * change, so a later simulator on the same file continues the same books. Default: memory only.
+   */
+  stateFile?: string;
 }
 
 export const DEFAULT_RATE_LIMITS: readonly RateWindow[] = Object.freeze([
@@ -77,6 +113,14 @@ export interface ResolvedSimulatorOptions {
   readonly pendingSettle: { readonly afterQueries: number; readonly afterSeconds: number };
   readonly notificationRetryScheduleMs: readonly number[];
   readonly quiet: boolean;
+  readonly stateFile: string | undefined;
+  readonly responseSign: ResponseSignMode;
+  readonly refundRules: {
+    readonly noPartialRefundCurrencies: ReadonlySet<string>;
+    readonly noPartialRefundPayTypes: ReadonlySet<string>;
+    readonly refundWindowDays: ReadonlyMap<string, number>;
+    readonly sameDayTakings: boolean;
+  };
 }
 
 /** Thrown for options that cannot work; the message names the option and the accepted values. */
@@ -124,7 +168,43 @@ export function resolveSimulatorOptions(options: SimulatorOptions = {}): Resolve
     pendingSettle: { afterQueries, afterSeconds },
     notificationRetryScheduleMs: Object.freeze([...schedule]),
     quiet: options.quiet ?? false,
+    stateFile: checkStateFile(options.stateFile),
+    responseSign: checkResponseSign(options.responseSign),
+    refundRules: resolveRefundRules(options.refundRules ?? {}),
   };
+}
+
+function checkResponseSign(mode: ResponseSignMode | undefined): ResponseSignMode {
+  if (mode === undefined) return 'md5';
+  if (!RESPONSE_SIGN_MODES.includes(mode))
+    throw new SimulatorOptionsError(`responseSign: must be one of ${RESPONSE_SIGN_MODES.join(', ')}`);
+  return mode;
+}
+
+function resolveRefundRules(rules: RefundRuleOptions): ResolvedSimulatorOptions['refundRules'] {
+  const windows = new Map<string, number>();
+  for (const [payType, days] of Object.entries(rules.refundWindowDays ?? {})) {
+    if (!(Number.isFinite(days) && days >= 0))
+      throw new SimulatorOptionsError(
+        `refundRules.refundWindowDays.${payType}: must be a non-negative number of days`,
+      );
+    windows.set(payType, days);
+  }
+  return {
+    noPartialRefundCurrencies: new Set((rules.noPartialRefundCurrencies ?? []).map((c) => c.toUpperCase())),
+    noPartialRefundPayTypes: new Set(rules.noPartialRefundPayTypes ?? []),
+    refundWindowDays: windows,
+    sameDayTakings: rules.sameDayTakings ?? true,
+  };
+}
+
+function checkStateFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  if (typeof file !== 'string' || file.trim() === '')
+    throw new SimulatorOptionsError(
+      'stateFile: must be a file path (or leave it out to keep state in memory)',
+    );
+  return file;
 }
 
 function checkCredential(credential: SimCredential): SimCredential {
@@ -137,9 +217,14 @@ function checkCredential(credential: SimCredential): SimCredential {
     throw new SimulatorOptionsError(
       'credentials: mchid must be 1–16 printable ASCII characters without spaces',
     );
-  return credential.mchid === undefined
-    ? { appcode: credential.appcode, key: credential.key }
-    : { appcode: credential.appcode, key: credential.key, mchid: credential.mchid };
+  if (credential.notifyUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(credential.notifyUrl))
+    throw new SimulatorOptionsError('credentials: notifyUrl must be an absolute http(s) URL');
+  return {
+    appcode: credential.appcode,
+    key: credential.key,
+    ...(credential.mchid !== undefined ? { mchid: credential.mchid } : {}),
+    ...(credential.notifyUrl !== undefined ? { notifyUrl: credential.notifyUrl } : {}),
+  };
 }
 
 /** One app code may serve several stores (mchids), but each (appcode, mchid) pair must be unique. */

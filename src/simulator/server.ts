@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pythonJsonDumps } from '../qfpay/pyjson.js';
 import { signRawBody } from '../qfpay/signature.js';
+import type { SignType } from '../qfpay/signature.js';
 import { RequestLog, routeControlRequest, SimulatorControl, SimulatorControlError } from './control.js';
 import type { RequestLogEntry } from './control.js';
 import { SimulatorEngine } from './engine.js';
@@ -19,7 +20,14 @@ import { handleRefund } from './handlers/refund.js';
 import { resolveSimulatorOptions } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
-import { authenticate, checkFormContentType, decodeUtf8Body, parseForm, WireError } from './wire.js';
+import {
+  authenticate,
+  checkFormContentType,
+  decodeUtf8Body,
+  parseForm,
+  parseSignType,
+  WireError,
+} from './wire.js';
 import type { FormParams } from './wire.js';
 
 export interface RunningSimulator {
@@ -208,6 +216,8 @@ class SimulatorApp {
     if (delayBefore > 0 && !(await this.wait(delayBefore))) return;
 
     const result = this.process(req, path, parsed);
+    // Booked before the answer leaves: a client that saw the answer finds the order next run.
+    this.engine.persist();
     entry.respcd = result.body.respcd;
     const delayAfter = sumLatency(latency.filter((f) => f.afterCommit));
     if (delayAfter > 0 && !(await this.wait(delayAfter))) return;
@@ -254,8 +264,7 @@ class SimulatorApp {
       }
       case 'bad_signature':
         entry.http_status = 200;
-        res.setHeader('X-QF-SIGN', signRawBody(text, `${result.signingKey ?? ''}\u0000not-the-key`));
-        sendText(res, 200, text, JSON_CONTENT_TYPE);
+        this.sendTradeText(res, 200, text, JSON_CONTENT_TYPE, `${result.signingKey ?? ''}\u0000not-the-key`);
         return;
       case 'http5xx':
       case 'html_error':
@@ -309,7 +318,11 @@ class SimulatorApp {
     this.sendTradeText(res, status, pythonJsonDumps(body), JSON_CONTENT_TYPE, key);
   }
 
-  /** Every answer to a known app code carries X-QF-SIGN = upper(MD5(body + key)). */
+  /**
+   * Every answer to a known app code carries X-QF-SIGN = upper(hash(body + key)):
+   * MD5 by default; with `responseSign` SHA-256 or the request's algorithm, then declared in
+   * X-QF-SIGNTYPE: SHA256 the way requests declare it.
+   */
   private sendTradeText(
     res: ServerResponse,
     status: number,
@@ -317,8 +330,23 @@ class SimulatorApp {
     contentType: string,
     key: string | undefined,
   ): void {
-    if (key !== undefined) res.setHeader('X-QF-SIGN', signRawBody(text, key));
+    if (key !== undefined) {
+      const signType = this.answerSignType(res.req);
+      res.setHeader('X-QF-SIGN', signRawBody(text, key, signType));
+      if (signType === 'SHA256') res.setHeader('X-QF-SIGNTYPE', 'SHA256');
+    }
     sendText(res, status, text, contentType);
+  }
+
+  private answerSignType(req: IncomingMessage): SignType {
+    switch (this.engine.options.responseSign) {
+      case 'md5':
+        return 'MD5';
+      case 'sha256':
+        return 'SHA256';
+      case 'request':
+        return parseSignType(headerText(req, 'x-qf-signtype')) ?? 'MD5';
+    }
   }
 
   /** The key that signs answers to this app code before the mchid is known: its first credential's. */
@@ -379,9 +407,22 @@ function parseParams(req: IncomingMessage, url: URL, body: Buffer | undefined): 
   try {
     if (body === undefined)
       throw new WireError('1103', `request body is larger than ${MAX_BODY_BYTES} bytes`);
-    if (req.method === 'GET') return parseForm(url.search.slice(1));
+    const query = parseForm(url.search.slice(1));
+    if (req.method === 'GET') return query;
+    // QFPay's official JSAPI sample POSTs its fields in the query string with no body
+    // (requests.post(url, params=data)): accepted, and merged with a body when both are sent.
+    if (body.length === 0 && query.size > 0) return query;
     checkFormContentType(req.headers);
-    return parseForm(decodeUtf8Body(body));
+    const form = parseForm(decodeUtf8Body(body));
+    for (const [name, value] of query) {
+      if (form.has(name))
+        throw new WireError(
+          '1103',
+          `field ${name} was sent both in the query string and in the body; send it once`,
+        );
+      (form as Map<string, string>).set(name, value);
+    }
+    return form;
   } catch (error) {
     if (error instanceof WireError) return error;
     throw error;

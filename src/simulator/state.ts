@@ -1,3 +1,4 @@
+import { utc8DatePrefix } from './clock.js';
 import type { PayMode } from '../qfpay/catalog/types.js';
 
 /**
@@ -93,14 +94,32 @@ export interface PaidDetails {
   readonly cardcd: string;
 }
 
+/** A deadline as it was when pushed; stale once the transaction's own deadline differs. */
+interface DeadlineEntry {
+  readonly at: number;
+  readonly transaction: SimTransaction;
+}
+
+/**
+ * The books, indexed so that no request costs more with more orders (performance audit §4):
+ * syssn and out_trade_no lookups are maps, every merchant's transactions are kept sorted by
+ * creation time for range queries (binary search), and time-driven deadlines sit in a min-heap.
+ */
 export class Ledger {
   private readonly bySyssn = new Map<string, SimTransaction>();
   /** merchant → out_trade_no → syssn, across payments and refunds (QFPay's uniqueness scope). */
   private readonly outTradeNos = new Map<string, Map<string, string>>();
+  /** merchant → its transactions, ascending by (createdAtSimMs, syssn). */
+  private readonly byMerchant = new Map<string, SimTransaction[]>();
   private readonly inOrder: SimTransaction[] = [];
+  private readonly deadlines = new DeadlineHeap();
+  /** merchant|currency|UTC+8 day → paid payments minus successful refunds of that day (1269). */
+  private readonly takings = new Map<string, number>();
 
   /** Called after any transition into PAID (payments) and on refund creation, for notifications. */
   onSucceeded: (transaction: SimTransaction) => void = () => undefined;
+  /** Called whenever a transaction is added or changes (persistence). */
+  onChanged: (transaction: SimTransaction) => void = () => undefined;
 
   add(fields: NewTransaction): SimTransaction {
     const transaction: SimTransaction = {
@@ -115,10 +134,28 @@ export class Ledger {
       pendingQueriesSeen: 0,
       cancelledBy: undefined,
     };
-    this.bySyssn.set(transaction.syssn, transaction);
-    this.outTradeNosOf(transaction.merchant).set(transaction.outTradeNo, transaction.syssn);
-    this.inOrder.push(transaction);
+    this.index(transaction);
+    this.onChanged(transaction);
     return transaction;
+  }
+
+  /** Puts back a transaction exactly as it was saved (persisted state). */
+  restore(transaction: SimTransaction): void {
+    if (this.bySyssn.has(transaction.syssn)) return;
+    this.index(transaction);
+    if (transaction.state === 'PAID') this.book(transaction);
+  }
+
+  /**
+   * The merchant's net takings in `currency` on the UTC+8 day of `simMs`: payments that became
+   * PAID that day less the refunds made that day. QFPay pays refunds out of them (1269).
+   */
+  takingsOn(merchant: string, currency: string, simMs: number): number {
+    return this.takings.get(takingsKey(merchant, currency, simMs)) ?? 0;
+  }
+
+  has(syssn: string): boolean {
+    return this.bySyssn.has(syssn);
   }
 
   bySyssnFor(merchant: string, syssn: string): SimTransaction | undefined {
@@ -140,15 +177,39 @@ export class Ledger {
     return merchant === undefined ? [...this.inOrder] : this.inOrder.filter((t) => t.merchant === merchant);
   }
 
+  /**
+   * A merchant's transactions created in [fromMs, toMs] (inclusive), ascending by creation time.
+   * Binary search: the cost is that of the rows returned, not of the books.
+   */
+  createdBetween(merchant: string, fromMs: number, toMs: number): SimTransaction[] {
+    const list = this.byMerchant.get(merchant);
+    if (!list || fromMs > toMs) return [];
+    const first = lowerBound(list, (t) => t.createdAtSimMs >= fromMs);
+    const end = lowerBound(list, (t) => t.createdAtSimMs > toMs);
+    return list.slice(first, end);
+  }
+
   /** Any merchant: for the control API, which is not scoped to a credential. */
   findAnywhere(selector: {
     syssn?: string | undefined;
     outTradeNo?: string | undefined;
     appcode?: string | undefined;
   }): SimTransaction[] {
-    return this.inOrder.filter(
+    let candidates: SimTransaction[];
+    if (selector.syssn !== undefined) {
+      const found = this.bySyssn.get(selector.syssn);
+      candidates = found ? [found] : [];
+    } else if (selector.outTradeNo !== undefined) {
+      candidates = [];
+      for (const map of this.outTradeNos.values()) {
+        const syssn = map.get(selector.outTradeNo);
+        const found = syssn === undefined ? undefined : this.bySyssn.get(syssn);
+        if (found) candidates.push(found);
+      }
+      candidates.sort(compareCreation);
+    } else candidates = [...this.inOrder];
+    return candidates.filter(
       (t) =>
-        (selector.syssn === undefined || t.syssn === selector.syssn) &&
         (selector.outTradeNo === undefined || t.outTradeNo === selector.outTradeNo) &&
         (selector.appcode === undefined || t.appcode === selector.appcode),
     );
@@ -157,7 +218,15 @@ export class Ledger {
   clear(): void {
     this.bySyssn.clear();
     this.outTradeNos.clear();
+    this.byMerchant.clear();
     this.inOrder.length = 0;
+    this.deadlines.clear();
+    this.takings.clear();
+  }
+
+  /** Records a change made outside the transition methods (for persistence). */
+  touch(transaction: SimTransaction): void {
+    this.onChanged(transaction);
   }
 
   markPaid(transaction: SimTransaction, atSimMs: number, details: PaidDetails): void {
@@ -169,6 +238,8 @@ export class Ledger {
     transaction.cardcd = details.cardcd;
     transaction.expiresAtSimMs = undefined;
     transaction.settleAtSimMs = undefined;
+    this.book(transaction);
+    this.onChanged(transaction);
     this.onSucceeded(transaction);
   }
 
@@ -178,6 +249,7 @@ export class Ledger {
     transaction.errmsg = errmsg;
     transaction.expiresAtSimMs = undefined;
     transaction.settleAtSimMs = undefined;
+    this.onChanged(transaction);
   }
 
   markExpired(transaction: SimTransaction): void {
@@ -186,6 +258,7 @@ export class Ledger {
     transaction.errmsg = ERRMSG.expired;
     transaction.expiresAtSimMs = undefined;
     transaction.settleAtSimMs = undefined;
+    this.onChanged(transaction);
   }
 
   /**
@@ -200,36 +273,63 @@ export class Ledger {
     transaction.cancelledBy = endpoint;
     transaction.expiresAtSimMs = undefined;
     transaction.settleAtSimMs = undefined;
+    this.onChanged(transaction);
   }
 
   /** Books a successful refund against a paid payment and updates the original's `cancel`. */
   applyRefund(original: SimTransaction, refund: SimTransaction): void {
     original.refundedAmount += refund.txamt;
     original.cancel = original.refundedAmount >= original.txamt ? '3' : '5';
+    this.book(refund);
+    this.onChanged(original);
+    this.onChanged(refund);
     this.onSucceeded(refund);
   }
 
   /** The earliest simulated instant at which some transaction changes by itself. */
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    for (const transaction of this.inOrder) {
-      const at = deadlineOf(transaction);
-      if (at !== undefined && (next === undefined || at < next)) next = at;
-    }
-    return next;
+    return this.deadlines.peekLive()?.at;
   }
 
   /** Transactions whose expiry or settle time has come, for the caller to transition. */
   due(simNowMs: number): { expired: SimTransaction[]; settled: SimTransaction[] } {
     const expired: SimTransaction[] = [];
     const settled: SimTransaction[] = [];
-    for (const transaction of this.inOrder) {
-      const at = deadlineOf(transaction);
-      if (at === undefined || at > simNowMs) continue;
-      if (transaction.state === 'AWAITING_CUSTOMER') expired.push(transaction);
-      else settled.push(transaction);
+    for (
+      let entry = this.deadlines.peekLive();
+      entry && entry.at <= simNowMs;
+      entry = this.deadlines.peekLive()
+    ) {
+      this.deadlines.pop();
+      if (entry.transaction.state === 'AWAITING_CUSTOMER') expired.push(entry.transaction);
+      else settled.push(entry.transaction);
     }
     return { expired, settled };
+  }
+
+  /** Adds a PAID payment to, or takes a refund from, its day's takings. */
+  private book(transaction: SimTransaction): void {
+    const at = transaction.paidAtSimMs ?? transaction.createdAtSimMs;
+    const key = takingsKey(transaction.merchant, transaction.txcurrcd, at);
+    const sign = transaction.orderType === 'refund' ? -1 : 1;
+    this.takings.set(key, (this.takings.get(key) ?? 0) + sign * transaction.txamt);
+  }
+
+  private index(transaction: SimTransaction): void {
+    this.bySyssn.set(transaction.syssn, transaction);
+    this.outTradeNosOf(transaction.merchant).set(transaction.outTradeNo, transaction.syssn);
+    this.inOrder.push(transaction);
+    let list = this.byMerchant.get(transaction.merchant);
+    if (!list) {
+      list = [];
+      this.byMerchant.set(transaction.merchant, list);
+    }
+    // Almost always an append; a clock set backwards inserts in the middle.
+    const at = lowerBound(list, (t) => compareCreation(t, transaction) > 0);
+    if (at === list.length) list.push(transaction);
+    else list.splice(at, 0, transaction);
+    const deadline = deadlineOf(transaction);
+    if (deadline !== undefined) this.deadlines.push({ at: deadline, transaction });
   }
 
   private outTradeNosOf(merchant: string): Map<string, string> {
@@ -239,6 +339,78 @@ export class Ledger {
       this.outTradeNos.set(merchant, map);
     }
     return map;
+  }
+}
+
+function takingsKey(merchant: string, currency: string, simMs: number): string {
+  return `${merchant}\u0000${currency}\u0000${utc8DatePrefix(simMs)}`;
+}
+
+function compareCreation(a: SimTransaction, b: SimTransaction): number {
+  return a.createdAtSimMs - b.createdAtSimMs || (a.syssn < b.syssn ? -1 : a.syssn > b.syssn ? 1 : 0);
+}
+
+/** First index whose element satisfies `isAfter` (which must be monotone over the list). */
+function lowerBound<T>(list: readonly T[], isAfter: (item: T) => boolean): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (isAfter(list[mid]!)) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+/**
+ * Deadlines are only ever set when a transaction is created and only ever cleared afterwards,
+ * so an entry whose transaction no longer has that deadline is stale and dropped lazily.
+ */
+class DeadlineHeap {
+  private readonly heap: DeadlineEntry[] = [];
+
+  push(entry: DeadlineEntry): void {
+    const heap = this.heap;
+    heap.push(entry);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (heap[parent]!.at <= heap[i]!.at) break;
+      [heap[parent], heap[i]] = [heap[i]!, heap[parent]!];
+      i = parent;
+    }
+  }
+
+  /** The earliest entry that still applies, discarding stale ones on the way. */
+  peekLive(): DeadlineEntry | undefined {
+    while (this.heap.length > 0) {
+      const top = this.heap[0]!;
+      if (deadlineOf(top.transaction) === top.at) return top;
+      this.pop();
+    }
+    return undefined;
+  }
+
+  pop(): void {
+    const heap = this.heap;
+    const last = heap.pop();
+    if (last === undefined || heap.length === 0) return;
+    heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && heap[left]!.at < heap[smallest]!.at) smallest = left;
+      if (right < heap.length && heap[right]!.at < heap[smallest]!.at) smallest = right;
+      if (smallest === i) return;
+      [heap[smallest], heap[i]] = [heap[i]!, heap[smallest]!];
+      i = smallest;
+    }
+  }
+
+  clear(): void {
+    this.heap.length = 0;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { verifyRequestSignature } from '../qfpay/signature.js';
+import { matchRequestSignature } from '../qfpay/signature.js';
 import type { SignType } from '../qfpay/signature.js';
 import { merchantKey } from './options.js';
 import type { SimCredential } from './options.js';
@@ -71,6 +71,8 @@ export function checkFormContentType(headers: IncomingHttpHeaders): void {
 export interface Authenticated {
   readonly credential: SimCredential;
   readonly merchant: string;
+  /** The algorithm the request was signed with (for `responseSign: 'request'`). */
+  readonly signType: SignType;
 }
 
 /**
@@ -108,15 +110,17 @@ export function authenticate(
   const signType = parseSignType(singleHeader(headers, 'x-qf-signtype'));
   if (signType === undefined)
     return fail('1108', 'X-QF-SIGNTYPE must be SHA256 (or MD5, or absent for MD5)', credential.key);
-  if (!verifyRequestSignature(Object.fromEntries(params), signature, credential.key, signType))
+  // Both readings of the empty-value rule (docs/simulator.md, "Choices"): the current page's
+  // "non-empty fields only" and the official sample code's "every key sent, empty ones as name=".
+  if (matchRequestSignature(Object.fromEntries(params), signature, credential.key, signType) === undefined)
     return fail(
       '1108',
-      `signature mismatch (${signType}): sort the non-empty fields by name, join them as name=value with &, append the key with no separator, hash, hex-encode`,
+      `signature mismatch (${signType}): sort the fields by name, join them as name=value with &, append the key with no separator, hash, hex-encode (empty fields may be left out or signed as name=)`,
       credential.key,
     );
   return {
     ok: true,
-    auth: { credential, merchant: merchantKey(credential.appcode, credential.mchid) },
+    auth: { credential, merchant: merchantKey(credential.appcode, credential.mchid), signType },
     signingKey: credential.key,
   };
 }
@@ -151,7 +155,7 @@ function pickCredential(
   return new WireError('1104', 'mchid does not belong to this app code; check the mchid QFPay issued');
 }
 
-function parseSignType(header: string | undefined): SignType | undefined {
+export function parseSignType(header: string | undefined): SignType | undefined {
   if (header === undefined || header.trim() === '') return 'MD5';
   const upper = header.trim().toUpperCase();
   if (upper === 'SHA256' || upper === 'SHA-256') return 'SHA256';

@@ -222,7 +222,7 @@ describe('cancel_payment', () => {
 
   it('uses /reversal for Alipay', async () => {
     const created = await call(env.client, 'create_payment', {
-      pay_type: '801501',
+      pay_type: '800101',
       txamt: 990,
       txcurrcd: 'HKD',
     });

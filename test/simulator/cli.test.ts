@@ -48,6 +48,26 @@ describe('parseSimulatorArgs', () => {
     });
   });
 
+  it('reads --response-sign and --state-file, and the reset subcommand', () => {
+    expect(parseSimulatorArgs(['--response-sign', 'SHA256', '--state-file=/tmp/s.jsonl'])).toEqual({
+      kind: 'run',
+      options: { port: 8787, responseSign: 'sha256', stateFile: '/tmp/s.jsonl' },
+    });
+    expect(() => parseSimulatorArgs(['--response-sign', 'sha1'])).toThrow(
+      /--response-sign must be one of md5, sha256, request/,
+    );
+    expect(parseSimulatorArgs(['reset', '--state-file', '/tmp/s.jsonl'])).toEqual({
+      kind: 'reset',
+      stateFile: '/tmp/s.jsonl',
+    });
+    const byDefault = parseSimulatorArgs(['reset']);
+    expect(byDefault.kind === 'reset' && byDefault.stateFile).toMatch(
+      /qfpay-mcp[\\/]simulator-state\.jsonl$/,
+    );
+    expect(() => parseSimulatorArgs(['reset', '--port', '1'])).toThrow(/reset takes only --state-file/);
+    expect(SIMULATOR_USAGE).toMatch(/qfpay-mcp simulator reset \[--state-file FILE\]/);
+  });
+
   it('recognises --help and -h', () => {
     expect(parseSimulatorArgs(['--port', '1', '--help'])).toEqual({ kind: 'help' });
     expect(parseSimulatorArgs(['-h'])).toEqual({ kind: 'help' });

@@ -190,13 +190,26 @@ describe('time range', () => {
     expect(malformed.respmsg).toMatch(/start_time/);
   });
 
-  it('is ignored when syssn or out_trade_no is given', async () => {
+  it('is ignored only when syssn is given (current docs); out_trade_no lookups stay in the range', async () => {
     await setClock('2026-02-10 10:00:00');
     const old = await pay(cpmPayment());
     await setClock('2026-03-15 12:00:00');
     expect((await query({ syssn: old.syssn! })).data).toHaveLength(1);
+    expect((await query({ syssn: old.syssn!, start_time: '2026-03-01 00:00:00' })).data).toHaveLength(1);
+    // Default range = this month: last month's order is not found by its out_trade_no…
+    expect((await query({ out_trade_no: old.out_trade_no! })).data).toHaveLength(0);
     expect(
       (await query({ out_trade_no: old.out_trade_no!, start_time: '2026-03-01 00:00:00' })).data,
+    ).toHaveLength(0);
+    // …until the range names its month.
+    expect(
+      (
+        await query({
+          out_trade_no: old.out_trade_no!,
+          start_time: '2026-02-01 00:00:00',
+          end_time: '2026-02-28 23:59:59',
+        })
+      ).data,
     ).toHaveLength(1);
   });
 });

@@ -134,8 +134,9 @@ describe('the 23:30–00:30 (UTC+8) refund blackout', () => {
     ['2026-03-16 00:30:00', '0000'],
     ['2026-03-15 23:29:00', '0000'],
   ])('at %s a refund answers %s', async (time, expected) => {
-    const payment = await pay(cpmPayment());
+    // Paid at the same moment: the day's takings cover the refund; the request time decides.
     await control(sim, 'POST', '/__sim/clock', { set: time });
+    const payment = await pay(cpmPayment());
     const answer = await refund(payment.syssn!, '100');
     expect(answer.respcd).toBe(expected);
     if (expected === '1265') expect(answer.respmsg).toMatch(/00:30/);

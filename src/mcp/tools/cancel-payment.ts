@@ -97,7 +97,14 @@ export const cancelPaymentTool = defineTool({
     const txamt = checkedAmount(args.txamt, payment, known);
     known.cancel_endpoint = endpoint;
     const intent = writeIntent(call, payment, payType, txamt, endpoint);
-    const request = { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt };
+    // txdtm = the original order's time: M's reversal table calls the field "Original transaction
+    // time" and D's samples send a fixed earlier time; the current time only when it is unknown.
+    const request = {
+      syssn: payment.syssn,
+      out_trade_no: payment.out_trade_no,
+      txamt,
+      ...(payment.txdtm ? { txdtm: payment.txdtm } : {}),
+    };
     return sendThroughGuard(call, {
       intent,
       confirmationToken: args.confirmation_token,
@@ -183,8 +190,7 @@ function cancelEndpointOf(
       {
         kind: 'refused',
         message: `${payTypeLabel(payment.pay_type)} orders cannot be cancelled through the QFPay API.`,
-        next_action:
-          'Nothing was sent. Let the order expire, or cancel it on the terminal or checkout where it was created; refund it if it ends up paid.',
+        next_action: `Nothing was sent. ${payType?.cancelAdvice ?? 'Let the order expire; refund it if it ends up paid.'}`,
       },
       known,
     );

@@ -11,4 +11,5 @@ export {
   normaliseRespcd,
 } from './respcd.js';
 export { PAY_TYPES, PAY_TYPE_CODES, findPayType, filterPayTypes } from './pay-types.js';
+export { GOODS_NAME_ADVICE, GOODS_NAME_MAX_BYTES, goodsNameProblem } from './field-limits.js';
 export type { PayTypeFilter } from './pay-types.js';

@@ -7,8 +7,12 @@ import type { CancelEndpoint, PayMode, PayTypeEntry, Wallet } from './types.js';
  * this file so that they cannot drift apart between entries.
  */
 
-/** Types whose `expired_time` QFPay honours (D public payment parameters). */
+/**
+ * Types whose `expired_time` QFPay honours: the list in D's public payment parameters
+ * plus 800213, whose own page (D `06-wechat/04-wechat-mini-programs.md`) lists expired_time 5–120.
+ */
 const EXPIRED_TIME_TYPES: ReadonlySet<string> = new Set([
+  '800213',
   '800201',
   '800101',
   '801512',
@@ -39,27 +43,43 @@ function returnsFor(mode: PayMode): PayTypeEntry['returns'] {
 }
 
 /**
- * The one rule for choosing /trade/v1/reversal or /trade/v1/close (a documented
- * conflict; README "Where QFPay's documentation conflicts"). We follow D, the official docs in both English and Chinese:
- * - Alipay (every mode) → reversal. D names reversal for Alipay CPM and MPM, and the old docs (G/J)
- *   say /close does not work for Alipay orders at all, so reversal is the only Alipay endpoint that
- *   can work. The Alipay pre-auth page also cancels an unknown authorisation with reversal.
+ * The one rule for choosing /trade/v1/reversal or /trade/v1/close (README "Where QFPay's documentation conflicts"; a documented
+ * conflict). We follow D, the official docs in both English and Chinese:
+ * - Hong Kong pay types → none. D: "Hong Kong PayTypes do not support transaction cancel". D does
+ *   not list them; we take the types QFPay offers to Hong Kong merchants only (`hongKong` below:
+ *   Alipay HK, WeChat Pay HK direct settlement, PayMe, UnionPay HK online, FPS, Octopus).
+ *   cancel_payment refuses them before sending, with what to do instead (cancelAdviceFor).
+ * - Alipay (every other mode) → reversal. D names reversal for Alipay CPM and MPM, and the old docs
+ *   (G/J) say /close does not work for Alipay orders at all ("Alipay not applicable"), so reversal is
+ *   the only Alipay endpoint that can work. The Alipay pre-auth page also cancels with reversal.
  * - WeChat Pay CPM, and unified CPM 800008 (which is mostly WeChat/Alipay codes) → reversal (D; G/J
  *   also reserve reversal for offline CPM network trouble). M's 2026 page says the opposite for
  *   WeChat (close for CPM, reversal for MPM) and contradicts itself on the same page, so it loses.
  * - Every other wallet and mode → close (D: "WeChat Pay MPM and other qualified wallets").
  * - Types this server cannot create (cards through Checkout/Element or terminals, ECR-only) → none:
  *   cards are voided by a same-day refund and terminals cancel on the device.
- * D also says "Hong Kong PayTypes do not support transaction cancel" without listing them. We still
- * send the endpoint above for HK types: a refused cancel is harmless (QFPay answers an error code
- * that explain_respcd covers, and nothing changes), whereas `none` would stop an agent from even
- * trying to stop an order whose outcome is unknown. The regionNotes of HK-only types say so.
  */
-function cancelEndpointFor(wallet: Wallet, mode: PayMode, apiCreatable: boolean): CancelEndpoint {
+function cancelEndpointFor(
+  wallet: Wallet,
+  mode: PayMode,
+  apiCreatable: boolean,
+  hongKong: boolean,
+): CancelEndpoint {
   if (!apiCreatable && mode !== 'PREAUTH') return 'none';
+  if (hongKong) return 'none';
   if (wallet === 'Alipay') return 'reversal';
   if (mode === 'CPM' && (wallet === 'WeChat Pay' || wallet === 'Unified')) return 'reversal';
   return 'close';
+}
+
+/** What to do instead when an order of this type cannot be cancelled (shown by cancel_payment). */
+function cancelAdviceFor(mode: PayMode, apiCreatable: boolean, hongKong: boolean): string | undefined {
+  if (!apiCreatable && mode !== 'PREAUTH')
+    return 'Let the order expire, or cancel it on the terminal or checkout where it was created; refund it if it ends up paid.';
+  if (!hongKong) return undefined;
+  if (mode === 'CPM')
+    return 'QFPay does not cancel Hong Kong pay types. Keep querying the payment (query_transaction / wait_for_payment) until it is final; if it ends PAID and the customer should not be charged, refund it.';
+  return 'QFPay does not cancel Hong Kong pay types. Stop showing the QR code or link: the order expires by itself (expired_time, default 30 minutes) and then can no longer be paid; if it ends up PAID, refund it.';
 }
 
 /** Fields a mode needs on top of txamt/txcurrcd/pay_type/out_trade_no/txdtm. */
@@ -82,7 +102,7 @@ function optionalFieldsFor(payType: string, wallet: Wallet, mode: PayMode): stri
 }
 
 const HK_NO_CANCEL =
-  'QFPay docs say Hong Kong pay types do not support cancel: expect /close to be refused; let an unpaid order expire, refund a paid one.';
+  'QFPay docs say Hong Kong pay types do not support cancel: cancel_payment refuses it; let an unpaid order expire, refund a paid one.';
 
 interface Declaration {
   readonly payType: string;
@@ -92,6 +112,8 @@ interface Declaration {
   readonly regionNotes: string;
   /** Defaults to true; only `***` types are documented as non-refundable. */
   readonly refundable?: boolean;
+  /** Offered to Hong Kong merchants only: QFPay does not cancel these (see cancelEndpointFor). */
+  readonly hongKong?: boolean;
   /** Required beyond what the mode requires. */
   readonly extraRequired?: readonly string[];
   readonly minimumExclusive?: Readonly<Record<string, number>>;
@@ -123,11 +145,16 @@ function declare(d: Declaration): PayTypeEntry {
     ...(d.amountRule ? { amountRule: d.amountRule } : {}),
     ...(d.currencies ? { currencies: d.currencies } : {}),
     supportsExpiredTime: EXPIRED_TIME_TYPES.has(d.payType),
-    cancelEndpoint: cancelEndpointFor(d.wallet, d.mode, apiCreatable),
+    cancelEndpoint: cancelEndpointFor(d.wallet, d.mode, apiCreatable, d.hongKong ?? false),
+    ...optional('cancelAdvice', cancelAdviceFor(d.mode, apiCreatable, d.hongKong ?? false)),
     returns: d.returns ?? returnsFor(d.mode),
     apiCreatable,
     ...(d.legacy ? { legacy: true } : {}),
   };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
 /** Pay types QFPay documents for Hong Kong dollars only (PayMe, FPS, Octopus). */
@@ -199,6 +226,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Alipay',
     mode: 'MPM',
     regionNotes: `HK merchants. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '801510',
@@ -206,6 +234,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Alipay',
     mode: 'APP',
     regionNotes: `HK merchants. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '801512',
@@ -213,6 +242,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Alipay',
     mode: 'WAP',
     regionNotes: `HK merchants. Alipay limits return_url to 200 characters. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '801514',
@@ -220,6 +250,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Alipay',
     mode: 'WEB',
     regionNotes: `HK merchants. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '800201',
@@ -276,6 +307,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'WeChat Pay',
     mode: 'CPM',
     regionNotes: `HK merchants with direct settlement. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '801010',
@@ -283,6 +315,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'WeChat Pay',
     mode: 'APP',
     regionNotes: `HK merchants with direct settlement. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '805801',
@@ -291,6 +324,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '805808',
@@ -299,6 +333,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'CPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '805814',
@@ -307,6 +342,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '805812',
@@ -315,6 +351,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '800701',
@@ -336,6 +373,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'UnionPay',
     mode: 'WAP',
     regionNotes: `HK merchants. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '800714',
@@ -343,6 +381,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'UnionPay',
     mode: 'WEB',
     regionNotes: `HK merchants. ${HK_NO_CANCEL}`,
+    hongKong: true,
   }),
   declare({
     payType: '802001',
@@ -351,6 +390,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. Marked *** in QFPay’s table: refunds are not supported, settle returns outside QFPay. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
     refundable: false,
   }),
   declare({
@@ -360,6 +400,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '803712',
@@ -368,6 +409,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '803714',
@@ -376,6 +418,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
     currencies: HKD_ONLY,
+    hongKong: true,
   }),
   declare({
     payType: '803708',

@@ -327,12 +327,13 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
   },
   {
     code: '1265',
-    meaning: 'Refund not allowed now: no refunds 23:30–00:30 Hong Kong time, nor for some promotions.',
+    meaning:
+      'Refund not allowed: no refunds for transactions between 23:30 and 00:30 Hong Kong time, nor for some promotions.',
     outcome: 'failed',
     likelyCause:
-      'The refund was sent during QFPay’s daily cut-off, 23:30–00:30 Hong Kong time (UTC+8), or the payment belongs to a promotion that forbids refunds.',
+      'The refund was sent during QFPay’s daily cut-off, 23:30–00:30 Hong Kong time (UTC+8); or the payment itself was made in that window (the Chinese text bars such orders from refunds); or it belongs to a promotion that forbids refunds.',
     nextAction:
-      'If it is between 23:30 and 00:30 Hong Kong time, send the same refund (same out_trade_no) again after 00:30 HKT. Otherwise the promotion forbids it: contact QFPay.',
+      'If it is now between 23:30 and 00:30 Hong Kong time, send the same refund (same out_trade_no) again after 00:30 HKT. If the payment was made between 23:30 and 00:30, or belongs to a promotion, QFPay will not refund it through the API: contact QFPay support or settle the return with the customer another way.',
   },
   {
     code: '1266',

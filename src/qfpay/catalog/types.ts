@@ -46,6 +46,8 @@ export interface PayTypeEntry {
   /** Whether `expired_time` is honoured. */
   readonly supportsExpiredTime: boolean;
   readonly cancelEndpoint: CancelEndpoint;
+  /** With cancelEndpoint none: what to do instead of cancelling (expire, keep querying, refund). */
+  readonly cancelAdvice?: string;
   /** What the create-payment response carries for the customer: qrcode, pay_url, pay_params, or nothing (CPM). */
   readonly returns: 'qrcode' | 'pay_url' | 'pay_params' | 'none';
   /** True when this type cannot be created through /trade/v1/payment by this server (cards via Checkout/Element, ECR-only). */

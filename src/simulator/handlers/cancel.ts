@@ -1,5 +1,6 @@
 import { formatUtc8 } from '../clock.js';
 import { optionalField, requiredAmount, requiredDateTime } from '../fields.js';
+import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
 import type { SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
 import { RESPERR_SUCCESS, udidOf } from './common.js';
@@ -9,8 +10,9 @@ export type CancelEndpointName = 'close' | 'reversal';
 
 /**
  * POST (or GET) /trade/v1/close and /trade/v1/reversal: stop an order that is not paid yet or
- * whose outcome is unknown. The docs disagree on which endpoint serves which
- * wallet, so the simulator accepts either for every pay type the API can create.
+ * whose outcome is unknown. Which endpoint serves which pay type, and which types
+ * cannot be cancelled at all (Hong Kong pay types), is the catalog's cancelEndpoint: the same
+ * rule the client follows, so a rehearsal meets the refusals QFPay documents.
  */
 export function cancelHandler(endpoint: CancelEndpointName) {
   return (context: HandlerContext): ResponseBody => handleCancel(context, endpoint);
@@ -33,12 +35,7 @@ function handleCancel(context: HandlerContext, endpoint: CancelEndpointName): Re
       `${original.syssn} is a refund; refunds cannot be closed or reversed`,
       'transaction not allowed',
     );
-  if (engine.payTypeOf(original).cancelEndpoint === 'none')
-    throw new WireError(
-      '1250',
-      `pay_type ${original.payType} cannot be closed or reversed; query, and refund once paid`,
-      'transaction forbidden',
-    );
+  checkEndpointApplies(engine.payTypeOf(original), endpoint);
   if (txamt !== original.txamt)
     throw new WireError(
       '1266',
@@ -68,6 +65,26 @@ function handleCancel(context: HandlerContext, endpoint: CancelEndpointName): Re
     surcharge_fee: '0',
     surcharge_rate: '0',
   };
+}
+
+/**
+ * A refused cancel answers 1297: the old docs (J) say /close answers 1297 when the order cannot be
+ * closed; no code is documented for the rest, and one code keeps the refusal recognisable.
+ */
+function checkEndpointApplies(payType: PayTypeEntry, endpoint: CancelEndpointName): void {
+  if (payType.cancelEndpoint === endpoint) return;
+  const instead = payType.cancelAdvice ?? 'query it, and refund it once paid';
+  if (payType.cancelEndpoint === 'none')
+    throw new WireError(
+      '1297',
+      `pay_type ${payType.payType} orders cannot be cancelled (QFPay: Hong Kong pay types do not support cancel); ${instead}`,
+      'cancel not supported',
+    );
+  throw new WireError(
+    '1297',
+    `pay_type ${payType.payType} orders are cancelled with /trade/v1/${payType.cancelEndpoint}, not /trade/v1/${endpoint}`,
+    'cancel not supported',
+  );
 }
 
 function findTarget(

@@ -1,8 +1,13 @@
-import { findCurrency, findPayType, findResponseCode } from '../../qfpay/catalog/index.js';
+import {
+  findCurrency,
+  findPayType,
+  findResponseCode,
+  GOODS_NAME_ADVICE,
+  goodsNameProblem,
+} from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry, ResponseCodeEntry } from '../../qfpay/catalog/types.js';
 import { payParamsFor, payUrlFor, qrcodeFor } from '../artefacts.js';
 import {
-  optionalBoundedText,
   optionalField,
   optionalNotifyUrl,
   optionalPositiveInteger,
@@ -99,7 +104,7 @@ function readPaymentInput(params: FormParams): PaymentInput {
     txdtm,
     authCode,
     expiredTimeMinutes,
-    goodsName: optionalBoundedText(params, 'goods_name', 64),
+    goodsName: goodsNameOf(params),
     notifyUrl: optionalNotifyUrl(params),
     udid: udidOf(params),
   };
@@ -276,4 +281,12 @@ function answerWithCode(transaction: SimTransaction, code: ResponseCodeEntry, re
 
 function truncate(text: string): string {
   return text.length > 20 ? `${text.slice(0, 20)}…` : text;
+}
+
+/** goods_name within QFPay's String(64), read as UTF-8 bytes (src/qfpay/catalog/field-limits.ts). */
+function goodsNameOf(params: FormParams): string | undefined {
+  const goodsName = optionalField(params, 'goods_name');
+  const problem = goodsName === undefined ? undefined : goodsNameProblem(goodsName);
+  if (problem) throw new WireError('1104', `goods_name ${problem}; shorten it. ${GOODS_NAME_ADVICE}`);
+  return goodsName;
 }

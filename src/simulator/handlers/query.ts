@@ -1,6 +1,6 @@
 import { formatUtc8, utc8Month, utc8MonthBounds } from '../clock.js';
 import { optionalDateTime, optionalField, optionalList, optionalPositiveInteger } from '../fields.js';
-import type { SimTransaction } from '../state.js';
+import type { Ledger, SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
 import type { FormParams } from '../wire.js';
 import type { HandlerContext, ResponseBody } from './common.js';
@@ -13,7 +13,7 @@ interface QueryInput {
   readonly outTradeNos: readonly string[] | undefined;
   readonly payTypes: readonly string[] | undefined;
   readonly respcd: string | undefined;
-  /** Inclusive sysdtm range; undefined when syssn / out_trade_no make it irrelevant. */
+  /** Inclusive sysdtm range; undefined when syssn makes it irrelevant. */
   readonly range: { startMs: number; endMs: number } | undefined;
   readonly page: number;
   readonly pageSize: number;
@@ -26,7 +26,7 @@ interface QueryInput {
 export function handleQuery(context: HandlerContext): ResponseBody {
   const { engine, auth } = context;
   const input = readQueryInput(context.params, engine.clock.now());
-  const matched = engine.ledger.all(auth.merchant).filter((t) => matchesFilters(t, input));
+  const matched = candidatesFor(engine.ledger, auth.merchant, input).filter((t) => matchesFilters(t, input));
   // Pending CPM payments move on when they are looked at (pendingSettle.afterQueries).
   for (const transaction of matched) engine.noteQueried(transaction);
   const rows = matched
@@ -51,14 +51,15 @@ function readQueryInput(params: FormParams, simNowMs: number): QueryInput {
     throw new WireError('1104', 'respcd filter must be a four-digit code such as 0000');
   const page = optionalPositiveInteger(params, 'page', { min: 1, max: 1_000_000 }) ?? 1;
   const pageSize = readPageSize(params);
-  // QFPay ignores the time range when transactions are named.
-  const named = syssns !== undefined || outTradeNos !== undefined;
+  // Current docs (D enquiry): the range, and its current-month default, is ignored only when
+  // syssn is given. The older page also exempted out_trade_no; we follow the current one, so a
+  // lookup by out_trade_no finds only orders inside the (default: this month's) range.
   return {
     syssns,
     outTradeNos,
     payTypes: optionalList(params, 'pay_type'),
     respcd,
-    range: named ? undefined : readRange(params, simNowMs),
+    range: syssns !== undefined ? undefined : readRange(params, simNowMs),
     page,
     pageSize,
   };
@@ -95,6 +96,24 @@ function readRange(params: FormParams, simNowMs: number): { startMs: number; end
       `start_time and end_time must be in the same calendar month (UTC+8), got ${utc8Month(startMs)} and ${utc8Month(endMs)}; split the query by month`,
     );
   return { startMs, endMs };
+}
+
+/**
+ * The transactions a query can match, found through the ledger's indexes (syssn, out_trade_no,
+ * creation time) so that the cost follows the answer, not the number of orders.
+ */
+function candidatesFor(ledger: Ledger, merchant: string, input: QueryInput): SimTransaction[] {
+  if (input.syssns)
+    return [...new Set(input.syssns)]
+      .map((syssn) => ledger.bySyssnFor(merchant, syssn))
+      .filter((t): t is SimTransaction => t !== undefined);
+  if (input.outTradeNos)
+    return [...new Set(input.outTradeNos)]
+      .map((outTradeNo) => ledger.byOutTradeNo(merchant, outTradeNo))
+      .filter((t): t is SimTransaction => t !== undefined);
+  const range = input.range!;
+  // sysdtm has whole seconds: an order created at hh:mm:ss.999 still matches end_time hh:mm:ss.
+  return ledger.createdBetween(merchant, range.startMs, Math.floor(range.endMs / 1000) * 1000 + 999);
 }
 
 function matchesFilters(transaction: SimTransaction, input: QueryInput): boolean {

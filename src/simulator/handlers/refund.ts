@@ -12,12 +12,20 @@ import { WireError } from '../wire.js';
 import { RESPERR_SUCCESS, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
 
-/** No refunds 23:30–00:30; QFPay states no zone, we read it as UTC+8 simulated time. */
+/**
+ * 1265, "Refunds for transactions between 11:30pm to 0:30am … cannot be processed"; zh:
+ * "该笔订单被禁止退款，23:30-00:30的交易…会被禁止" ("this order is barred from refunds: transactions
+ * of 23:30–00:30 … are barred"). The zh text reads most naturally as the *payment's* time, the
+ * older reading as the time the refund is *sent* (the daily cut-off). We apply both, UTC+8: a
+ * refund sent in the window is refused (send it again after 00:30), and so is any refund of a
+ * payment made in the window (docs/simulator.md, "Choices").
+ */
 const BLACKOUT_START_MINUTE = 23 * 60 + 30;
 const BLACKOUT_END_MINUTE = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
 
-export function inRefundBlackout(simNowMs: number): boolean {
-  const minute = utc8MinuteOfDay(simNowMs);
+export function inRefundBlackout(simMs: number): boolean {
+  const minute = utc8MinuteOfDay(simMs);
   return minute >= BLACKOUT_START_MINUTE || minute < BLACKOUT_END_MINUTE;
 }
 
@@ -97,7 +105,8 @@ function checkRefundable(context: HandlerContext, original: SimTransaction, txam
       `pay_type ${original.payType} does not support refunds through QFPay; settle the return with the customer another way`,
       'refund refused',
     );
-  if (inRefundBlackout(engine.clock.now()))
+  const now = engine.clock.now();
+  if (inRefundBlackout(now))
     throw new WireError(
       '1265',
       'refunds are not accepted between 23:30 and 00:30 (UTC+8); send the refund again after 00:30',
@@ -123,6 +132,53 @@ function checkRefundable(context: HandlerContext, original: SimTransaction, txam
       '1272',
       `txamt ${txamt} exceeds the refundable remainder ${remaining} of ${original.syssn} (paid ${original.txamt}, refunded ${original.refundedAmount})`,
       'refund exceeds refundable amount',
+    );
+  checkChannelRules(context, original, txamt, now);
+}
+
+/** The rules that depend on the day's takings, the payment's time and the channel contract. */
+function checkChannelRules(
+  context: HandlerContext,
+  original: SimTransaction,
+  txamt: number,
+  now: number,
+): void {
+  const { engine, auth } = context;
+  const rules = engine.options.refundRules;
+  const paidAt = original.paidAtSimMs ?? original.createdAtSimMs;
+  if (inRefundBlackout(paidAt))
+    throw new WireError(
+      '1265',
+      `${original.syssn} was paid between 23:30 and 00:30 (UTC+8); QFPay bars refunds of transactions made in that window: settle the return with the customer another way, or ask QFPay support`,
+      'refund not allowed for this transaction',
+    );
+  const windowDays = rules.refundWindowDays.get(original.payType);
+  if (windowDays !== undefined && now - paidAt > windowDays * DAY_MS)
+    throw new WireError(
+      '1155',
+      `${original.syssn} was paid more than ${windowDays} days ago, beyond the refund period of pay_type ${original.payType}; settle the return with the customer another way`,
+      'refund refused',
+    );
+  const partial = txamt < original.txamt;
+  if (partial && rules.noPartialRefundCurrencies.has(original.txcurrcd))
+    throw new WireError(
+      '1270',
+      `${original.txcurrcd} payments can only be refunded in full: send txamt ${original.txamt}`,
+      'currency does not support partial refunds',
+    );
+  if (partial && rules.noPartialRefundPayTypes.has(original.payType))
+    throw new WireError(
+      '1271',
+      `pay_type ${original.payType} payments can only be refunded in full: send txamt ${original.txamt}`,
+      'transaction does not support partial refunds',
+    );
+  if (!rules.sameDayTakings) return;
+  const takings = engine.ledger.takingsOn(auth.merchant, original.txcurrcd, now);
+  if (takings < txamt)
+    throw new WireError(
+      '1269',
+      `today's unsettled ${original.txcurrcd} takings (${Math.max(0, takings)}) do not cover the refund of ${txamt}: refunds are paid out of the same day's takings; send it again once they do`,
+      "today's unsettled amount is insufficient",
     );
 }
 
