@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import type { McpServer } from '@modelcontextprotocol/server';
 
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
@@ -16,6 +18,7 @@ import { selectTools } from './tools/index.js';
 import { LedgerAccess } from '../safety/ledger-access.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
 import { SafeGuard } from '../safety/safe-guard.js';
+import { resolveStateDir } from '../safety/state-dir.js';
 
 export interface RuntimeOptions {
   /** Default process.env. */
@@ -46,6 +49,13 @@ export interface RuntimeOptions {
   retry?: RetryOptions;
   /** Options for the embedded simulator (local environment without QFPAY_BASE_URL). */
   simulator?: Omit<SimulatorOptions, 'credentials'>;
+  /**
+   * Keep the embedded simulator's orders in `<state dir>/simulator-state.jsonl` (what
+   * `qfpay-mcp simulator reset` clears), beside the ledger, so a rehearsal can span several
+   * short-lived processes. The command line turns this on; in-process embedders get a simulator
+   * that lives and dies with the runtime unless they pass `simulator.stateFile`.
+   */
+  lastingSimulator?: boolean;
 }
 
 export interface QfpayMcpRuntime {
@@ -176,7 +186,8 @@ async function buildDefaultGuard(context: {
   const location = await chooseLedgerLocation({
     env,
     environment,
-    embeddedSimulator: connection.stopSimulator !== undefined,
+    // Only a simulator that forgets its orders needs a ledger that forgets them too.
+    embeddedSimulator: connection.stopSimulator !== undefined && connection.simulatorStateFile === undefined,
     configuredPath: policy.auditLogPath,
   });
   const ledger = new LedgerAccess(location.file, {
@@ -222,6 +233,8 @@ interface Connection {
   credentials: Credentials;
   baseUrl: string;
   stopSimulator?: () => Promise<void>;
+  /** Where the embedded simulator keeps its orders; absent when it forgets them on exit. */
+  simulatorStateFile?: string;
 }
 
 async function connect(
@@ -242,17 +255,26 @@ async function connect(
   }
   let baseUrl = config.baseUrl;
   let stopSimulator: (() => Promise<void>) | undefined;
+  let simulatorStateFile: string | undefined;
   if (baseUrl === null) {
     // local without QFPAY_BASE_URL: an in-process simulator on a free loopback port. Loaded on
     // demand so that servers pointed at QFPay (or a standalone simulator) never import it.
     const { startSimulator } = await import('../simulator/server.js');
+    const { SIMULATOR_STATE_FILE_NAME } = await import('../simulator/persistence.js');
+    const stateFile =
+      options.simulator?.stateFile ??
+      (options.lastingSimulator
+        ? path.join(resolveStateDir({ env: options.env ?? process.env }), SIMULATOR_STATE_FILE_NAME)
+        : undefined);
     const simulator = await startSimulator({
       ...options.simulator,
+      ...(stateFile ? { stateFile } : {}),
       port: options.simulator?.port ?? 0,
       credentials: [credentials],
     });
     baseUrl = simulator.baseUrl;
     stopSimulator = () => simulator.close();
+    simulatorStateFile = stateFile;
   }
   const client = new QfpayClient({
     baseUrl,
@@ -269,6 +291,7 @@ async function connect(
     credentials,
     baseUrl,
     ...(stopSimulator ? { stopSimulator } : {}),
+    ...(simulatorStateFile ? { simulatorStateFile } : {}),
   };
 }
 
