@@ -15,6 +15,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // A throw-away HOME per test file: no test touches the user's real state directory.
+    setupFiles: ['test/support/isolated-state.ts'],
     reporters: ['default'],
   },
 });
