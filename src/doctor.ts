@@ -491,7 +491,9 @@ async function ledgerCheck(
     location = await chooseLedgerLocation({
       env,
       environment: config.environment,
-      embeddedSimulator: config.baseUrl === null,
+      // `qfpay-mcp serve` keeps its embedded simulator's orders in the state directory
+      // (lastingSimulator), so the ledger it uses is the lasting one in every way of running.
+      embeddedSimulator: false,
       configuredPath,
     });
   } catch (error) {

@@ -28,6 +28,7 @@ export {
 export { pollUntilFinal, type PollOptions, type PollResult } from './qfpay/reconcile.js';
 export { parseNotification, type ParsedNotification } from './qfpay/notification.js';
 export { pythonJsonDumps } from './qfpay/pyjson.js';
+export { OUT_TRADE_NO_PATTERN, OUT_TRADE_NO_EXAMPLE, outTradeNoProblem } from './qfpay/out-trade-no.js';
 export { formatQfpayDateTime } from './qfpay/time.js';
 export {
   startSimulator,

@@ -23,7 +23,7 @@ const DOCUMENTED_CODES = [
   '1267', '1268', '1269', '1270', '1271', '1272', '1294', '1295', '1296', '1297', '1298', '2005', '2011',
 ]; // prettier-ignore
 
-/** Current pay types of notes §9 (D table + M additions + pre-auth + ECR). */
+/** Current pay types: QFPay's pay-type table, the newer docs' additions, pre-auth and ECR. */
 const DOCUMENTED_PAY_TYPES = [
   '800008', '800101', '800108', '801101', '801107', '801110', '800107', '801501', '801510', '801512',
   '801514', '800201', '800208', '800207', '800212', '800210', '800213', '801008', '801010', '805801',
@@ -85,7 +85,7 @@ describe('response codes', () => {
     }
   });
 
-  it('classifies pending and retryable codes as the notes require', () => {
+  it('classifies pending and retryable codes as QFPay documents them', () => {
     expect([...PENDING_CODES].sort()).toEqual(['1143', '1145', '1161', '1295', '1298']);
     for (const code of ['1100', '1205', '1252', '1254', '1296', '1297']) {
       expect(findResponseCode(code)?.outcome, code).toBe('retryable');

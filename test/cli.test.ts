@@ -1,15 +1,13 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { main } from '../src/cli/main.js';
 import type { CliIo } from '../src/cli/args.js';
+import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 const TOKEN = 'cli-test-token-0123456789abcdef0123456789abcdef';
 
@@ -141,27 +139,9 @@ describe('qfpay-mcp arguments (in-process)', () => {
   });
 });
 
-/** The spawned tests run the built bin; `npm test` builds first. */
-function assertFreshBuild(): void {
-  let built: number;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {
-    throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does this).');
-  }
-  const newest = newestMtime(join(ROOT, 'src'));
-  if (newest > built)
-    throw new Error('dist/ is older than src/: run `npm run build` first (npm test does this).');
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
+/** The spawned tests run the built bin, with a throw-away HOME; `npm test` builds first. */
+const home = isolatedHome('cli');
+afterAll(() => home.remove());
 
 interface Spawned {
   stdout: () => string;
@@ -173,7 +153,7 @@ interface Spawned {
 function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { ...home.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -207,7 +187,7 @@ async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 
 
 describe('qfpay-mcp binary (spawned)', () => {
   beforeAll(() => {
-    assertFreshBuild();
+    assertFreshDist();
   });
 
   it('is an executable node script', () => {

@@ -174,7 +174,7 @@ const cpmPayment = {
   pay_type: '800208',
   txamt: 1050,
   txcurrcd: 'HKD',
-  out_trade_no: 'order-1',
+  out_trade_no: 'order_1',
   auth_code: '134567890123456789',
 };
 
@@ -250,11 +250,11 @@ describe('requests on the wire', () => {
     stub.script(paid());
     const c = client({ credentials: { appcode: APPCODE, key: KEY, mchid: 'ZaMVg12345' }, signType: 'MD5' });
     await c.createPayment({ ...cpmPayment, txdtm: '2025-01-01 10:00:00', extend_info: '{"a": 1}' });
-    await c.query({ out_trade_no: ['order-1', 'order-2'] });
+    await c.query({ out_trade_no: ['order_1', 'order_2'] });
     expect(stub.seen.map((s) => s.form.mchid)).toEqual(['ZaMVg12345', 'ZaMVg12345']);
     expect(stub.seen[0]!.form.txdtm).toBe('2025-01-01 10:00:00');
     expect(stub.seen[0]!.form.extend_info).toBe('{"a": 1}');
-    expect(stub.seen[1]!.form.out_trade_no).toBe('order-1,order-2');
+    expect(stub.seen[1]!.form.out_trade_no).toBe('order_1,order_2');
     for (const seen of stub.seen) {
       expect(seen.headers).not.toHaveProperty('x-qf-signtype');
       expect(verifyRequestSignature(seen.form, String(seen.headers['x-qf-sign']), KEY, 'MD5')).toBe(true);
@@ -408,9 +408,9 @@ describe('money-moving calls never guess', () => {
       stub.script(reply);
       const error = await rejection(client().createPayment(cpmPayment));
       expect(error).toBeInstanceOf(QfpayUnknownOutcomeError);
-      expect(error).toMatchObject({ endpoint: 'payment', out_trade_no: 'order-1' });
+      expect(error).toMatchObject({ endpoint: 'payment', out_trade_no: 'order_1' });
       expect((error as QfpayUnknownOutcomeError).reason).toMatch(reason);
-      expect(error.nextAction).toContain('order-1');
+      expect(error.nextAction).toContain('order_1');
       expect(stub.seen).toHaveLength(1);
     },
   );
@@ -419,11 +419,11 @@ describe('money-moving calls never guess', () => {
     stub.script(hang);
     const started = Date.now();
     const error = await rejection(
-      client({ timeoutMs: 300 }).refund({ syssn: 'S1', out_trade_no: 'refund-1', txamt: 100 }),
+      client({ timeoutMs: 300 }).refund({ syssn: 'S1', out_trade_no: 'refund_1', txamt: 100 }),
     );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error).toBeInstanceOf(QfpayUnknownOutcomeError);
-    expect(error).toMatchObject({ endpoint: 'refund', out_trade_no: 'refund-1' });
+    expect(error).toMatchObject({ endpoint: 'refund', out_trade_no: 'refund_1' });
     expect((error as QfpayUnknownOutcomeError).reason).toContain('within 300 ms');
     expect(stub.seen).toHaveLength(1);
   });
@@ -473,9 +473,9 @@ describe('money-moving calls never guess', () => {
   it('close and reversal are money-moving too', async () => {
     stub.script(html(500), drop);
     const c = client();
-    expect(await rejection(c.closeOrder({ out_trade_no: 'order-1', txamt: 1050 }))).toMatchObject({
+    expect(await rejection(c.closeOrder({ out_trade_no: 'order_1', txamt: 1050 }))).toMatchObject({
       endpoint: 'close',
-      out_trade_no: 'order-1',
+      out_trade_no: 'order_1',
     });
     expect(await rejection(c.reverse({ syssn: 'S1', txamt: 1050 }))).toMatchObject({
       endpoint: 'reversal',
@@ -584,7 +584,7 @@ describe('events', () => {
       attempt: 1,
       outcome: 'rate_limited',
       httpStatus: 429,
-      out_trade_no: 'order-1',
+      out_trade_no: 'order_1',
     });
     expect(events[1]).toMatchObject({
       endpoint: 'payment',

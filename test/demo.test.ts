@@ -1,37 +1,12 @@
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { runDemo } from '../src/demo/index.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
-
-/** The demo drives the built server over stdio, like a real MCP host; `npm test` builds first. */
-function assertFreshBuild(): void {
-  let built: number;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {
-    throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does this).');
-  }
-  if (newestMtime(join(ROOT, 'src')) > built)
-    throw new Error('dist/ is older than src/: run `npm run build` first.');
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
+import { assertFreshDist, ROOT } from './support/dist.js';
 
 describe('npm run demo', () => {
   it('runs the scripted agent session end to end and exits 0', async () => {
-    assertFreshBuild();
+    assertFreshDist();
     let transcript = '';
     const code = await runDemo({
       write: (text) => void (transcript += text),

@@ -83,7 +83,12 @@ describe('qfpay-mcp doctor', () => {
   it('reports the ledger the server itself would use, in every way of running', async () => {
     const standalone = await startSimulator({ quiet: true });
     const cases: { name: string; env: Record<string, string>; temporary?: boolean; file?: string }[] = [
-      { name: 'embedded simulator, no state location', env: { QFPAY_ENV: 'local' }, temporary: true },
+      {
+        // As `qfpay-mcp serve` runs it: the simulator's orders and the ledger last, side by side.
+        name: 'embedded simulator, default state directory',
+        env: { QFPAY_ENV: 'local', XDG_STATE_HOME: path.join(stateDir, 'xdg-embedded') },
+        file: path.join(stateDir, 'xdg-embedded', 'qfpay-mcp', 'audit-local.jsonl'),
+      },
       {
         name: 'embedded simulator, QFPAY_STATE_DIR',
         env: { QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
@@ -108,7 +113,7 @@ describe('qfpay-mcp doctor', () => {
         const report = await runDoctor({ env });
         expect(report.ok, `${name}: ${JSON.stringify(report.checks)}`).toBe(true);
         const ledger = check(report, 'ledger');
-        const runtime = await createRuntime({ env, log: () => undefined });
+        const runtime = await createRuntime({ env, lastingSimulator: true, log: () => undefined });
         const used = runtime.ledgerPath;
         await runtime.close();
         if (temporary) {

@@ -1,22 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { formatQfpayDateTime } from '../src/qfpay/time.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/index.js';
+import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
 
 /**
  * The agent's whole journey, end to end, through the BUILT command over both real transports:
  * a spawned stdio server and a spawned Streamable HTTP server, each pointed at one simulator
  * (QFPAY_ENV=local + QFPAY_BASE_URL) whose request log witnesses what reached "QFPay".
  */
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
 
 interface Answer {
   isError: boolean;
@@ -36,9 +32,16 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   };
 }
 
+const run = promisify(execFile);
+
+/** Spawned servers get a throw-away HOME, so their ledgers never reach the user's state directory. */
+const home = isolatedHome('e2e');
+afterAll(() => home.remove());
+
 function serverEnv(simulator: RunningSimulator): Record<string, string> {
   return {
     ...getDefaultEnvironment(),
+    ...home.env,
     QFPAY_ENV: 'local',
     QFPAY_BASE_URL: simulator.baseUrl,
   };
@@ -104,7 +107,7 @@ describe.each(TRANSPORTS)('an agent over %s against the simulator', (_name, conn
     simulator.control.requests().filter((entry) => entry.path === `/trade/v1/${path}`).length;
 
   beforeAll(async () => {
-    expect(statSync(CLI).isFile()).toBe(true);
+    assertFreshDist();
     simulator = await startSimulator({ port: 0, quiet: true });
     // QFPay refuses refunds 23:30–00:30 Hong Kong time, and so does the simulator: work at noon.
     simulator.control.setClock({ set: `${formatQfpayDateTime().slice(0, 10)} 12:00:00` });
@@ -211,4 +214,59 @@ describe.each(TRANSPORTS)('an agent over %s against the simulator', (_name, conn
     expect(cancelled.data.status).toBe('CANCELLED');
     expect(upstream('close') + upstream('reversal')).toBe(closesBefore + 1);
   });
+});
+
+describe('a rehearsal across separate stdio launches (embedded simulator, no configuration)', () => {
+  const rehearsal = isolatedHome('rehearsal');
+  afterAll(() => rehearsal.remove());
+
+  /** One short-lived stdio server, as a one-shot client starts it for a single call. */
+  async function launch(name: string, args: Record<string, unknown>): Promise<Answer> {
+    const client = new Client({ name: 'one-shot', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI],
+        cwd: ROOT,
+        env: { ...getDefaultEnvironment(), ...rehearsal.env, QFPAY_ENV: 'local' },
+      }),
+    );
+    try {
+      return await call(client, name, args);
+    } finally {
+      await client.close();
+    }
+  }
+
+  const cli = (args: string[]) =>
+    run(process.execPath, [CLI, ...args], { cwd: ROOT, env: rehearsal.env, timeout: 30_000 });
+
+  it('create, pay and refund in three processes; audit list shows them; simulator reset clears them', async () => {
+    assertFreshDist();
+    const created = await launch('create_payment', { pay_type: '800101', txamt: 1000, txcurrcd: 'HKD' });
+    expect(created.data.status, created.text).toBe('AWAITING_CUSTOMER');
+    const syssn = created.data.syssn as string;
+    const outTradeNo = created.data.out_trade_no as string;
+
+    const paid = await launch('simulate_customer_payment', { syssn, outcome: 'pay' });
+    expect(paid.isError, paid.text).toBe(false);
+
+    // QFPay (and the simulator) refuse refunds 23:30–00:30 Hong Kong time; then the third launch
+    // only looks the order up, which still proves the state survived.
+    const hongKongTime = formatQfpayDateTime().slice(11, 16);
+    const inCutOff = hongKongTime >= '23:25' || hongKongTime <= '00:35';
+    const third = inCutOff
+      ? await launch('query_transaction', { syssn })
+      : await launch('refund', { syssn, txamt: 300 });
+    expect(third.isError, third.text).toBe(false);
+    expect(JSON.stringify(third.data)).toContain(inCutOff ? 'PAID' : 'PARTIALLY_REFUNDED');
+
+    const { stdout: audit } = await cli(['audit', 'list', '--json']);
+    expect(audit).toContain(outTradeNo);
+
+    await cli(['simulator', 'reset']);
+    const gone = await launch('query_transaction', { syssn });
+    expect(gone.isError, gone.text).toBe(false);
+    expect(gone.text).toContain('No transactions found');
+  }, 120_000);
 });

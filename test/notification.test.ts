@@ -6,7 +6,7 @@ import { signRawBody } from '../src/qfpay/signature.js';
 
 const KEY = '0123456789ABCDEF0123456789ABCDEF';
 
-/** A payment notification in QFPay's documented key order and Python json.dumps style (notes §5). */
+/** A payment notification in QFPay's documented key order and Python json.dumps style. */
 function paymentNotification(overrides: Record<string, unknown> = {}): string {
   return pythonJsonDumps({
     status: '1',

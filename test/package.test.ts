@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,12 +18,15 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 
 /**
- * The published artefact, not the checkout: `npm pack` must hold only what runs, and the tarball
- * installed into an empty folder must work as `npx qfpay-mcp` and as a library. Installing needs
+ * The published artefact, not the checkout: `npm pack` on a FRESH CLONE (no dist/) must build the
+ * package itself (the `prepare` script) and hold only what runs; the tarball installed into an empty
+ * folder must work as `npx qfpay-mcp` and as a library. The clone is the repository's files as git
+ * sees them (tracked plus untracked-but-not-ignored, so uncommitted work is tested too) copied into a
+ * temporary folder, with this checkout's node_modules linked in for the build tools. Installing needs
  * the package's dependencies from the npm registry (or npm's cache); when that fails this test
  * fails with npm's own message — it never skips.
  *
- * Slow by nature (npm pack + npm install, a few seconds with a warm cache): up to 180 s.
+ * Slow by nature (a build, npm pack, npm install): up to 240 s.
  */
 
 const run = promisify(execFile);
@@ -33,25 +45,23 @@ interface PackedFile {
 }
 
 let work: string;
+let clone: string;
 let tarball: string;
 let files: string[];
 let installDir: string;
 
-function assertFreshBuild(): void {
-  const cli = path.join(ROOT, 'dist', 'cli.js');
-  if (!existsSync(cli))
-    throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does this).');
-  if (newestMtime(path.join(ROOT, 'src')) > statSync(cli).mtimeMs)
-    throw new Error('dist/ is older than src/: run `npm run build` first (npm test does this).');
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+/** The repository as a fresh clone would have it: git's files only, so no dist/ and no build. */
+async function freshClone(into: string): Promise<void> {
+  const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: ROOT,
+    maxBuffer: 32 * 1024 * 1024,
+  });
+  for (const file of stdout.split('\0').filter(Boolean)) {
+    if (!existsSync(path.join(ROOT, file))) continue; // deleted in the work tree, not yet committed
+    mkdirSync(path.dirname(path.join(into, file)), { recursive: true });
+    copyFileSync(path.join(ROOT, file), path.join(into, file));
   }
-  return newest;
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(into, 'node_modules'), 'dir');
 }
 
 async function npm(args: string[], cwd: string, timeout = 150_000): Promise<string> {
@@ -73,9 +83,14 @@ async function npm(args: string[], cwd: string, timeout = 150_000): Promise<stri
 }
 
 beforeAll(async () => {
-  assertFreshBuild();
   work = mkdtempSync(path.join(tmpdir(), 'qfpay-pack-'));
-  const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', work], ROOT)) as Array<{
+  clone = path.join(work, 'clone');
+  await freshClone(clone);
+  expect(existsSync(path.join(clone, 'dist')), 'a fresh clone has no dist/').toBe(false);
+  // --ignore-scripts=false: the build is the point, even where npm is configured not to run scripts.
+  const packed = JSON.parse(
+    await npm(['pack', '--json', '--ignore-scripts=false', '--pack-destination', work], clone, 200_000),
+  ) as Array<{
     filename: string;
     files: PackedFile[];
   }>;
@@ -93,7 +108,7 @@ beforeAll(async () => {
     ['install', tarball, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
     installDir,
   );
-}, 180_000);
+}, 240_000);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -143,7 +158,7 @@ describe('npm pack', () => {
     const stale = files
       .filter((f) => f.startsWith('dist/'))
       .map((f) => f.replace(/^dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts'))
-      .filter((source) => !existsSync(path.join(ROOT, source)));
+      .filter((source) => !existsSync(path.join(clone, source)));
     expect(stale, 'dist files without a source (clean dist/ before building)').toEqual([]);
   });
 
@@ -171,6 +186,32 @@ describe('the installed tarball', () => {
   it('runs as npx qfpay-mcp --version', async () => {
     const { stdout } = await run(NPX, ['qfpay-mcp', '--version'], { cwd: installDir, timeout: 60_000 });
     expect(stdout.trim()).toBe(pkg.version);
+  });
+
+  it('installs globally as README shows (npm install -g ./qfpay-mcp-<version>.tgz) and runs as qfpay-mcp', async () => {
+    const prefix = path.join(work, 'global');
+    // --prefix stands in for the user's global folder, so the test never touches the real one.
+    await npm(
+      [
+        'install',
+        '-g',
+        '--prefix',
+        prefix,
+        tarball,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      work,
+    );
+    const bin = path.join(
+      prefix,
+      process.platform === 'win32' ? 'qfpay-mcp.cmd' : path.join('bin', 'qfpay-mcp'),
+    );
+    const { stdout } = await run(bin, ['--version'], { timeout: 60_000 });
+    expect(stdout.trim()).toBe(pkg.version);
+    expect(path.basename(tarball)).toBe(`qfpay-mcp-${pkg.version}.tgz`);
   });
 
   it('serves tools/list over stdio to the official MCP client', async () => {

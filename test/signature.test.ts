@@ -13,7 +13,7 @@ import {
 } from '../src/qfpay/signature.js';
 import type { Params, SignType } from '../src/qfpay/signature.js';
 
-/** An implementation written from the notes (§2.1), sharing no code with src/qfpay/signature.ts. */
+/** An implementation written from QFPay's signing rules (qfpay://docs/signing), sharing no code with src/qfpay/signature.ts. */
 function independentSign(params: Record<string, string>, key: string, signType: SignType): string {
   const names = Object.keys(params).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const text = names.map((n) => `${n}=${params[n]}`).join('&') + key;
@@ -29,7 +29,7 @@ const paramsArb = fc.dictionary(paramName, nonEmptyValue, { minKeys: 1, maxKeys:
 const keyArb = fc.stringMatching(/^[0-9a-f]{32}$/);
 const signTypeArb = fc.constantFrom<SignType>('MD5', 'SHA256');
 
-describe('request signature: worked example (notes §2.2)', () => {
+describe('request signature: QFPay documentation worked example', () => {
   const params = { mchid: 'ZaMVg12345', txamt: 100, txcurrcd: 'HKD' };
 
   it('builds the canonical string without the key', () => {

@@ -14,6 +14,7 @@ import type { QfpayMcpRuntime } from '../src/mcp/runtime.js';
 import { TOOL_REGISTRY } from '../src/mcp/tools/index.js';
 import * as catalog from '../src/qfpay/catalog/index.js';
 import { renderResponseCodes } from '../scripts/gen-references.mjs';
+import { assertFreshDist, CLI, isolatedHome } from './support/dist.js';
 
 /**
  * SKILL.md, references/, mcp.json.example and server.json must be true: every tool, variable,
@@ -87,7 +88,7 @@ interface OpenClawMetadata {
   emoji: string;
   homepage: string;
   primaryEnv: string;
-  requires: { env: string[]; anyBins: string[]; bins?: string[] };
+  requires: { env?: string[]; anyBins: string[]; bins?: string[] };
   envVars: Array<{ name: string; required: boolean; description: string }>;
   install: Array<{ id: string; kind: string; package: string; bins: string[]; label: string }>;
 }
@@ -102,6 +103,8 @@ const openclaw = (frontmatter.metadata as { openclaw: OpenClawMetadata }).opencl
 let runtime: QfpayMcpRuntime;
 let client: Client;
 let stateDir: string;
+/** Spawned commands get a throw-away HOME as well as a state directory. */
+const home = isolatedHome('skill');
 let liveTools: Array<{ name: string; inputSchema: unknown }>;
 
 beforeAll(async () => {
@@ -119,6 +122,7 @@ afterAll(async () => {
   await client?.close();
   await runtime?.close();
   rmSync(stateDir, { recursive: true, force: true });
+  home.remove();
 });
 
 describe('SKILL.md frontmatter', () => {
@@ -143,32 +147,26 @@ describe('SKILL.md frontmatter', () => {
     expect(frontmatter.scalars.license).toBe('MIT-0');
   });
 
-  it('declares the credentials, binaries and npm installer of this package', () => {
+  it('needs no credential to load, so the local-simulator rehearsal shows the skill', () => {
     expect(openclaw.emoji).toBeTruthy();
     expect(openclaw.homepage).toMatch(/^https:\/\//);
     expect(openclaw.primaryEnv).toBe('QFPAY_KEY');
-    expect(openclaw.requires.env).toEqual(['QFPAY_APPCODE', 'QFPAY_KEY']);
-    expect(openclaw.requires.anyBins).toEqual(['qfpay-mcp', 'npx']);
-    expect(openclaw.install).toEqual([
-      {
-        id: 'node',
-        kind: 'node',
-        package: pkg.name,
-        bins: Object.keys(pkg.bin),
-        label: expect.any(String) as string,
-      },
-    ]);
+    // requires.env would hide the skill until QFPAY_APPCODE/QFPAY_KEY are set, yet `local` needs neither.
+    expect(openclaw.requires.env).toBeUndefined();
+    expect(openclaw.requires.anyBins).toEqual(['qfpay-mcp', 'node']);
+    // No npm installer until the package is published: it would offer an install that fails.
+    expect(openclaw.install).toBeUndefined();
     expect(Object.keys(pkg.bin)).toContain('qfpay-mcp');
   });
 
-  it('lists every variable in envVars, the required ones exactly those in requires.env', () => {
+  it('lists every variable in envVars, none of them required', () => {
     const names = openclaw.envVars.map((v) => v.name);
     expect(new Set(names).size).toBe(names.length);
     for (const v of openclaw.envVars) {
       expect(typeof v.required).toBe('boolean');
       expect(v.description.length).toBeGreaterThan(5);
     }
-    expect(openclaw.envVars.filter((v) => v.required).map((v) => v.name)).toEqual(openclaw.requires.env);
+    expect(openclaw.envVars.filter((v) => v.required).map((v) => v.name)).toEqual([]);
     // Every variable the skill body or its references tell the person to set is declared.
     const mentioned = new Set(
       DOC_FILES.flatMap((f) => variablesIn(read(f))).filter((v) => !isPerEnvironment(v)),
@@ -300,27 +298,27 @@ describe('everything the docs name exists', () => {
   });
 
   it('every qfpay-mcp subcommand has a working --help and knows the flags shown with it', () => {
-    const cli = path.join(ROOT, 'dist', 'cli.js');
-    expect(existsSync(cli), 'dist/cli.js: run npm run build first').toBe(true);
+    assertFreshDist();
+    const cli = CLI;
     const commands = new Map<string, Set<string>>();
     for (const file of DOC_FILES) {
       for (const m of read(file).matchAll(
-        /qfpay-mcp(?:@[\d.]+)? ((?:[a-z][a-z-]*)(?: (?:verify|list))?)((?: --?[a-z][a-z-]*(?:[ =][^\s`|&;)]+)?)*)/g,
+        /(?:qfpay-mcp(?:@[\d.]+)?|dist\/cli\.js) ((?:[a-z][a-z-]*)(?: (?:verify|list))?)((?: --?[a-z][a-z-]*(?:[ =][^\s`|&;)]+)?)*)/g,
       )) {
         const command = m[1]!;
-        if (!/^(serve|simulator|audit|doctor)( |$)/.test(command)) continue;
+        if (!/^(serve|simulator|audit|doctor|client-config)( |$)/.test(command)) continue;
         const flags = commands.get(command) ?? new Set<string>();
         for (const flag of m[2]!.matchAll(/--([a-z][a-z-]*)/g)) flags.add(flag[1]!);
         commands.set(command, flags);
       }
     }
     expect([...commands.keys()].sort()).toEqual(
-      expect.arrayContaining(['audit list', 'audit verify', 'doctor', 'serve']),
+      expect.arrayContaining(['audit list', 'audit verify', 'client-config', 'doctor', 'serve']),
     );
     for (const [command, flags] of commands) {
       const run = spawnSync(process.execPath, [cli, ...command.split(' '), '--help'], {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
+        env: { ...home.env, QFPAY_ENV: 'local', QFPAY_STATE_DIR: stateDir },
         timeout: 20_000,
       });
       expect(run.status, `qfpay-mcp ${command} --help: ${run.stderr}`).toBe(0);
@@ -443,9 +441,9 @@ describe('client configuration files', () => {
     expect(http!.transport.headers?.every((h) => h.isSecret)).toBe(true);
   });
 
-  it('mcp.json.example pins this version and uses each client’s own shape', () => {
+  it('mcp.json.example names this version for after publishing and uses each client’s own shape', () => {
     const text = read('mcp.json.example');
-    const pins = [...text.matchAll(/qfpay-mcp@([^"\s]+)/g)].map((m) => m[1]);
+    const pins = [...text.matchAll(/qfpay-mcp@([^"\s\\]+)/g)].map((m) => m[1]);
     expect(pins.length).toBeGreaterThan(0);
     expect(new Set(pins)).toEqual(new Set([pkg.version]));
     expect(text).not.toMatch(/@latest/);
@@ -466,9 +464,10 @@ describe('client configuration files', () => {
       if (entry.command !== undefined) stdioEntries.push(entry);
       else expect(entry.url, `${key}`).toBe('http://127.0.0.1:3939/mcp');
     }
+    // What works before publication: node and the built CLI of a clone or an installed tarball.
     for (const entry of stdioEntries) {
-      expect(entry.command).toBe('npx');
-      expect(entry.args).toEqual(['-y', `qfpay-mcp@${pkg.version}`]);
+      expect(entry.command).toBe('node');
+      expect(entry.args).toEqual(['/absolute/path/to/qfpay-mcp/dist/cli.js']);
     }
     expect(byClient('claude-code')!.mcpServers).toMatchObject({
       qfpay: { env: { QFPAY_KEY: '${QFPAY_KEY}' } },
@@ -476,7 +475,7 @@ describe('client configuration files', () => {
     expect(byClient('cursor')!.mcpServers).toMatchObject({
       qfpay: { env: { QFPAY_KEY: '${env:QFPAY_KEY}' } },
     });
-    expect(byClient('streamable-http')!.mcpServers).toMatchObject({
+    expect(byClient('http')!.mcpServers).toMatchObject({
       qfpay: { type: 'http', headers: { Authorization: 'Bearer ${QFPAY_MCP_TOKEN}' } },
     });
     const vscode = byClient('vscode (')! as {
@@ -487,8 +486,8 @@ describe('client configuration files', () => {
     expect(vscode.servers).toMatchObject({
       qfpay: { type: 'stdio', env: { QFPAY_KEY: '${input:qfpay-key}' } },
     });
-    expect(byClient('openclaw-remote')!.mcp).toMatchObject({
-      servers: { qfpay: { transport: 'streamable-http' } },
+    expect(byClient('openclaw')!.mcp).toMatchObject({
+      servers: { qfpay: { env: { QFPAY_KEY: '${QFPAY_KEY}' } } },
     });
     for (const name of variablesIn(text)) expect(SOURCE, `mcp.json.example names ${name}`).toContain(name);
   });
@@ -499,11 +498,11 @@ describe('client configuration files', () => {
         mcpServers: { qfpay: { env: Record<string, string> } };
       }
     ).mcpServers.qfpay;
-    // npx would fetch the published package; the built CLI of this checkout stands in for it.
+    // The placeholder path stands for this checkout's built CLI.
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [path.join(ROOT, 'dist', 'cli.js')],
-      env: { ...getDefaultEnvironment(), ...entry.env, QFPAY_STATE_DIR: stateDir },
+      args: [CLI],
+      env: { ...getDefaultEnvironment(), ...home.env, ...entry.env, QFPAY_STATE_DIR: stateDir },
       stderr: 'pipe',
     });
     const stdioClient = new Client({ name: 'skill-config-test', version: '1.0.0' });

@@ -1,42 +1,21 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { createRuntime } from '../src/mcp/runtime.js';
 import { startStdioServer } from '../src/transports/stdio.js';
+import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'cli.js');
+/** Spawned servers get a throw-away HOME: their ledger never lands in the user's state directory. */
+const home = isolatedHome('stdio');
+afterAll(() => home.remove());
+
 /** Canary credentials for the embedded simulator: they must never show up in output. */
 const CANARY_APPCODE = 'CANARYAPPCODE0123456789ABCDEF01';
 const CANARY_KEY = 'CANARYKEY-do-not-print-0123456789abcdef';
 const CANARY_TOKEN = 'canary-mcp-token-0123456789abcdef0123456789';
-
-/** The spawned tests run the built bin; `npm test` builds first. */
-function assertFreshBuild(): void {
-  let built: number;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {
-    throw new Error('dist/cli.js is missing: run `npm run build` first (npm test does this).');
-  }
-  if (newestMtime(join(ROOT, 'src')) > built) {
-    throw new Error('dist/ is older than src/: run `npm run build` first (npm test does this).');
-  }
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
 
 function structured(result: unknown): Record<string, unknown> {
   return (result as { structuredContent?: Record<string, unknown> }).structuredContent ?? {};
@@ -53,7 +32,7 @@ describe('stdio transport through the built qfpay-mcp', () => {
   let stderr = '';
 
   beforeAll(async () => {
-    assertFreshBuild();
+    assertFreshDist();
     transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI],
@@ -61,6 +40,7 @@ describe('stdio transport through the built qfpay-mcp', () => {
       // Without env the child would only inherit HOME, PATH, … (the SDK's default allow-list).
       env: {
         ...getDefaultEnvironment(),
+        ...home.env,
         QFPAY_ENV: 'local',
         QFPAY_APPCODE: CANARY_APPCODE,
         QFPAY_KEY: CANARY_KEY,
@@ -190,13 +170,13 @@ describe('stdio transport in-process', () => {
 
 describe('stdio process behaviour', () => {
   beforeAll(() => {
-    assertFreshBuild();
+    assertFreshDist();
   });
 
   it('puts only JSON-RPC on stdout and exits 0 when the client closes stdin', async () => {
     const child = spawn(process.execPath, [CLI, 'serve'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, QFPAY_ENV: 'local' },
+      env: { ...home.env, QFPAY_ENV: 'local' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout = new PassThrough();
@@ -236,7 +216,7 @@ describe('stdio process behaviour', () => {
   it('shuts down cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [CLI], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, QFPAY_ENV: 'local' },
+      env: { ...home.env, QFPAY_ENV: 'local' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let err = '';

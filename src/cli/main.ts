@@ -50,6 +50,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
       return runAuditCli(argv, { stdout: io.out, stderr: io.err, env: io.env });
     },
   },
+  {
+    name: 'client-config',
+    summary: 'Print ready MCP client entries (Claude, Cursor, VS Code, OpenClaw, HTTP) for this install',
+    run: async (argv, io) => (await import('./client-config.js')).runClientConfigCli(argv, io),
+  },
 ];
 
 const DEFAULT_SUBCOMMAND = 'serve';
@@ -76,6 +81,7 @@ Examples:
   qfpay-mcp                                  stdio, embedded simulator when no credentials are set
   qfpay-mcp serve --http                     Streamable HTTP on http://127.0.0.1:3939/mcp
   qfpay-mcp serve --read-only --toolsets reporting,reference
+  qfpay-mcp client-config --client openclaw   the entry to paste into a client, with this path
   qfpay-mcp simulator --help
 
 Credentials and tokens are read from the environment only (QFPAY_ENV, QFPAY_APPCODE,

@@ -113,6 +113,8 @@ function readSettings(values: ParsedFlags<typeof SERVE_OPTIONS>, io: CliIo): Ser
     ...(values['read-only'] && { readOnly: true }),
     ...(values['allow-prod-writes'] && { allowProdWrites: true }),
     log: (line: string) => io.err(`${line}\n`),
+    // A rehearsal spans processes: one-shot clients start a new server for every call.
+    lastingSimulator: true,
   };
   if (!values.http) return { runtime, http: undefined };
 

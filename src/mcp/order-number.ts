@@ -2,8 +2,7 @@ import { randomInt } from 'node:crypto';
 
 import { formatQfpayDateTime } from '../qfpay/time.js';
 
-/** QFPay accepts letters, digits, `_`, `|` and `*` (notes §3.2); we never generate the latter two. */
-export const OUT_TRADE_NO_PATTERN = /^[A-Za-z0-9_|*]{1,128}$/;
+/** Generated references use letters and digits only, a subset of the rule in qfpay/out-trade-no.ts. */
 
 const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
 

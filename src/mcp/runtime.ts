@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import type { McpServer } from '@modelcontextprotocol/server';
 
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
@@ -21,6 +23,7 @@ import { chooseLedgerLocation } from '../safety/ledger-location.js';
 import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
 import { NotificationInbox } from '../safety/notification-inbox.js';
 import { SafeGuard, type StartupReconciliation } from '../safety/safe-guard.js';
+import { resolveStateDir } from '../safety/state-dir.js';
 
 export interface RuntimeOptions {
   /** Default process.env. */
@@ -63,6 +66,13 @@ export interface RuntimeOptions {
   approvalTtlMs?: number;
   /** How often a call waiting on URL-mode elicitation looks for the operator's decision (default 500 ms). */
   approvalPollMs?: number;
+  /**
+   * Keep the embedded simulator's orders in `<state dir>/simulator-state.jsonl` (what
+   * `qfpay-mcp simulator reset` clears), beside the ledger, so a rehearsal can span several
+   * short-lived processes. The command line turns this on; in-process embedders get a simulator
+   * that lives and dies with the runtime unless they pass `simulator.stateFile`.
+   */
+  lastingSimulator?: boolean;
 }
 
 export interface ApprovalRoutes {
@@ -243,7 +253,8 @@ async function buildDefaultGuard(context: {
   const location = await chooseLedgerLocation({
     env,
     environment,
-    embeddedSimulator: connection.stopSimulator !== undefined,
+    // Only a simulator that forgets its orders needs a ledger that forgets them too.
+    embeddedSimulator: connection.stopSimulator !== undefined && connection.simulatorStateFile === undefined,
     configuredPath: policy.auditLogPath,
   });
   const databaseUrl = (env.QFPAY_DATABASE_URL ?? '').trim();
@@ -359,6 +370,8 @@ interface Connection {
   credentials: Credentials;
   baseUrl: string;
   stopSimulator?: () => Promise<void>;
+  /** Where the embedded simulator keeps its orders; absent when it forgets them on exit. */
+  simulatorStateFile?: string;
 }
 
 async function connect(
@@ -379,17 +392,26 @@ async function connect(
   }
   let baseUrl = config.baseUrl;
   let stopSimulator: (() => Promise<void>) | undefined;
+  let simulatorStateFile: string | undefined;
   if (baseUrl === null) {
     // local without QFPAY_BASE_URL: an in-process simulator on a free loopback port. Loaded on
     // demand so that servers pointed at QFPay (or a standalone simulator) never import it.
     const { startSimulator } = await import('../simulator/server.js');
+    const { SIMULATOR_STATE_FILE_NAME } = await import('../simulator/persistence.js');
+    const stateFile =
+      options.simulator?.stateFile ??
+      (options.lastingSimulator
+        ? path.join(resolveStateDir({ env: options.env ?? process.env }), SIMULATOR_STATE_FILE_NAME)
+        : undefined);
     const simulator = await startSimulator({
       ...options.simulator,
+      ...(stateFile ? { stateFile } : {}),
       port: options.simulator?.port ?? 0,
       credentials: [credentials],
     });
     baseUrl = simulator.baseUrl;
     stopSimulator = () => simulator.close();
+    simulatorStateFile = stateFile;
   }
   const client = new QfpayClient({
     baseUrl,
@@ -410,6 +432,7 @@ async function connect(
     credentials,
     baseUrl,
     ...(stopSimulator ? { stopSimulator } : {}),
+    ...(simulatorStateFile ? { simulatorStateFile } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `qfpay://docs/signing` resource: QFPay's signing rules as this server applies them,
- * including where QFPay's own documents disagree and which reading we chose (reference notes §2).
+ * including where QFPay's own documents disagree and which reading we chose.
  * The worked example's digests are pinned by a test against the signer.
  */
 export const SIGNING_DOC = `# QFPay request and notification signing

@@ -18,6 +18,7 @@ import {
 import { getMerchantLimiter } from './limiter.js';
 import type { RateLimiter } from './limiter.js';
 import { getSharedMerchantLimiter, type SharedLimiterOptions } from './shared-limiter.js';
+import { OUT_TRADE_NO_EXAMPLE, outTradeNoProblem } from './out-trade-no.js';
 import { isPaymentRow, isPendingCode, isRefundRow } from './outcome.js';
 import { checkResponseSignature, signatureHeaders, wireParams } from './signature.js';
 import type { Params, SignType } from './signature.js';
@@ -953,11 +954,12 @@ function requireNonEmpty(field: string, value: string | undefined): void {
  */
 function requireReference(field: string, value: string | undefined): void {
   requireNonEmpty(field, value);
-  if (!/^[\x21-\x2b\x2d-\x7e]{1,128}$/.test(value!))
+  const problem = outTradeNoProblem(value!);
+  if (problem)
     throw new QfpayValidationError(
       field,
-      'must be 1–128 printable ASCII characters without spaces or commas',
-      'Use a merchant reference such as order_20250101_0001 (letters, digits, _, | and * are safest).',
+      problem,
+      `Use a merchant reference such as ${OUT_TRADE_NO_EXAMPLE}: the same rule QFPay and the MCP tools apply.`,
     );
 }
 

@@ -45,7 +45,7 @@ export const MIN_TIMEOUT_MS = 1_000;
 export const MAX_TIMEOUT_MS = 120_000;
 
 /**
- * QFPay allows 100 requests/s and 400/min per merchant (notes §7). We stay 5% under both: the
+ * QFPay allows 100 requests/s and 400/min per merchant. We stay 5% under both: the
  * limiter stamps requests when they leave this process, and network jitter can bunch them up by
  * the time QFPay counts them; a margin keeps that jitter from turning into 429s.
  */
@@ -79,7 +79,7 @@ export function loadConfig(env: Env = process.env): QfpayConfig {
     credentials,
     signType: resolveSignType(env),
     timeoutMs: resolveTimeout(env),
-    rateLimits: resolveRateLimits(env),
+    rateLimits: resolveRateLimits(env, environment),
     verifyResponseSignatures: readBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
     ...resolveRedisUrl(env),
   };
@@ -394,11 +394,12 @@ function resolveRedisUrl(env: Env): { redisUrl?: string } {
   return { redisUrl: raw };
 }
 
-function resolveRateLimits(env: Env): RateWindow[] {
+function resolveRateLimits(env: Env, environment: EnvironmentName): RateWindow[] {
   const raw = readVariable(env, 'QFPAY_RATE_LIMITS');
   if (raw === undefined) return DEFAULT_RATE_LIMITS.map((w) => ({ ...w }));
+  let windows: RateWindow[];
   try {
-    return parseRateWindows(raw);
+    windows = parseRateWindows(raw);
   } catch (error) {
     throw new QfpayConfigError(
       'QFPAY_RATE_LIMITS',
@@ -406,4 +407,31 @@ function resolveRateLimits(env: Env): RateWindow[] {
       `Use comma-separated windows such as ${formatRateWindows(DEFAULT_RATE_LIMITS)}, or unset it for the default.`,
     );
   }
+  // The simulator is not QFPay: rehearsals and benchmarks may go faster than QFPay's quota there.
+  if (environment === 'local') return windows;
+  for (const quota of QFPAY_QUOTA) {
+    const allowed = mostRequestsIn(quota.durationMs, windows);
+    if (allowed > quota.count)
+      throw new QfpayConfigError(
+        'QFPAY_RATE_LIMITS',
+        `lets up to ${Number.isFinite(allowed) ? allowed : 'unlimited'} requests through in ${quota.label}, above QFPay's quota of ${quota.count} per ${quota.label} per merchant: QFPay would answer 429`,
+        `Stay within ${QFPAY_QUOTA.map((q) => `${q.count} per ${q.label}`).join(' and ')}, e.g. ${formatRateWindows(DEFAULT_RATE_LIMITS)} (the default, which keeps a 5 % margin).`,
+      );
+  }
+  return windows;
+}
+
+/** QFPay's published request quota per merchant (README, QFPAY_RATE_LIMITS). */
+const QFPAY_QUOTA = [
+  { count: 100, durationMs: 1_000, label: 'second' },
+  { count: 400, durationMs: 60_000, label: 'minute' },
+] as const;
+
+/**
+ * The most requests sliding windows can let through in any interval of `intervalMs`: a window of
+ * `count` per `durationMs` admits at most `count × ceil(interval / duration)` there, and every
+ * window applies at once, so the tightest one decides.
+ */
+function mostRequestsIn(intervalMs: number, windows: readonly RateWindow[]): number {
+  return Math.min(...windows.map((w) => w.count * Math.ceil(intervalMs / w.durationMs)));
 }

@@ -6,10 +6,10 @@ import type { RateWindow } from './types.js';
 /**
  * Per-merchant outbound rate limiting.
  *
- * QFPay counts requests per merchant: 100 per second AND 400 per minute (notes §7). Meeting an
+ * QFPay counts requests per merchant: 100 per second AND 400 per minute. Meeting an
  * exact sliding-window bound also meets every fixed-window bound, whatever alignment QFPay uses.
- * Two chained p-queues are not atomic (the outer stamp is taken at hand-off, not at send time;
- * mcp-stack.md §3), so this gate keeps ONE log of requests and checks every window against it
+ * Two chained p-queues are not atomic (the outer stamp is taken at hand-off, not at send time),
+ * so this gate keeps ONE log of requests and checks every window against it
  * at the same instant, immediately before the task starts. p-queue (concurrency 1) provides the
  * FIFO waiting line and abort-while-queued; it does no rate limiting itself.
  *

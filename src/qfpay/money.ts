@@ -223,6 +223,14 @@ export function validateAmount(txamt: number, currency: string, payType?: PayTyp
       fix: `Send "${entry.code}".`,
     };
   }
+  if (payType?.currencies && !payType.currencies.includes(entry.code)) {
+    return {
+      ok: false,
+      field: 'txcurrcd',
+      message: `pay_type ${payType.payType} (${payType.name}) takes only ${payType.currencies.join(', ')}, not ${entry.code}.`,
+      fix: `Send txcurrcd "${payType.currencies[0]}", or choose a pay type for ${entry.code} (list_pay_types).`,
+    };
+  }
   const example = minorUnitExample(entry.code);
   if (typeof txamt !== 'number' || !Number.isFinite(txamt) || !Number.isInteger(txamt)) {
     return {

@@ -5,8 +5,8 @@ import type { NormalisedStatus, NotificationBody } from './types.js';
 import { describeIssues, notificationBodySchema } from './wire.js';
 
 /**
- * QFPay async notifications: POST with a JSON body and `X-QF-SIGN = upper(MD5(raw body + key))`
- * (notes §2.5). The signature covers the exact bytes received, so it is checked before the body
+ * QFPay async notifications: POST with a JSON body and `X-QF-SIGN = upper(MD5(raw body + key))`.
+ * The signature covers the exact bytes received, so it is checked before the body
  * is parsed; re-serialising parsed JSON would change spacing and escapes and break the check.
  * Notifications are only sent after success, may arrive more than once, and may carry keys we do
  * not know; receivers answer HTTP 200 `SUCCESS` once the body is valid and recorded.

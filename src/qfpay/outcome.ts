@@ -6,13 +6,13 @@ import type { NormalisedStatus, NotificationBody, PaymentResponse, TransactionRe
 
 /**
  * The ONLY place that turns QFPay's `respcd` + `cancel` + `order_type` into a NormalisedStatus.
- * QFPay has no state field (notes §4): a row's state is its per-transaction `respcd` combined
+ * QFPay has no state field: a row's state is its per-transaction `respcd` combined
  * with `cancel` (0 none, 1 CPM reversed/refunded, 2 MPM closed, 3 refunded, 4 pre-auth finished,
  * 5 partially refunded).
  */
 
 const SUCCESS = '0000';
-/** "Order expired" (notes §4: an MPM QR not paid within `expired_time`). */
+/** "Order expired" (an MPM QR not paid within `expired_time`). */
 const EXPIRED = '1181';
 
 /** Modes where 0000 on the payment call only means "order created; the customer still has to pay". */
@@ -66,18 +66,18 @@ function statusOfCloseRow(row: TransactionRecord): NormalisedStatus {
 function statusOfRefundRow(row: TransactionRecord): NormalisedStatus {
   if (row.respcd === SUCCESS) return 'REFUNDED';
   if (isPendingCode(row.respcd)) return 'PROCESSING';
-  // Notes §8: unknown codes on refunds count as failures (nothing was refunded).
+  // QFPay's tables: unknown codes on refunds count as failures (nothing was refunded).
   return 'FAILED';
 }
 
 function statusOfPaymentRow(row: TransactionRecord, context: RecordContext): NormalisedStatus {
   if (row.respcd === SUCCESS) return statusOfSettledPayment(row, context);
-  // A closed or reversed order is cancelled whatever code it was left with (notes §4:
-  // CLOSED/CANCELLED shows as cancel 2 for MPM, cancel 1 for CPM).
+  // A closed or reversed order is cancelled whatever code it was left with
+  // (CLOSED/CANCELLED shows as cancel 2 for MPM, cancel 1 for CPM).
   if (row.cancel === '1' || row.cancel === '2') return 'CANCELLED';
   if (isPendingCode(row.respcd)) return statusWhileWaiting(row.pay_type);
   if (row.respcd === EXPIRED) return 'EXPIRED';
-  // Notes §8: a code missing from the catalog on a payment means "query before deciding",
+  // QFPay's tables: a code missing from the catalog on a payment means "query before deciding",
   // so it is not reported as a definite failure.
   if (!findResponseCode(row.respcd)) return 'UNKNOWN';
   return 'FAILED';
@@ -120,7 +120,7 @@ function statusWhileWaiting(payType: string): NormalisedStatus {
 /**
  * The state right after POST /trade/v1/payment. For CPM, 0000 means the money was taken. For
  * every other mode 0000 means the order (QR, URL, app parameters) was created and the customer
- * has not paid yet (notes §3.2; J says so outright).
+ * has not paid yet (J says so outright).
  */
 export function statusOfPaymentResponse(resp: PaymentResponse, payType?: PayTypeEntry): NormalisedStatus {
   const entry = payType ?? (resp.pay_type ? findPayType(resp.pay_type) : undefined);
@@ -258,7 +258,7 @@ function summarisePayment(payment: TransactionRecord, refundRows: TransactionRec
   const refunded = sumByStatus(refunds, 'REFUNDED');
   const processing = sumByStatus(refunds, 'PROCESSING');
   const payType = findPayType(payment.pay_type);
-  // Only the `***` pay types are documented as non-refundable (notes §9); an unknown pay type is
+  // Only the `***` pay types are documented as non-refundable; an unknown pay type is
   // left to QFPay to refuse rather than blocked here.
   const refundableType = payType?.refundable ?? true;
   // A refund names the payment by its syssn, so a row without one cannot be refunded from here.

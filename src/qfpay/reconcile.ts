@@ -7,7 +7,7 @@ import type { NormalisedStatus, TransactionRecord } from './types.js';
 
 /**
  * Resolving a pending or unknown transaction: query the SAME reference (out_trade_no or syssn)
- * until it is final or the window closes. Never re-POSTs anything (reliability notes §1.5 rule 3).
+ * until it is final or the window closes. Never re-POSTs anything.
  */
 
 export interface PollInfo {

@@ -11,7 +11,7 @@ export type Params = Readonly<Record<string, ParamValue>>;
 /**
  * The fields that are actually sent: empty, null and undefined values are dropped.
  * QFPay's docs disagree on whether empty fields are signed; never sending them makes
- * both readings agree (reference notes §2.1). `0` is a value like any other.
+ * both readings agree. `0` is a value like any other.
  */
 export function wireParams(params: Params): Record<string, string> {
   const out: Record<string, string> = {};

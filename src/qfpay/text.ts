@@ -4,7 +4,7 @@
  * wire schemas, the client, the simulator and the MCP layer all apply the same rules.
  *
  * Upstream text (`goods_name`, `respmsg`, `resperr`, notification fields) can be set by whoever
- * created the order, so it is an instruction channel into the model (reliability notes §2.4). It is
+ * created the order, so it is an instruction channel into the model. It is
  * returned as inert data: no control characters, no invisible or direction-changing characters, no
  * fake chat/tool tags, bounded length.
  */

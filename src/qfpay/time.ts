@@ -1,7 +1,7 @@
 /**
  * QFPay's clock: every date on the wire (`txdtm`, `sysdtm`, `paydtm`, `start_time`, `end_time`) is
  * `YYYY-MM-DD hh:mm:ss`, 24-hour, without a zone, in Hong Kong/Beijing time (UTC+8, no DST).
- * See reference notes §1.3: `sysdtm` sits eight hours ahead of UTC in the card examples.
+ * `sysdtm` sits eight hours ahead of UTC in the card examples.
  */
 
 const UTC_PLUS_8_MS = 8 * 60 * 60 * 1000;
@@ -50,7 +50,7 @@ export interface QfpayMonthRange {
 
 /**
  * The UTC+8 calendar month containing `date`, shifted by `offsetMonths`. The query endpoint
- * refuses ranges that cross a calendar month (notes §3.3), so multi-month scans go month by month.
+ * refuses ranges that cross a calendar month, so multi-month scans go month by month.
  */
 export function qfpayMonthRange(date: Date, offsetMonths = 0): QfpayMonthRange {
   const shifted = new Date(date.getTime() + UTC_PLUS_8_MS);

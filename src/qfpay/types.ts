@@ -90,7 +90,7 @@ export interface PaymentResponse {
   cardcd?: string;
   chnlsn?: string;
   chnlsn2?: string;
-  /** Redirect URL for the pay types QFPay marks `*` (notes §3.2). */
+  /** Redirect URL for the pay types QFPay marks `*`. */
   web_url?: string;
   udid?: string;
 }

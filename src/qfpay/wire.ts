@@ -10,9 +10,9 @@ import { hasHiddenCharacters, neutraliseMarkup, sanitizeUpstreamText } from './t
 
 /**
  * zod schemas for what QFPay sends back. QFPay's examples disagree on whether numbers arrive as
- * strings (`"txamt": "10"`) or numbers (`"txamt": 10`) (notes §1.3), so every scalar accepts both.
+ * strings (`"txamt": "10"`) or numbers (`"txamt": 10`), so every scalar accepts both.
  *
- * Upstream text is data (red-team finding B5): identifiers (`syssn`, `orig_syssn`, `origssn`,
+ * Upstream text is data: identifiers (`syssn`, `orig_syssn`, `origssn`,
  * `pay_type`, `txcurrcd`, `respcd`, dates, `cancel`, `out_trade_no`, …) must have their documented
  * shape, otherwise the whole answer fails to parse and the client treats it as untrusted (a write's
  * outcome becomes UNKNOWN and is reconciled by querying). Free text written by QFPay, a wallet or

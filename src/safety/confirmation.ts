@@ -5,7 +5,7 @@ import { canonicalJson } from './idempotency.js';
 
 /**
  * Bound confirmation tokens: the server-enforced half of two-step confirmation for production
- * writes (reliability notes §2.5 pattern 3; OWASP "bind each approval to the exact action").
+ * writes (OWASP "bind each approval to the exact action").
  *
  * The prepare step issues a token for one exact action; the confirm step executes only when the
  * token verifies against the identical action, has not expired and has not been used. A model cannot

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
  * Server-side idempotency for money-moving calls.
  *
  * QFPay has no idempotency header; `out_trade_no` is its dedup key, unique across all payments and
- * refunds of a merchant (reliability notes §1.5). Agents and MCP clients re-send calls (§1.6), so the
- * server treats `out_trade_no` as an idempotency key the way Stripe treats `Idempotency-Key` (§1.1):
+ * refunds of a merchant. Agents and MCP clients re-send calls (timeouts, reconnects), so
+ * the server treats `out_trade_no` as an idempotency key the way Stripe treats `Idempotency-Key`:
  *
  * - same key, same parameters, still running → the caller shares the running execution (50
  *   identical concurrent calls → one upstream request);

@@ -11,18 +11,17 @@ import type { EnvironmentName } from '../qfpay/catalog/types.js';
  * (`QFPAY_STATE_DIR`, XDG state home, …), shared by every process of that user and environment,
  * so idempotency, caps and reconciliation hold across restarts and instances.
  *
- * One exception (documented choice): the `local` environment with the EMBEDDED simulator and
- * neither QFPAY_AUDIT_LOG nor QFPAY_STATE_DIR set gets a temporary ledger that lives and dies with
- * the process. The embedded simulator forgets its orders when the process exits, so a persistent
- * ledger would refer to orders no simulator knows: reconciliation on the next start could never
- * resolve them, and a reused out_trade_no (tests and demos use fixed ones) would be answered from
- * a previous run instead of the fresh simulator. It also keeps rehearsals, test suites and parallel
- * workers from writing into the user's real state directory. Setting either variable (or pointing
- * QFPAY_BASE_URL at a long-running simulator) makes the local ledger persistent like the others.
+ * One exception: an embedded simulator that forgets its orders on exit (an in-process runtime
+ * created without `simulator.stateFile` or `lastingSimulator`) with neither QFPAY_AUDIT_LOG nor
+ * QFPAY_STATE_DIR set gets a temporary ledger that lives and dies with the process: a lasting
+ * ledger would refer to orders no simulator knows, so reconciliation on the next start could never
+ * resolve them. The command line's embedded simulator keeps its orders in the state directory
+ * (`lastingSimulator`), so its ledger lasts too, beside them: a rehearsal spans processes and
+ * `qfpay-mcp audit list` shows it.
  */
 export interface LedgerLocation {
   readonly file: string;
-  /** True for the per-process ledger of the embedded simulator; removed on close. */
+  /** True for the per-process ledger of an embedded simulator that forgets its orders; removed on close. */
   readonly temporary: boolean;
   readonly remove?: () => Promise<void>;
 }
@@ -30,6 +29,7 @@ export interface LedgerLocation {
 export async function chooseLedgerLocation(options: {
   readonly env: NodeJS.ProcessEnv;
   readonly environment: EnvironmentName;
+  /** An embedded simulator that keeps no state file (its orders vanish with the process). */
   readonly embeddedSimulator: boolean;
   /** The policy's resolved path (QFPAY_AUDIT_LOG or the state-dir default). */
   readonly configuredPath: string;

@@ -16,7 +16,7 @@ import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 
 /**
  * The audit ledger: an append-only, hash-chained JSONL file of every money-moving action, and the
- * recovery state for actions whose outcome is not known yet (reliability notes §5, checklist G).
+ * recovery state for actions whose outcome is not known yet.
  *
  * One record per step. `intent` is written and fsync'd BEFORE the upstream call; when it cannot be
  * written the call must not be made (fail closed). `outcome` follows with what QFPay said, and

@@ -9,7 +9,7 @@ import { resolveAuditLogPath } from './state-dir.js';
 
 /**
  * Money limits set by the operator through the environment. Nothing a tool call says can change
- * them (reliability notes §2.5 pattern 5; peers §3 gaps 5 and 10).
+ * them.
  *
  * | Variable | Meaning |
  * |---|---|
@@ -392,7 +392,7 @@ function cardNumberRefusal(where: string, masked: string): PolicyCheck {
 
 /**
  * `notify_url` and `return_url` redirect money notifications and customers, so only operator-listed
- * prefixes are accepted (reliability notes §2.4). The URL is parsed and normalised (host case,
+ * prefixes are accepted. The URL is parsed and normalised (host case,
  * default port, dot segments, percent-encoding) before a prefix match that respects path
  * boundaries: prefix `https://shop.example.com/qfpay` allows `/qfpay` and `/qfpay/notify` but
  * not `/qfpay-evil`, and `https://shop.example.com` never allows `shop.example.com.evil.io`.

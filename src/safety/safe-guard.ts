@@ -62,7 +62,7 @@ import { confirmationSummary } from './summary.js';
 
 /**
  * The full money guard: every rule that stands between an agent and QFPay, enforced here and
- * nowhere else (reliability notes §1.5–1.6, §2.4–2.5, §5; checklist A, E, F, G). Every decision that
+ * nowhere else (docs/ARCHITECTURE.md, "The money guard"). Every decision that
  * must be exclusive is one atomic step of the money-state store (`MoneyStore`), so the rules hold
  * across every process sharing it, not just within this one.
  *

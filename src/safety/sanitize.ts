@@ -4,7 +4,7 @@
  * Upstream text is made inert by the domain's `sanitizeUpstreamText` (src/qfpay/text.ts), which
  * the wire schemas already apply to QFPay's answers; it is re-exported here so the MCP layer has
  * one module to import its defences from. The helpers below keep secrets, wallet codes and card
- * numbers out of anything the server writes (reliability notes §3, checklist F32/F34).
+ * numbers out of anything the server writes.
  */
 
 import { MAX_INPUT_UNITS, primitiveText, sanitizeUpstreamText, stripInvisible } from '../qfpay/text.js';
@@ -57,8 +57,8 @@ export interface LuhnPanMatch {
 /**
  * Text as the card-number search sees it: NFKC (full-width, mathematical, circled and superscript
  * digits become ASCII ones), invisible and format characters (zero-width, bidi, soft hyphen) removed,
- * and every other decimal digit (Arabic-Indic, Devanagari, …) mapped to its ASCII digit. Red-team
- * finding B4 got numbers past a search that skipped these steps.
+ * and every other decimal digit (Arabic-Indic, Devanagari, …) mapped to its ASCII digit. A search
+ * that skips these steps lets such numbers through.
  */
 export function normaliseForCardSearch(text: string): string {
   return stripInvisible(text.slice(0, MAX_INPUT_UNITS).normalize('NFKC')).replace(

@@ -5,7 +5,7 @@ import { utc8DatePrefix } from './clock.js';
 
 /**
  * Plausible wallet-side artefacts: transaction numbers, QR contents, pay URLs and pay_params
- * in the shapes QFPay documents (reference notes §3.2). They look real enough for a client's
+ * in the shapes QFPay documents. They look real enough for a client's
  * parser and a human demo, but every one of them is random and points nowhere.
  */
 
@@ -131,7 +131,7 @@ export function payParamsFor(
       out_trade_no: randomDigits(26),
       subject: context.goodsName ?? 'goods',
       payment_type: '1',
-      // Alipay in-app is the one place QFPay hands out an amount in MAJOR units (reference notes §6).
+      // Alipay in-app is the one place QFPay hands out an amount in MAJOR units.
       total_fee: formatMajorUnits(context.txamt, context.txcurrcd),
       currency: context.txcurrcd,
       forex_biz: 'FP',

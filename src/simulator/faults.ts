@@ -15,7 +15,7 @@ export function isTradePath(path: string): path is TradePath {
 }
 
 /**
- * Failure modes a payment client must survive (reliability notes §4). Whether the request was
+ * Failure modes a payment client must survive. Whether the request was
  * committed to the books matters for money-moving paths, so each kind states it:
  *
  * | kind              | committed?                       | what the client sees                          |

@@ -1,4 +1,5 @@
 import { parseUtc8 } from './clock.js';
+import { outTradeNoProblem } from '../qfpay/out-trade-no.js';
 import { WireError } from './wire.js';
 import type { FormParams } from './wire.js';
 
@@ -59,20 +60,11 @@ export function optionalDateTime(params: FormParams, name: string): number | und
   return ms;
 }
 
-/**
- * out_trade_no: at most 128 characters. QFPay's Japan reference allows letters, digits, `_`,
- * `|` and `*`; we also accept `-` and `.` because UUID-style references are common and the
- * current docs state no character rule.
- */
+/** out_trade_no: the one rule the client and the tools apply too (qfpay/out-trade-no.ts). */
 export function requiredOutTradeNo(params: FormParams, name = 'out_trade_no'): string {
   const text = requiredField(params, name, 'your unique reference for this transaction');
-  if (text.length > 128)
-    throw new WireError('1104', `${name} is ${text.length} characters long; the limit is 128`);
-  if (!/^[A-Za-z0-9_|*.-]+$/.test(text))
-    throw new WireError(
-      '1104',
-      `${name} may contain only letters, digits and _ | * - . (no spaces, Chinese or full-width characters)`,
-    );
+  const problem = outTradeNoProblem(text);
+  if (problem) throw new WireError('1104', `${name} ${problem}`);
   return text;
 }
 

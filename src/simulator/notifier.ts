@@ -6,7 +6,7 @@ import type { SimClock } from './clock.js';
 import type { SimTransaction } from './state.js';
 
 /**
- * Asynchronous notifications as QFPay sends them (reference notes §5): a JSON POST in Python
+ * Asynchronous notifications as QFPay sends them: a JSON POST in Python
  * json.dumps style, `X-QF-SIGN` = upper(MD5(raw body + key)), retried on QFPay's schedule
  * until the receiver answers HTTP 200 with the body `SUCCESS`. Retry times are simulated time,
  * so `timeScale` compresses them and advancing the clock fires them.
@@ -206,7 +206,7 @@ function describeError(error: unknown): string {
 
 /**
  * The notification body for a paid payment or a successful refund, keys in the order of QFPay's
- * sample (notes §5), every value a string. For a refund `syssn` / `out_trade_no` are the refund's.
+ * sample, every value a string. For a refund `syssn` / `out_trade_no` are the refund's.
  */
 /**
  * The body in D's sample order, with the optional keys QFPay's sample always carries set the way

@@ -89,7 +89,7 @@ export const DEFAULT_RATE_LIMITS: readonly RateWindow[] = Object.freeze([
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
 
-/** QFPay's documented retry schedule after the first attempt (reference notes §5). */
+/** QFPay's documented retry schedule after the first attempt. */
 export const DEFAULT_NOTIFICATION_RETRY_SCHEDULE_MS: readonly number[] = Object.freeze([
   2 * MINUTE_MS,
   10 * MINUTE_MS,

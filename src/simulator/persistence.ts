@@ -121,8 +121,11 @@ export class StateFile {
 }
 
 /** `<state dir>/simulator-state.jsonl`, beside the audit ledgers (src/safety/state-dir.ts). */
+/** The file's name in the state directory, shared with the server's embedded simulator. */
+export const SIMULATOR_STATE_FILE_NAME = 'simulator-state.jsonl';
+
 export function defaultSimulatorStateFile(): string {
-  return path.join(resolveStateDir(), 'simulator-state.jsonl');
+  return path.join(resolveStateDir(), SIMULATOR_STATE_FILE_NAME);
 }
 
 /** `qfpay-mcp simulator reset --state-file F`: the file afterwards holds no orders. */

@@ -49,7 +49,7 @@ const HANDLERS: Record<TradePath, TradeHandler> = {
   '/trade/v1/reversal': cancelHandler('reversal'),
 };
 
-/** QFPay documents GET for close and reversal although every sample POSTs (notes §3.5). */
+/** QFPay documents GET for close and reversal although every sample POSTs. */
 const GET_ALLOWED: ReadonlySet<TradePath> = new Set(['/trade/v1/close', '/trade/v1/reversal']);
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -328,7 +328,7 @@ class SimulatorApp {
   }
 
   /**
-   * Every answer to a known app code carries X-QF-SIGN = upper(hash(body + key)) (notes §2.4):
+   * Every answer to a known app code carries X-QF-SIGN = upper(hash(body + key)):
    * MD5 by default; with `responseSign` SHA-256 or the request's algorithm, then declared in
    * X-QF-SIGNTYPE: SHA256 the way requests declare it.
    */

@@ -3,7 +3,7 @@ import type { PayMode } from '../qfpay/catalog/types.js';
 
 /**
  * The simulator's books. QFPay has no state field; a transaction's state shows through its
- * query-row `respcd` + `cancel` (reference notes §4). The simulator keeps an explicit state and
+ * query-row `respcd` + `cancel`. The simulator keeps an explicit state and
  * derives those two fields from it in one place (the transition methods below).
  */
 export type TransactionState =
@@ -262,7 +262,7 @@ export class Ledger {
   }
 
   /**
-   * Close / reversal. `cancel` is 1 for CPM and 2 for MPM/online (current QFPay table, notes §3.3).
+   * Close / reversal. `cancel` is 1 for CPM and 2 for MPM/online (current QFPay table).
    * The row respcd becomes 1142 (closed) or 1263 (cancelled) so no reader mistakes it for pending.
    */
   markCancelled(transaction: SimTransaction, endpoint: 'close' | 'reversal'): void {

@@ -6,7 +6,7 @@ import type { SimCredential } from './options.js';
 
 /**
  * A business error answered as HTTP 200 with this respcd (QFPay reports business errors inside
- * a normal JSON body, notes §1.3). `respmsg` names the field and the fix; it never contains a
+ * a normal JSON body). `respmsg` names the field and the fix; it never contains a
  * key or an expected signature.
  */
 export class WireError extends Error {
@@ -130,7 +130,7 @@ function fail(respcd: string, respmsg: string, signingKey: string | undefined): 
 }
 
 /**
- * The mchid rule (notes §1.2): if QFPay gave you an mchid, send it on every call; if it did not,
+ * The mchid rule: if QFPay gave you an mchid, send it on every call; if it did not,
  * never send the field. An app code may front several stores, one credential per mchid.
  */
 function pickCredential(

@@ -6,8 +6,8 @@ import { HttpStartupError } from './errors.js';
 
 /**
  * Request guards for the Streamable HTTP endpoint, kept free of I/O so each rule can be tested on
- * its own. Reference: reliability notes §2.1 (DNS rebinding, Origin 403), §2.2 (static bearer
- * token rules) and §6 D.
+ * its own: DNS-rebinding protection (Host and Origin, 403), static bearer-token rules and the
+ * framing limits listed in README "HTTP server".
  */
 
 /** Hostnames a loopback-bound server answers to; anything else in `Host` is a rebinding attempt. */
@@ -168,7 +168,7 @@ export type BearerVerdict =
   | { ok: false; error: 'invalid_request' | 'invalid_token'; message: string };
 
 /**
- * Static bearer tokens (reliability notes §2.2): high-entropy, compared in constant time, never in
+ * Static bearer tokens: high-entropy, compared in constant time, never in
  * a URL. Several tokens may be accepted at once so an operator can rotate without downtime
  * (`QFPAY_MCP_TOKEN=new,old`, then drop `old`).
  */
@@ -339,8 +339,8 @@ export const DEFAULT_HTTP_PORT = 3939;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
- * A server reachable from other machines must authenticate every request (reliability notes
- * §2.1/§2.2): without a token, anyone on the network could move money.
+ * A server reachable from other machines must authenticate every request:
+ * without a token, anyone on the network could move money.
  */
 export function assertSafeExposure(host: string, hasToken: boolean): void {
   if (isLoopbackHost(host) || hasToken) return;

@@ -390,7 +390,7 @@ async function handleNodeRequest(
   if (route.bearer === 'none') return route.handle(req, res, undefined);
 
   if (hasCredentialInQuery(url.searchParams)) {
-    // Tokens in URLs end up in proxy and shell logs; the spec forbids them (reliability notes §2.2).
+    // Tokens in URLs end up in proxy and shell logs; the spec forbids them.
     return sendUnauthorized(
       res,
       'invalid_request',

@@ -13,8 +13,7 @@ import type { RunningHttpServer } from '../../src/transports/http.js';
 import { countRequests, removeStateDir, scratchStateDir } from './helpers.js';
 
 /**
- * Fuzzed frames at the Streamable HTTP endpoint (reliability notes §4 "fuzzing the HTTP surface",
- * §6 D.21/D.24): malformed JSON-RPC, wrong content types, deep nesting, oversize bodies, random
+ * Fuzzed frames at the Streamable HTTP endpoint: malformed JSON-RPC, wrong content types, deep nesting, oversize bodies, random
  * Host/Origin/Authorization/session/protocol headers.
  *
  * What is correct, and asserted:

@@ -7,7 +7,7 @@ import { callTool, connectRuntime, countRequests } from './helpers.js';
 import type { Connected, ToolAnswer } from './helpers.js';
 
 /**
- * Fuzzed tool inputs (reliability notes §4 "fuzzing", §6 C.18): wrong types, huge strings,
+ * Fuzzed tool inputs: wrong types, huge strings,
  * Unicode, negative and fractional amounts, unknown pay types and currencies, unknown keys.
  * Every generated input is invalid by construction; each must produce a clear isError result
  * naming the problem, send NOTHING upstream (counted at the simulator), and never crash.

@@ -16,7 +16,7 @@ import {
 import type { WireTap } from './helpers.js';
 
 /**
- * QFPay answers HTTP 429 for a while (reliability notes §6 B.11) while hundreds of queries wait in
+ * QFPay answers HTTP 429 for a while while hundreds of queries wait in
  * one client's queue. Nothing may be lost or answered twice, and the upstream must never see more
  * than the configured sliding windows allow — counted at the receiving end.
  */

@@ -15,8 +15,8 @@ import {
 import type { Connected, ToolAnswer } from './helpers.js';
 
 /**
- * Every way an answer to a money-moving call can be lost or untrustworthy (reliability notes §6
- * A.3, A.4, C.16), driven through the real MCP tools against the simulator's fault injection.
+ * Every way an answer to a money-moving call can be lost or untrustworthy (a lost answer after
+ * commit, an unverifiable answer, a 5xx), driven through the real MCP tools against the simulator's fault injection.
  * The invariants, checked against the simulator's books after each case:
  * - exactly ONE POST of the payment/refund reaches QFPay (a lost answer is never re-sent);
  * - the tool reports what the books say after querying the same out_trade_no, or UNKNOWN —

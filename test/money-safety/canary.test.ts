@@ -1,14 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
+import { assertFreshDist, CLI, ROOT } from '../support/dist.js';
 import {
   call,
   CPM_AUTH_CODE,
@@ -20,15 +19,12 @@ import {
 } from './helpers.js';
 
 /**
- * Canary run (reliability checklist F32): a unique random client key and bearer token for this
+ * Canary run: a unique random client key and bearer token for this
  * suite, then every log line, tool result, error, resource and ledger record of an in-process
  * runtime AND of a spawned `qfpay-mcp serve --http` is searched for either. Zero occurrences.
  * The flows include the unhappy paths, where leaks usually hide: lost answers, unverifiable
  * answers, rate limits, validation errors, a refused confirmation, a wrong bearer token.
  */
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 const KEY = `canary-key-${randomBytes(20).toString('hex')}`;
 const TOKEN = `canary-token-${randomBytes(24).toString('hex')}`;
@@ -130,66 +126,66 @@ describe('canary: in-process runtime', () => {
 });
 
 describe('canary: spawned qfpay-mcp serve --http', () => {
-  it.skipIf(!existsSync(CLI))(
-    'stdout, stderr, every HTTP answer and the ledger are free of the key and the token',
-    async () => {
-      const ledgerFile = path.join(dir.dir, 'cli.jsonl');
-      const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-        cwd: ROOT,
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir.dir,
-          ...envFor('local', simulator, credential, ledgerFile, { QFPAY_MCP_TOKEN: TOKEN }),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-      const answers: ToolAnswer[] = [];
-      try {
-        const url = await waitFor(() => /serving MCP over Streamable HTTP at (\S+)/.exec(stdout)?.[1], child);
-        // A wrong token is refused without echoing anything secret.
-        const wrong = await fetch(url, {
-          method: 'POST',
-          headers: {
-            Authorization: `Bearer ${TOKEN.slice(0, -4)}xxxx`,
-            'Content-Type': 'application/json',
-            Accept: 'application/json, text/event-stream',
-          },
-          body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
-        });
-        expect(wrong.status).toBe(401);
-        answers.push({ isError: true, text: await wrong.text(), structured: {}, images: [] });
+  // Never skipped: a missing or stale build fails here with the fix, so this half always runs.
+  beforeAll(() => assertFreshDist());
 
-        const client = new Client({ name: 'canary', version: '1.0.0' });
-        await client.connect(
-          new StreamableHTTPClientTransport(new URL(url), {
-            requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
-          }),
-        );
-        try {
-          // The CLI uses production back-off (seconds): two 429s, then it gets through.
-          answers.push(...(await exercise(client, 2)));
-        } finally {
-          await client.close();
-        }
+  it('stdout, stderr, every HTTP answer and the ledger are free of the key and the token', async () => {
+    const ledgerFile = path.join(dir.dir, 'cli.jsonl');
+    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir.dir,
+        ...envFor('local', simulator, credential, ledgerFile, { QFPAY_MCP_TOKEN: TOKEN }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const answers: ToolAnswer[] = [];
+    try {
+      const url = await waitFor(() => /serving MCP over Streamable HTTP at (\S+)/.exec(stdout)?.[1], child);
+      // A wrong token is refused without echoing anything secret.
+      const wrong = await fetch(url, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${TOKEN.slice(0, -4)}xxxx`,
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+        },
+        body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+      });
+      expect(wrong.status).toBe(401);
+      answers.push({ isError: true, text: await wrong.text(), structured: {}, images: [] });
+
+      const client = new Client({ name: 'canary', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), {
+          requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } },
+        }),
+      );
+      try {
+        // The CLI uses production back-off (seconds): two 429s, then it gets through.
+        answers.push(...(await exercise(client, 2)));
       } finally {
-        child.kill('SIGTERM');
-        await exited;
+        await client.close();
       }
-      expect(answers.length).toBeGreaterThan(10);
-      answers.forEach((answer, i) => expectNoCanary(`HTTP answer #${i}`, JSON.stringify(answer)));
-      expect(stderr).toMatch(/ready: transport=http/);
-      expectNoCanary('stdout', stdout);
-      expectNoCanary('stderr', stderr);
-      const ledger = await readFile(ledgerFile, 'utf8');
-      expect(ledger.split('\n').filter(Boolean).length).toBeGreaterThan(10);
-      expectNoCanary('audit ledger', ledger);
-    },
-  );
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(answers.length).toBeGreaterThan(10);
+    answers.forEach((answer, i) => expectNoCanary(`HTTP answer #${i}`, JSON.stringify(answer)));
+    expect(stderr).toMatch(/ready: transport=http/);
+    expectNoCanary('stdout', stdout);
+    expectNoCanary('stderr', stderr);
+    const ledger = await readFile(ledgerFile, 'utf8');
+    expect(ledger.split('\n').filter(Boolean).length).toBeGreaterThan(10);
+    expectNoCanary('audit ledger', ledger);
+  });
 });
 
 async function waitFor(probe: () => string | undefined, child: ChildProcess): Promise<string> {

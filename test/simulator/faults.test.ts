@@ -74,11 +74,11 @@ describe('fault kinds', () => {
       qfpay(sim, '/trade/v1/refund', {
         syssn: payment.answer!.syssn!,
         txamt: '100',
-        out_trade_no: 'R-DROP',
+        out_trade_no: 'R_DROP',
         txdtm: '2026-03-15 12:00:00',
       }),
     ).rejects.toThrow();
-    expect((await queryOne(sim, { out_trade_no: 'R-DROP' }))?.order_type).toBe('refund');
+    expect((await queryOne(sim, { out_trade_no: 'R_DROP' }))?.order_type).toBe('refund');
   });
 
   it('malformed_json: HTTP 200 with a truncated body (committed)', async () => {

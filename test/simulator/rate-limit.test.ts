@@ -134,7 +134,7 @@ describe('the simulator under load', () => {
       pay_type: '800208',
       txamt: '100',
       txcurrcd: 'HKD',
-      out_trade_no: 'RATE-LIMITED-1',
+      out_trade_no: 'RATE_LIMITED_1',
       txdtm: '2026-03-15 12:00:00',
       auth_code: '134567890123456789',
     });

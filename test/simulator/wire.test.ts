@@ -30,7 +30,7 @@ beforeEach(async () => {
 });
 
 describe('the independent test signer', () => {
-  it('reproduces the worked example of the reference notes §2.2', () => {
+  it('reproduces the worked signing example of the QFPay documentation', () => {
     const params = { mchid: 'ZaMVg12345', txamt: '100', txcurrcd: 'HKD' };
     expect(signParams(params, 'abcd1234', 'md5')).toBe('3CB3AA9C21D818AB4CAFAA8FA3FEACF4');
     expect(signParams(params, 'abcd1234', 'sha256')).toBe(

@@ -30,6 +30,10 @@ export const payTypeViewSchema = z.object({
     .record(z.string(), z.int())
     .optional()
     .describe('Per currency: txamt must be greater than this.'),
+  currencies: z
+    .array(z.string())
+    .optional()
+    .describe('The only txcurrcd values this type takes; absent when any enabled currency works.'),
   supports_expired_time: z.boolean(),
   cancel_endpoint: z
     .enum(['close', 'reversal', 'none'])
@@ -54,6 +58,7 @@ export function payTypeView(entry: PayTypeEntry): PayTypeView {
     optional_fields: [...entry.optionalFields],
     ...(entry.amountRule ? { amount_rule: entry.amountRule } : {}),
     ...(entry.minimumExclusive ? { minimum_exclusive_txamt: { ...entry.minimumExclusive } } : {}),
+    ...(entry.currencies ? { currencies: [...entry.currencies] } : {}),
     supports_expired_time: entry.supportsExpiredTime,
     cancel_endpoint: entry.cancelEndpoint,
     returns: entry.returns,

@@ -23,6 +23,7 @@ import {
 } from './define.js';
 import {
   confirmationTokenInput,
+  boundedText,
   currencyInput,
   outTradeNoInput,
   payTypeInput,
@@ -55,15 +56,14 @@ const inputSchema = z.strictObject({
     .describe(
       'CPM only (pay types ending in 08): the payment code scanned from the customer wallet. Single use.',
     ),
-  goods_name: z
-    .string()
-    .min(1)
-    .max(64)
+  goods_name: boundedText('goods_name', 64, 'Shorten it to the item name the customer should see.')
     .optional()
     .describe(
       'Item description shown to the customer (keep under 20 characters). Required for in-app pay types.',
     ),
-  goods_info: z.string().min(1).max(256).optional().describe('Longer description (Alipay, in-app).'),
+  goods_info: boundedText('goods_info', 256, 'Shorten it; put long details in your own order system.')
+    .optional()
+    .describe('Longer description (Alipay, in-app).'),
   expired_time: z
     .int()
     .min(5)

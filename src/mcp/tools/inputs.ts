@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 import { CURRENCY_CODES, PAY_TYPE_CODES } from '../../qfpay/catalog/index.js';
 import { MAX_TXAMT } from '../../qfpay/money.js';
-import { OUT_TRADE_NO_PATTERN } from '../order-number.js';
+import { OUT_TRADE_NO_PATTERN, outTradeNoProblem } from '../../qfpay/out-trade-no.js';
 
 /**
  * Input fields shared by several tools, declared once so that every tool describes and
@@ -19,10 +19,29 @@ export const txamtInput = z
   );
 
 export const currencyInput = z
-  .enum(CURRENCY_CODES, {
-    error: `txcurrcd must be an upper-case ISO 4217 code QFPay lists: ${CURRENCY_CODES.join(', ')}`,
-  })
+  .enum(CURRENCY_CODES, { error: (issue) => currencyMessage(issue.input) })
   .describe('ISO 4217 currency code (the credentials must be enabled for it).');
+
+/** Missing, wrong case or unknown: each gets its own message naming the fix. */
+function currencyMessage(input: unknown): string {
+  if (input === undefined)
+    return `txcurrcd is required: the ISO 4217 code of txamt's currency, e.g. "HKD" (one of ${CURRENCY_CODES.join(', ')})`;
+  const upper = typeof input === 'string' ? input.trim().toUpperCase() : '';
+  if ((CURRENCY_CODES as readonly string[]).includes(upper))
+    return `txcurrcd must be upper-case as QFPay sends and signs it: use "${upper}"`;
+  return `txcurrcd must be an ISO 4217 code QFPay lists: ${CURRENCY_CODES.join(', ')}`;
+}
+
+/** zod's own wording for a too-long string names no fix; this one says the unit and what to do. */
+export function boundedText(field: string, max: number, hint: string) {
+  return z
+    .string({ error: `${field} must be text` })
+    .min(1, { error: `${field} must not be empty; leave it out instead` })
+    .max(max, {
+      error: (issue) =>
+        `${field} is ${typeof issue.input === 'string' ? [...issue.input].length : 'too many'} characters long; QFPay allows at most ${max} (counted in characters, not bytes). ${hint}`,
+    });
+}
 
 export const payTypeInput = z
   .enum(PAY_TYPE_CODES, {
@@ -33,10 +52,12 @@ export const payTypeInput = z
     'QFPay pay type code. The last two digits give the mode: 01 = merchant shows a QR (MPM), 08 = merchant scans the customer code (CPM, needs auth_code), 12 = mobile web (pay_url), 14 = desktop web (pay_url), 10 = in-app (pay_params), 07/13 = WeChat/Alipay JSAPI or mini-program (pay_params). Use list_pay_types.',
   );
 
-export const outTradeNoInput = z.string().regex(OUT_TRADE_NO_PATTERN, {
-  error:
-    'out_trade_no must be 1-128 characters of letters, digits, "_", "|" or "*" (no spaces or Chinese characters)',
-});
+export const outTradeNoInput = z
+  .string({ error: 'out_trade_no must be a string, e.g. "order_20261126_0001"' })
+  .regex(OUT_TRADE_NO_PATTERN, {
+    // The pattern stays in the JSON Schema clients see; the message says what exactly is wrong.
+    error: (issue) => `out_trade_no ${outTradeNoProblem(String(issue.input)) ?? 'is not valid'}`,
+  });
 
 export const syssnInput = z
   .string()

@@ -3,16 +3,25 @@ import * as z from 'zod';
 import { filterPayTypes } from '../../qfpay/catalog/index.js';
 import { environmentSchema } from '../result-shape.js';
 import { PAY_MODES, payTypeView, payTypeViewSchema, WALLETS } from './catalog-views.js';
-import { defineTool, type ToolOutput } from './define.js';
+import { defineTool, type ToolOutput, validationFailure } from './define.js';
 
 const inputSchema = z.strictObject({
   mode: z
-    .enum(PAY_MODES)
+    .string()
+    .min(1)
+    .max(16)
     .optional()
     .describe(
-      'Only this mode: CPM (scan customer code), MPM (show QR), WEB, WAP, APP, JSAPI, MINI, CARD, PREAUTH.',
+      `Only this mode, any case: ${PAY_MODES.join(', ')} (CPM: scan the customer code; MPM: show a QR).`,
     ),
-  wallet: z.enum(WALLETS).optional().describe('Only this wallet.'),
+  wallet: z
+    .string()
+    .min(1)
+    .max(32)
+    .optional()
+    .describe(
+      `Only wallets whose name contains this, any case: ${WALLETS.join(', ')} ("wechat" finds WeChat Pay).`,
+    ),
   text: z
     .string()
     .min(1)
@@ -40,13 +49,14 @@ export const listPayTypesTool = defineTool({
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await
   async run(args, call): Promise<ToolOutput<Output>> {
+    const modes = args.mode === undefined ? undefined : matching('mode', args.mode, PAY_MODES, 'exact');
+    const wallets =
+      args.wallet === undefined ? undefined : matching('wallet', args.wallet, WALLETS, 'partial');
     const entries = filterPayTypes({
-      ...(args.mode ? { mode: args.mode } : {}),
-      ...(args.wallet ? { wallet: args.wallet } : {}),
       ...(args.text ? { text: args.text } : {}),
       includeLegacy: args.include_legacy,
       apiCreatableOnly: args.creatable_only,
-    });
+    }).filter((p) => (!modes || modes.includes(p.mode)) && (!wallets || wallets.includes(p.wallet)));
     const payTypes = entries.map(payTypeView);
     const lines = payTypes.map(
       (p) =>
@@ -62,3 +72,28 @@ export const listPayTypesTool = defineTool({
     };
   },
 });
+
+/**
+ * The catalogue names a filter value stands for, ignoring case (and spaces for wallets): a model
+ * writes "wechat" or "mpm" as often as "WeChat Pay" or "MPM". No match is an error listing the
+ * names, rather than an empty list that looks like "QFPay has no such pay type".
+ */
+function matching<T extends string>(
+  field: string,
+  value: string,
+  names: readonly T[],
+  how: 'exact' | 'partial',
+): T[] {
+  const squash = (text: string) => text.toLowerCase().replace(/\s+/g, '');
+  const needle = squash(value);
+  const found = names.filter((name) =>
+    how === 'exact' ? squash(name) === needle : squash(name).includes(needle),
+  );
+  if (found.length === 0)
+    throw validationFailure(
+      field,
+      `"${value.slice(0, 32)}" matches none of ${names.join(', ')}`,
+      `Use one of those (any case${how === 'partial' ? ', or part of the name' : ''}), or leave ${field} out to list all.`,
+    );
+  return found;
+}

@@ -7,7 +7,7 @@ function unit(one: string, other: string = one): UnitName {
 const CENT = unit('cent', 'cents');
 
 /**
- * The 13 currencies QFPay lists (reference notes §6), with ISO 4217 minor-unit exponents.
+ * The 13 currencies QFPay lists, with ISO 4217 minor-unit exponents.
  * QFPay only says "the smallest unit of the currency", so the exponent decides what txamt means:
  * txamt 1050 is HKD 10.50 but JPY 1,050.
  */

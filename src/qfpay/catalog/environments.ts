@@ -1,6 +1,6 @@
 import type { EnvironmentEntry, EnvironmentName } from './types.js';
 
-/** QFPay's documented Hong Kong hosts (reference notes §1.1) plus the embedded simulator. */
+/** QFPay's documented Hong Kong hosts plus the embedded simulator. */
 export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
   {
     name: 'local',

@@ -1,14 +1,14 @@
 import type { CancelEndpoint, PayMode, PayTypeEntry, Wallet } from './types.js';
 
 /**
- * QFPay pay types (reference notes §9; D `docs/01-preparation/02-paycode.md`, M `paytypes.md`).
+ * QFPay pay types (D `docs/01-preparation/02-paycode.md`, M `paytypes.md`).
  * Each type is declared once below; the fields that follow from its mode and wallet (what the
  * response returns, which cancel endpoint, the mode's required fields) are derived by the rules in
  * this file so that they cannot drift apart between entries.
  */
 
 /**
- * Types whose `expired_time` QFPay honours: the list in D's public payment parameters (notes §3.2)
+ * Types whose `expired_time` QFPay honours: the list in D's public payment parameters
  * plus 800213, whose own page (D `06-wechat/04-wechat-mini-programs.md`) lists expired_time 5–120.
  */
 const EXPIRED_TIME_TYPES: ReadonlySet<string> = new Set([
@@ -23,7 +23,7 @@ const EXPIRED_TIME_TYPES: ReadonlySet<string> = new Set([
   '801510',
 ]);
 
-/** What the create-payment answer carries for the customer, by mode (notes §3.2). */
+/** What the create-payment answer carries for the customer, by mode. */
 function returnsFor(mode: PayMode): PayTypeEntry['returns'] {
   switch (mode) {
     case 'MPM':
@@ -43,7 +43,7 @@ function returnsFor(mode: PayMode): PayTypeEntry['returns'] {
 }
 
 /**
- * The one rule for choosing /trade/v1/reversal or /trade/v1/close (notes §3.5, a documented
+ * The one rule for choosing /trade/v1/reversal or /trade/v1/close (README "Where QFPay's documentation conflicts"; a documented
  * conflict). We follow D, the official docs in both English and Chinese:
  * - Hong Kong pay types → none. D: "Hong Kong PayTypes do not support transaction cancel". D does
  *   not list them; we take the types QFPay offers to Hong Kong merchants only (`hongKong` below:
@@ -82,7 +82,7 @@ function cancelAdviceFor(mode: PayMode, apiCreatable: boolean, hongKong: boolean
   return 'QFPay does not cancel Hong Kong pay types. Stop showing the QR code or link: the order expires by itself (expired_time, default 30 minutes) and then can no longer be paid; if it ends up PAID, refund it.';
 }
 
-/** Fields a mode needs on top of txamt/txcurrcd/pay_type/out_trade_no/txdtm (notes §3.2). */
+/** Fields a mode needs on top of txamt/txcurrcd/pay_type/out_trade_no/txdtm. */
 function modeRequiredFields(mode: PayMode): string[] {
   if (mode === 'CPM') return ['auth_code'];
   // D: goods_name "cannot be empty for app payment".
@@ -121,6 +121,7 @@ interface Declaration {
   /** Defaults to true. */
   readonly apiCreatable?: boolean;
   readonly legacy?: boolean;
+  readonly currencies?: readonly string[];
   /** Only for pre-auth types, whose answer follows the doc's own label rather than the mode. */
   readonly returns?: PayTypeEntry['returns'];
 }
@@ -142,6 +143,7 @@ function declare(d: Declaration): PayTypeEntry {
     optionalFields,
     ...(d.minimumExclusive ? { minimumExclusive: d.minimumExclusive } : {}),
     ...(d.amountRule ? { amountRule: d.amountRule } : {}),
+    ...(d.currencies ? { currencies: d.currencies } : {}),
     supportsExpiredTime: EXPIRED_TIME_TYPES.has(d.payType),
     cancelEndpoint: cancelEndpointFor(d.wallet, d.mode, apiCreatable, d.hongKong ?? false),
     ...optional('cancelAdvice', cancelAdviceFor(d.mode, apiCreatable, d.hongKong ?? false)),
@@ -154,6 +156,9 @@ function declare(d: Declaration): PayTypeEntry {
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
+
+/** Pay types QFPay documents for Hong Kong dollars only (PayMe, FPS, Octopus). */
+const HKD_ONLY = ['HKD'] as const;
 
 /** `**` in QFPay's table: the amount must be greater than 1 HKD. */
 const ABOVE_ONE_HKD = {
@@ -318,6 +323,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -326,6 +332,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'CPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -334,6 +341,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -342,6 +350,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'PayMe',
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -380,6 +389,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'FPS',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. Marked *** in QFPay’s table: refunds are not supported, settle returns outside QFPay. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
     refundable: false,
   }),
@@ -389,6 +399,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'MPM',
     regionNotes: `HK merchants, HKD. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -397,6 +408,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'WAP',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({
@@ -405,6 +417,7 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Octopus',
     mode: 'WEB',
     regionNotes: `HK merchants, HKD. Listed in the newer docs (M) only. ${HK_NO_CANCEL}`,
+    currencies: HKD_ONLY,
     hongKong: true,
   }),
   declare({

@@ -35,7 +35,7 @@ const REFRESH_PAYMENT_CODE =
 const CHECK_IDS =
   'Check the syssn / out_trade_no, the environment (test vs prod) and the mchid, then call query_transaction to see the real state.';
 
-/** Codes of QFPay's current status-code table (D `02-paycode.md`, M/L `status-codes`; notes §8). */
+/** Codes of QFPay's current status-code table (D `02-paycode.md`, M/L `status-codes`). */
 const CURRENT_CODES: readonly ResponseCodeEntry[] = [
   {
     code: '0000',

@@ -11,7 +11,7 @@ export interface ResponseCodeEntry {
   readonly likelyCause: string;
   /** What an agent should do next, in a sentence (never "retry the payment with a new out_trade_no" blindly). */
   readonly nextAction: string;
-  /** True when the code only appears in old QFPay docs (reference notes §8, "old sources"). */
+  /** True when the code only appears in old QFPay docs (the legacy tables). */
   readonly legacy?: boolean;
 }
 
@@ -41,6 +41,8 @@ export interface PayTypeEntry {
   readonly minimumExclusive?: Readonly<Record<string, number>>;
   /** Human-readable amount rule. */
   readonly amountRule?: string;
+  /** The only currencies QFPay documents for this type; absent when any enabled currency works. */
+  readonly currencies?: readonly string[];
   /** Whether `expired_time` is honoured. */
   readonly supportsExpiredTime: boolean;
   readonly cancelEndpoint: CancelEndpoint;

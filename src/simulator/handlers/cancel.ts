@@ -10,7 +10,7 @@ export type CancelEndpointName = 'close' | 'reversal';
 
 /**
  * POST (or GET) /trade/v1/close and /trade/v1/reversal: stop an order that is not paid yet or
- * whose outcome is unknown (notes §3.5). Which endpoint serves which pay type, and which types
+ * whose outcome is unknown. Which endpoint serves which pay type, and which types
  * cannot be cancelled at all (Hong Kong pay types), is the catalog's cancelEndpoint: the same
  * rule the client follows, so a rehearsal meets the refusals QFPay documents.
  */

@@ -23,7 +23,7 @@ import type { FormParams } from '../wire.js';
 import { RESPERR_SUCCESS, transactionAnswer, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
 
-/** QR / online order lifetime when the merchant sends no expired_time (notes §3.2). */
+/** QR / online order lifetime when the merchant sends no expired_time. */
 const DEFAULT_EXPIRED_TIME_MINUTES = 30;
 const MINUTE_MS = 60_000;
 
@@ -50,7 +50,7 @@ export function handlePayment(context: HandlerContext): ResponseBody {
   const input = readPaymentInput(context.params);
   const { engine, auth } = context;
   if (engine.ledger.isOutTradeNoUsed(auth.merchant, input.outTradeNo))
-    // Notes §7 leave 1102 vs 2011 open; we answer 1102 ("duplicate request") for any reuse, so a
+    // QFPay's documents leave 1102 vs 2011 open; we answer 1102 ("duplicate request") for any reuse, so a
     // client that re-sends after a timeout is told to query instead of being charged twice.
     throw new WireError(
       '1102',
@@ -120,7 +120,7 @@ function readAuthCode(params: FormParams): string {
   return authCode;
 }
 
-/** extend_info travels as a JSON string; WeChat H5 (800212) needs scene_info (notes §3.2). */
+/** extend_info travels as a JSON string; WeChat H5 (800212) needs scene_info. */
 function checkExtendInfo(params: FormParams, payType: PayTypeEntry): void {
   const text = optionalField(params, 'extend_info');
   if (text === undefined) return;

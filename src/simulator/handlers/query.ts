@@ -20,7 +20,7 @@ interface QueryInput {
 }
 
 /**
- * POST /trade/v1/query (notes §3.3). The top-level 0000 only says the query worked; each
+ * POST /trade/v1/query. The top-level 0000 only says the query worked; each
  * data[] row carries the transaction's own respcd and cancel. Rows are newest first.
  */
 export function handleQuery(context: HandlerContext): ResponseBody {
