@@ -287,6 +287,13 @@ export async function generateToolsReference({ distUrl }) {
       'Refund more than is left',
       'Refused before anything is sent to QFPay.',
     );
+    await call(
+      local,
+      'reconcile_day',
+      {},
+      "Reconcile today's ledger with QFPay",
+      'Read-only: lists money QFPay moved that the ledger lacks, ledger actions QFPay does not know, and amount or status differences.',
+    );
 
     // A hosted checkout link: the customer pays by card (3-D Secure), Apple Pay or a wallet on QFPay's page.
     const shop = new URL(notifyUrl).origin;

@@ -555,7 +555,12 @@ export class SafeGuard implements MoneyGuard {
     holder: KeyHolder,
     signal: AbortSignal | undefined,
   ): Promise<KeyHolder> {
-    const until = Date.now() + (this.options.sharedWaitMs ?? DEFAULT_SHARED_WAIT_MS);
+    // Counted from when the holder's intent was recorded: an intent that has had no outcome for
+    // that long belongs to a process that died mid-call, and waiting longer would only delay the
+    // answer (which the tool then reads from QFPay, never by sending again).
+    const wait = this.options.sharedWaitMs ?? DEFAULT_SHARED_WAIT_MS;
+    const recordedAt = Date.parse(holder.intent.time);
+    const until = Math.min(Date.now() + wait, Number.isFinite(recordedAt) ? recordedAt + wait : Infinity);
     let current = holder;
     while (!current.latest && Date.now() < until && !signal?.aborted && !this.closed) {
       await new Promise((resolve) => setTimeout(resolve, SHARED_POLL_MS));

@@ -21,6 +21,7 @@ const ALL_TOOLS = [
   'refund',
   'cancel_payment',
   'query_transaction',
+  'reconcile_day',
   'explain_respcd',
   'list_pay_types',
   'list_currencies',
@@ -151,6 +152,7 @@ describe('read-only mode and toolsets', () => {
       expect(names).toEqual([
         'wait_for_payment',
         'query_transaction',
+        'reconcile_day',
         'explain_respcd',
         'list_pay_types',
         'list_currencies',
@@ -184,7 +186,7 @@ describe('read-only mode and toolsets', () => {
       (await listedTools({ env: { QFPAY_ENV: 'local', QFPAY_TOOLSETS: 'reporting, integration' } })).map(
         (t) => t.name,
       ),
-    ).toEqual(['query_transaction', 'verify_notification', 'diagnose_signature']);
+    ).toEqual(['query_transaction', 'reconcile_day', 'verify_notification', 'diagnose_signature']);
     // The simulator controls come with the payment tools in local.
     expect((await listedTools({ toolsets: ['payments'] })).map((t) => t.name)).toEqual([
       'create_payment',
