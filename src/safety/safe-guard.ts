@@ -387,7 +387,7 @@ export class SafeGuard implements MoneyGuard {
     }
     const key = idempotencyKey(intent.tool, intent.out_trade_no);
     const fingerprint = intentFingerprint(intent);
-    const earlier = await this.earlierUse<T>(key, fingerprint, options.signal);
+    const earlier = await this.earlierUse<T>(intent, key, fingerprint, options.signal);
     if (earlier) return earlier;
     const problem = this.policyProblem(intent);
     if (problem) return problem;
@@ -399,15 +399,17 @@ export class SafeGuard implements MoneyGuard {
       if (confirmation.kind !== 'approved') return confirmation.outcome;
       approvedBy = confirmation.via;
       // Time may have passed while the person decided: the same action may have run meanwhile.
-      const meanwhile = await this.earlierUse<T>(key, fingerprint, options.signal);
+      const meanwhile = await this.earlierUse<T>(intent, key, fingerprint, options.signal);
       if (meanwhile) return meanwhile;
     }
     // ---- end of the confirmation/approval step ----
 
     // From this check to registering the execution there is no await: identical calls of this
     // process see each other and share one execution.
-    const local = this.running.get(key);
-    if (local) return this.shareLocal<T>(local, fingerprint);
+    for (let local = this.running.get(key); local; local = this.running.get(key)) {
+      const shared = await this.shareLocal<T>(local, fingerprint, intent);
+      if (shared) return shared;
+    }
     let settle!: (shared: Shared) => void;
     const execution: LocalExecution = {
       fingerprint,
@@ -433,12 +435,14 @@ export class SafeGuard implements MoneyGuard {
    * made elsewhere), a conflict refusal, or undefined when the key is free.
    */
   private async earlierUse<T>(
+    intent: WriteIntent,
     key: string,
     fingerprint: string,
     signal: AbortSignal | undefined,
   ): Promise<GuardOutcome<T> | undefined> {
     const local = this.running.get(key);
-    if (local) return this.shareLocal<T>(local, fingerprint);
+    const shared = local ? await this.shareLocal<T>(local, fingerprint, intent) : undefined;
+    if (shared) return shared;
     let holder: KeyHolder | undefined;
     try {
       holder = await this.options.store.keyHolder(this.scope, key);
@@ -600,7 +604,16 @@ export class SafeGuard implements MoneyGuard {
     };
   }
 
-  private async shareLocal<T>(local: LocalExecution, fingerprint: string): Promise<GuardOutcome<T>> {
+  /**
+   * The outcome of an identical execution of this process, once it ends; undefined when it ended
+   * without QFPay processing anything (not sent, HTTP 429, refused before sending): the number is
+   * free again and the waiting call makes its own attempt.
+   */
+  private async shareLocal<T>(
+    local: LocalExecution,
+    fingerprint: string,
+    intent: WriteIntent,
+  ): Promise<GuardOutcome<T> | undefined> {
     if (local.fingerprint !== fingerprint) {
       return refused(
         'This out_trade_no is being used right now by a request with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.',
@@ -608,7 +621,10 @@ export class SafeGuard implements MoneyGuard {
       );
     }
     const shared = await local.settled;
-    if (!shared.ok) throw shared.error;
+    if (!shared.ok) {
+      if (classifyFailure(shared.error, intent).processed === false) return undefined;
+      throw shared.error;
+    }
     const outcome = shared.outcome as GuardOutcome<T>;
     // A person approved the first call; the calls that joined it did not approve anything themselves.
     if (outcome.kind === 'executed') return { kind: 'executed', value: outcome.value };

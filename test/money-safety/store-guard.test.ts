@@ -19,16 +19,8 @@ import {
   SafeGuard,
 } from '../../src/safety/safe-guard.js';
 import { EmbeddedMoneyStore } from '../../src/safety/stores/embedded.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import {
-  call,
-  envFor,
-  openSession,
-  randomCredential,
-  startWitness,
-  tempDir,
-  upstreamCount,
-} from './helpers.js';
+import { type RunningSimulator, type SimCredential, startSimulator } from '../../src/simulator/index.js';
+import { call, envFor, openSession, randomCredential, tempDir, upstreamCount } from './helpers.js';
 
 /**
  * The guard on the store: fail closed when the intent cannot be recorded, a definite refusal frees
@@ -45,7 +37,13 @@ let dir: { dir: string; remove: () => Promise<void> };
 
 beforeAll(async () => {
   credential = randomCredential();
-  simulator = await startWitness(credential);
+  // Unlimited: the reconciliation tests send hundreds of lookups in a few seconds.
+  simulator = await startSimulator({
+    port: 0,
+    credentials: [credential],
+    quiet: true,
+    rateLimits: [{ count: 100_000, durationMs: 1_000 }],
+  });
   dir = await tempDir('store-guard');
 });
 afterAll(async () => {
@@ -107,10 +105,13 @@ async function writePending(file: string, times: readonly number[], prefix: stri
   }
 }
 
-function queriesFor(prefix: string): number {
-  return simulator.control
+/** How many distinct order numbers starting with `prefix` were queried (a lookup may take several requests). */
+function queriesFor(prefix: string, witness: RunningSimulator = simulator): number {
+  const queried = witness.control
     .requests()
-    .filter((entry) => entry.path === QUERY && entry.out_trade_no?.startsWith(prefix)).length;
+    .filter((entry) => entry.path === QUERY && entry.out_trade_no?.startsWith(prefix))
+    .map((entry) => entry.out_trade_no);
+  return new Set(queried).size;
 }
 
 describe('fail closed', () => {
@@ -209,11 +210,25 @@ describe('a definite refusal frees the out_trade_no', () => {
 
 describe('start-up reconciliation limits', () => {
   let client: QfpayClient;
-  beforeAll(() => {
-    client = new QfpayClient({ baseUrl: simulator.baseUrl, credentials: credential });
+  // A simulator of their own: these tests count its lookups and need them fast.
+  let witness: RunningSimulator;
+  beforeAll(async () => {
+    witness = await startSimulator({
+      port: 0,
+      credentials: [credential],
+      quiet: true,
+      rateLimits: [{ count: 100_000, durationMs: 1_000 }],
+    });
+    // 200 lookups (each may take more than one request) must not wait for the per-minute budget.
+    client = new QfpayClient({
+      baseUrl: witness.baseUrl,
+      credentials: credential,
+      rateLimits: [{ count: 100_000, durationMs: 1_000 }],
+    });
   });
   afterAll(async () => {
     await client.destroy();
+    await witness.close();
   });
 
   it(`queries unfinished intents up to ${RECONCILE_MAX_AGE_MS / 86_400_000} days old, not older`, async () => {
@@ -230,9 +245,9 @@ describe('start-up reconciliation limits', () => {
     try {
       const summary = await guard.reconcilePending(client);
       expect(summary.unfinished).toBe(2);
-      expect(queriesFor('age_0')).toBe(0);
-      expect(queriesFor('age_1')).toBe(1);
-      expect(queriesFor('age_2')).toBe(1);
+      expect(queriesFor('age_0', witness)).toBe(0);
+      expect(queriesFor('age_1', witness)).toBe(1);
+      expect(queriesFor('age_2', witness)).toBe(1);
     } finally {
       await guard.close();
     }
@@ -251,9 +266,9 @@ describe('start-up reconciliation limits', () => {
     try {
       const summary = await guard.reconcilePending(client, 600_000);
       expect(summary.unfinished).toBe(200);
-      expect(queriesFor('cnt_')).toBe(200);
+      expect(queriesFor('cnt_', witness)).toBe(200);
       // The oldest is left for a later start.
-      expect(queriesFor('cnt_0')).toBe(0);
+      expect(queriesFor('cnt_0', witness)).toBe(0);
     } finally {
       await guard.close();
     }
@@ -280,7 +295,7 @@ describe('start-up reconciliation limits', () => {
     try {
       const summary = await guard.reconcilePending(slowClient);
       expect(summary.unfinished).toBe(30);
-      expect(queriesFor('bud_')).toBe(15);
+      expect(queriesFor('bud_', witness)).toBe(15);
     } finally {
       await guard.close();
     }
@@ -289,9 +304,9 @@ describe('start-up reconciliation limits', () => {
   it('runs in the background: the runtime is up (and could answer initialize) before it is done', async () => {
     const file = path.join(dir.dir, 'background.jsonl');
     await writePending(file, [Date.now() - 60_000], 'bg_');
-    simulator.control.addFault({ kind: 'latency', latencyMs: 1_500, paths: ['/trade/v1/query'], count: 1 });
+    witness.control.addFault({ kind: 'latency', latencyMs: 1_500, paths: ['/trade/v1/query'], count: 1 });
     const runtime = await createRuntime({
-      env: envFor('test', simulator, credential, file),
+      env: envFor('test', witness, credential, file),
       log: () => undefined,
     });
     try {
@@ -302,7 +317,7 @@ describe('start-up reconciliation limits', () => {
       });
       expect(done).toBe(false);
       expect(await reconciliation).toMatchObject({ unfinished: 1 });
-      expect(queriesFor('bg_')).toBe(1);
+      expect(queriesFor('bg_', witness)).toBe(1);
     } finally {
       await runtime.close();
     }
