@@ -457,7 +457,7 @@ describe('money-moving calls never guess', () => {
     await c.query({ syssn: ['S1'] });
     const controller = new AbortController();
     const pending = c.refund(
-      { syssn: 'S1', out_trade_no: 'refund-1', txamt: 100 },
+      { syssn: 'S1', out_trade_no: 'refund_1', txamt: 100 },
       { signal: controller.signal },
     );
     setTimeout(() => controller.abort(new Error('client timed out')), 30);
@@ -465,7 +465,7 @@ describe('money-moving calls never guess', () => {
       kind: 'not_sent',
       reason: 'cancelled',
       endpoint: 'refund',
-      out_trade_no: 'refund-1',
+      out_trade_no: 'refund_1',
     });
     expect(stub.seen.map((s) => s.path)).toEqual(['/trade/v1/query']);
   });

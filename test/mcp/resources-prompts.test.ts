@@ -38,11 +38,12 @@ describe('resources', () => {
     }
   });
 
-  it('lists the two templates', async () => {
+  it('lists the three templates', async () => {
     const { resourceTemplates } = await env.client.listResourceTemplates();
     expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual([
       'qfpay://pay-types/{pay_type}',
       'qfpay://respcd/{code}',
+      'qfpay://transactions/{syssn}',
     ]);
   });
 

@@ -13,7 +13,8 @@ const store = new EmbeddedMoneyStore(file);
 const guard = new SafeGuard({
   environment: 'test',
   merchant: client.merchant,
-  policy: loadMoneyPolicy({}, 'test'),
+  // The test environment confirms by default; this loop is about crashes, not confirmations.
+  policy: loadMoneyPolicy({ QFPAY_CONFIRM: 'prod' }, 'test'),
   store,
   tokens: new ConfirmationTokens({ nonces: store }),
   log: () => undefined,

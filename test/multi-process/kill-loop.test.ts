@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { readLedgerFile, verifyLedgerFile } from '../../src/safety/ledger.js';
 import { EmbeddedMoneyStore } from '../../src/safety/stores/embedded.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import { CPM_AUTH_CODE, randomCredential, startWitness, tempDir } from '../money-safety/helpers.js';
+import { startSimulator, type RunningSimulator, type SimCredential } from '../../src/simulator/index.js';
+import { CPM_AUTH_CODE, randomCredential, tempDir } from '../money-safety/helpers.js';
 
 /**
  * kill -9 of a money-moving process in the middle of its work, 50 times: every new process starts
@@ -28,7 +28,15 @@ beforeAll(async () => {
   if (!existsSync(path.join(ROOT, 'dist', 'safety', 'stores', 'embedded.js')))
     throw new Error('dist/ is missing: run "npm run build" first');
   credential = randomCredential();
-  simulator = await startWitness(credential);
+  // Fifty short-lived processes each keep a rate budget of their own, together more than QFPay's
+  // quota: the witness counts requests, it does not police the quota here.
+  simulator = await startSimulator({
+    port: 0,
+    credentials: [credential],
+    quiet: true,
+    rateLimits: [{ count: 100_000, durationMs: 1_000 }],
+  });
+  simulator.control.setClock({ set: '2026-03-16 12:00:00' });
   dir = await tempDir('kill');
 });
 afterAll(async () => {

@@ -62,8 +62,10 @@ async function spawnServer(index: number): Promise<Server> {
         QFPAY_MCHID: credential.mchid!,
         QFPAY_STATE_DIR: path.join(dir.dir, 'state'),
         QFPAY_DAILY_LIMIT: `HKD:${DAILY_CAP}`,
-        // Every process would otherwise keep the default 95/s budget of its own.
-        QFPAY_RATE_LIMITS: '100000/1s',
+        // test confirms real-money writes by default; these suites are about the shared store.
+        QFPAY_CONFIRM: 'prod',
+        // Within QFPay's quota (higher windows are refused outside local); the simulator has none.
+        QFPAY_RATE_LIMITS: '100/1s,400/60s',
       },
     }),
   );
