@@ -20,7 +20,7 @@ import {
   tempDir,
   upstreamCount,
 } from '../money-safety/helpers.js';
-import { InMemoryApprovalStore } from '../support/in-memory-approval-store.js';
+import { EmbeddedMoneyStore } from '../../src/safety/stores/embedded.js';
 import { describeWithServices } from '../support/services.js';
 
 /**
@@ -48,7 +48,8 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
   let credential: SimCredential;
   let simulator: RunningSimulator;
   let dir: { dir: string; remove: () => Promise<void> };
-  let store: InMemoryApprovalStore;
+  // The real embedded money-state store (a ledger file and its state file), shared by the instances.
+  let store: EmbeddedMoneyStore;
   let session: Session;
   let browser: Browser;
   let context: BrowserContext;
@@ -64,7 +65,7 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
     credential = randomCredential();
     simulator = await startWitness(credential);
     dir = await tempDir('operator');
-    store = new InMemoryApprovalStore();
+    store = new EmbeddedMoneyStore(path.join(dir.dir, 'approvals.jsonl'));
     session = await openSession({ env: env('operator.jsonl'), allowProdWrites: true, approvalStore: store });
     browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
     context = await browser.newContext();
@@ -85,6 +86,7 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
   afterAll(async () => {
     await browser?.close();
     await session?.close();
+    await store?.close();
     await simulator?.close();
     await dir?.remove();
   });
