@@ -14,9 +14,9 @@ import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
  * no stdio mode; stdio is covered by the transport suites.
  *
  * Every scenario must pass except those that call the suite's own fixture tools, prompts and
- * resources (`test_simple_text`, `test://static-text`, …), which only its reference server has, and
- * resource subscriptions, which this server does not offer (it does not declare
- * `resources.subscribe`, so "method not found" is the conformant answer). A scenario the suite adds
+ * resources (`test_simple_text`, `test://static-text`, …), which only its reference server has
+ * (its subscription scenarios subscribe to such a resource; this server offers subscriptions to
+ * `qfpay://transactions/{syssn}` only and answers "not found"). A scenario the suite adds
  * later fails this test until it is listed in one of the two tables.
  */
 
@@ -58,8 +58,8 @@ const EXCLUDED: Record<string, string> = {
   'prompts-get-with-args': `${FIXTURE} (prompt test_prompt_with_arguments)`,
   'prompts-get-embedded-resource': `${FIXTURE} (prompt test_prompt_with_embedded_resource)`,
   'prompts-get-with-image': `${FIXTURE} (prompt test_prompt_with_image)`,
-  'resources-subscribe': 'optional feature not offered: resources.subscribe is not declared',
-  'resources-unsubscribe': 'optional feature not offered: resources.subscribe is not declared',
+  'resources-subscribe': `${FIXTURE}: it subscribes to its own test:// resource; this server offers subscriptions to qfpay://transactions/{syssn} only`,
+  'resources-unsubscribe': `${FIXTURE}: it unsubscribes from its own test:// resource`,
 };
 
 interface Check {

@@ -54,7 +54,10 @@ function serveSubscriptions(server: McpServer, events: NonNullable<ToolDeps['pay
   server.server.setRequestHandler('resources/subscribe', (request) => {
     const uri = request.params.uri;
     if (!uri.startsWith(TRANSACTION_URI_PREFIX) || !SYSSN.test(uri.slice(TRANSACTION_URI_PREFIX.length)))
-      throw new ResourceNotFoundError(uri, `Only ${TRANSACTION_URI_PREFIX}{syssn} can be subscribed to.`);
+      throw new ResourceNotFoundError(
+        uri,
+        `${uri} is not found among subscribable resources: only ${TRANSACTION_URI_PREFIX}{syssn} can be subscribed to.`,
+      );
     subscribed.add(uri);
     return {};
   });
