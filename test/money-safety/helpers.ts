@@ -28,8 +28,21 @@ export function randomCredential(): SimCredential {
   };
 }
 
-export async function startWitness(credential: SimCredential): Promise<RunningSimulator> {
-  const simulator = await startSimulator({ port: 0, credentials: [credential], quiet: true });
+/**
+ * The simulator as a witness that counts what reaches it. `unmetered`: several processes that each
+ * keep a rate budget of their own (no shared limiter) would together exceed QFPay's quota, and a
+ * 429 they retry would count as a second request.
+ */
+export async function startWitness(
+  credential: SimCredential,
+  options: { unmetered?: boolean } = {},
+): Promise<RunningSimulator> {
+  const simulator = await startSimulator({
+    port: 0,
+    credentials: [credential],
+    quiet: true,
+    ...(options.unmetered ? { rateLimits: [{ count: 100_000, durationMs: 1_000 }] } : {}),
+  });
   // Refunds are refused 23:30-00:30 UTC+8 of simulated time: keep the clock at noon.
   simulator.control.setClock({ set: '2026-03-16 12:00:00' });
   return simulator;

@@ -105,7 +105,7 @@ describeWithServices(
 
       beforeAll(async () => {
         credential = randomCredential();
-        simulator = await startWitness(credential);
+        simulator = await startWitness(credential, { unmetered: true });
         database = await createTestDatabase(serverUrl!);
         hosts = await Promise.all(
           [0, 1, 2].map(() => startInstance(hostEnv(simulator, credential, database.url))),
@@ -191,7 +191,7 @@ describeWithServices(
 
       beforeAll(async () => {
         credential = randomCredential();
-        simulator = await startWitness(credential);
+        simulator = await startWitness(credential, { unmetered: true });
         database = await createTestDatabase(serverUrl!);
         // Every host accepts every host's tokens (shared secret); only the database can make them single-use.
         env = hostEnv(simulator, credential, database.url, {
@@ -242,7 +242,7 @@ describeWithServices(
 
       beforeAll(async () => {
         credential = randomCredential();
-        simulator = await startWitness(credential);
+        simulator = await startWitness(credential, { unmetered: true });
         database = await createTestDatabase(serverUrl!);
         const env = hostEnv(simulator, credential, database.url, { QFPAY_DAILY_LIMIT: 'HKD:10000' });
         hosts = await Promise.all([0, 1, 2].map(() => startInstance(env)));
