@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { link, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -10,7 +11,7 @@ import type { NormalisedStatus } from '../qfpay/types.js';
 import { NORMALISED_STATUSES } from '../qfpay/types.js';
 import type { ApprovalKind } from './guard.js';
 import { canonicalJson } from './idempotency.js';
-import { LedgerIndex } from './ledger-index.js';
+import { indexFile, type IndexMemory, LedgerIndex, type LedgerIndexOptions } from './ledger-index.js';
 import { cleanRecordedText, maskAppcode, maskAuthCode } from './sanitize.js';
 import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 
@@ -158,6 +159,8 @@ export interface LedgerOpenOptions {
   readonly lockTimeoutMs?: number;
   /** Where repair notices go (default: stderr). Never receives record contents. */
   readonly onWarning?: (message: string) => void;
+  /** Test hooks of the on-disk index (table size, cache size, a forced hash). */
+  readonly index?: Omit<LedgerIndexOptions, 'fsync'>;
 }
 
 export type LedgerErrorCode = 'integrity' | 'unavailable' | 'locked' | 'closed' | 'unknown_intent' | 'clock';
@@ -319,6 +322,8 @@ interface ScanProblem {
 
 interface Scan {
   readonly records: LedgerRecord[];
+  /** Where each record starts in the bytes scanned. */
+  readonly starts: number[];
   readonly end: ChainPosition;
   /** Bytes of `bytes` covered by verified, newline-terminated records. */
   readonly validBytes: number;
@@ -327,6 +332,7 @@ interface Scan {
 
 function scanBytes(bytes: Uint8Array, start: ChainPosition): Scan {
   const records: LedgerRecord[] = [];
+  const starts: number[] = [];
   let position = start;
   let offset = 0;
   while (offset < bytes.length) {
@@ -350,21 +356,23 @@ function scanBytes(bytes: Uint8Array, start: ChainPosition): Scan {
             line: lineNumber,
             reason: `the final line is incomplete (${lineBytes.length} bytes, no newline; a write was interrupted): ${check.reason}; opening the ledger moves it aside`,
           };
-      return { records, end: position, validBytes: offset, problem };
+      return { records, starts, end: position, validBytes: offset, problem };
     }
     if (!check.ok) {
       return {
         records,
+        starts,
         end: position,
         validBytes: offset,
         problem: { kind: 'broken', seq: position.seq + 1, line: lineNumber, reason: check.reason },
       };
     }
     records.push(check.record);
+    starts.push(offset);
     position = { seq: check.record.seq, hash: check.record.hash, lines: lineNumber };
     offset = newline + 1;
   }
-  return { records, end: position, validBytes: offset };
+  return { records, starts, end: position, validBytes: offset };
 }
 
 /** Checks the whole chain of a ledger file without changing it. Throws only when the file cannot be read. */
@@ -534,7 +542,6 @@ export interface LedgerTransaction {
 }
 
 export class AuditLedger {
-  private index = new LedgerIndex();
   private position: ChainPosition = GENESIS;
   private size = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -546,6 +553,7 @@ export class AuditLedger {
     readonly file: string,
     private readonly handle: FileHandle,
     private readonly identity: { dev: number; ino: number },
+    private readonly index: LedgerIndex,
     private readonly options: Required<Pick<LedgerOpenOptions, 'fsync' | 'lockTimeoutMs'>> & {
       secrets: readonly string[];
       now: () => Date;
@@ -579,19 +587,25 @@ export class AuditLedger {
       const handle = await open(absolute, 'a', 0o600).catch((error: unknown) => {
         throw unavailable(absolute, error);
       });
+      let index: LedgerIndex | undefined;
       try {
         if (!existed) await syncDirectory(path.dirname(absolute));
         const info = await handle.stat();
-        const ledger = new AuditLedger(absolute, handle, { dev: info.dev, ino: info.ino }, settings);
+        const identity = { dev: info.dev, ino: info.ino };
+        const opened = openIndex(absolute, identity, { ...options.index, fsync: settings.fsync });
+        index = opened.index;
+        const ledger = new AuditLedger(absolute, handle, identity, index, settings);
         const start = existed ? await readCheckpoint(absolute, info) : undefined;
-        if (start) {
-          ledger.index = LedgerIndex.restore(start.index);
+        // The table must vouch for at least the checkpoint's prefix, else everything is read again.
+        if (start && opened.coverage >= start.size) {
+          index.restore(start.index, start.size);
           ledger.position = start.position;
           ledger.size = start.size;
         }
         await ledger.catchUp();
         return ledger;
       } catch (error) {
+        index?.close();
         await handle.close().catch(() => undefined);
         throw error;
       }
@@ -695,11 +709,20 @@ export class AuditLedger {
 
   /** Reads what other processes appended since the last read or write. */
   refresh(): Promise<void> {
+    return this.read(() => undefined);
+  }
+
+  /**
+   * Answers `query` from the index under the lock, after reading what other processes appended:
+   * the on-disk table is only read while no other process can be growing it.
+   */
+  read<T>(query: (index: LedgerIndex) => T): Promise<T> {
     if (this.closed) return Promise.reject(this.closedError());
     return this.serialise(async () => {
       const release = await acquireLock(this.file, this.options.lockTimeoutMs);
       try {
         await this.catchUp();
+        return query(this.index);
       } finally {
         await release();
       }
@@ -711,7 +734,8 @@ export class AuditLedger {
     if (this.closed) return;
     this.closed = true;
     await this.queue.catch(() => undefined);
-    if (this.sinceCheckpoint > 0 && !this.failure) await this.saveCheckpoint();
+    if (this.sinceCheckpoint > 0 && !this.failure) await this.saveCheckpointLocked();
+    this.index.close();
     await this.handle.close();
   }
 
@@ -760,7 +784,8 @@ export class AuditLedger {
     const record = { ...unsigned, hash: hashRecordBody(unsigned) } as LedgerRecord;
     const line = Buffer.from(`${canonicalJson(record)}\n`, 'utf8');
     await this.writeDurably(line);
-    this.index.apply(record);
+    // Durable now: if indexing fails, the next step reads it again as if another process wrote it.
+    this.indexRecord(record, this.size, line.length);
     this.position = { seq: record.seq, hash: record.hash, lines: this.position.lines + 1 };
     this.size += line.length;
     this.sinceCheckpoint += 1;
@@ -813,6 +838,11 @@ export class AuditLedger {
         ),
       );
     }
+    try {
+      this.index.catchUpTable();
+    } catch (error) {
+      throw unavailable(indexFile(this.file), error, 'cannot be read or written');
+    }
     if (info.size === this.size) return;
     if (info.size < this.size) {
       throw this.poison(
@@ -824,43 +854,85 @@ export class AuditLedger {
         ),
       );
     }
-    const added = await readRange(this.file, this.size, info.size - this.size);
-    const scan = scanBytes(added, this.position);
-    if (scan.problem?.kind === 'broken') {
-      throw this.poison(
-        new LedgerIntegrityError(this.file, scan.problem.seq, scan.problem.line, scan.problem.reason),
-      );
-    }
-    for (const record of scan.records) this.index.apply(record);
-    this.position = scan.end;
-    this.size += scan.validBytes;
-    this.sinceCheckpoint += scan.records.length;
-    if (scan.problem?.kind === 'torn_tail') {
-      // We hold the lock, so the writer of that fragment died mid-write.
-      await this.repairTail(added.subarray(scan.validBytes), scan.problem);
+    // In chunks, so a first read of a large ledger holds one chunk in memory, not the file.
+    let chunkSize = CATCH_UP_CHUNK;
+    while (this.size < info.size) {
+      const added = await readRange(this.file, this.size, Math.min(chunkSize, info.size - this.size));
+      const scan = scanBytes(added, this.position);
+      if (scan.problem?.kind === 'broken') {
+        throw this.poison(
+          new LedgerIntegrityError(this.file, scan.problem.seq, scan.problem.line, scan.problem.reason),
+        );
+      }
+      scan.records.forEach((record, i) => {
+        const next = scan.starts[i + 1] ?? scan.validBytes;
+        this.indexRecord(record, this.size + scan.starts[i]!, next - scan.starts[i]!);
+      });
+      this.position = scan.end;
+      this.size += scan.validBytes;
+      this.sinceCheckpoint += scan.records.length;
+      if (this.size + (added.length - scan.validBytes) < info.size) {
+        // The chunk ended inside a line: read on from it (a longer chunk when one line exceeds it).
+        chunkSize = scan.validBytes === 0 ? chunkSize * 2 : CATCH_UP_CHUNK;
+        continue;
+      }
+      if (scan.problem?.kind === 'torn_tail') {
+        // We hold the lock, so the writer of that fragment died mid-write.
+        await this.repairTail(added.subarray(scan.validBytes), scan.problem);
+      }
+      break;
     }
     if (this.sinceCheckpoint >= CHECKPOINT_EVERY) await this.saveCheckpoint();
+  }
+
+  private indexRecord(record: LedgerRecord, offset: number, length: number): void {
+    try {
+      this.index.apply(record, offset, length);
+    } catch (error) {
+      throw unavailable(indexFile(this.file), error, 'cannot be read or written');
+    }
   }
 
   /** Must hold the lock; `fragment` is everything after the last complete line. */
   private async repairTail(fragment: Uint8Array, problem: ScanProblem): Promise<void> {
     const kept = await repairTornTail(this.file, this.handle, fragment, this.size, problem, this.options);
     if (!kept) return;
-    this.index.apply(kept);
+    this.indexRecord(kept, this.size, fragment.length + 1);
     this.position = { seq: kept.seq, hash: kept.hash, lines: this.position.lines + 1 };
     this.size += fragment.length + 1;
   }
 
-  /** A cache of the verified prefix; losing or corrupting it only costs a full read on the next open. */
+  /** {@link saveCheckpoint} for close(), which runs outside a step: the table is written under the lock. */
+  private async saveCheckpointLocked(): Promise<void> {
+    let release: (() => Promise<void>) | undefined;
+    try {
+      release = await acquireLock(this.file, this.options.lockTimeoutMs);
+    } catch {
+      // Another process holds the ledger: the next open reads from the previous checkpoint.
+      return;
+    }
+    try {
+      await this.saveCheckpoint();
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * A cache of the verified prefix; losing or corrupting it only costs a full read on the next open.
+   * Must hold the lock. The table is made durable (and says it covers this prefix) before the
+   * checkpoint that relies on it is written.
+   */
   private async saveCheckpoint(): Promise<void> {
     try {
+      this.index.persist(this.size);
       await writeCheckpoint(this.file, {
         v: CHECKPOINT_VERSION,
         dev: this.identity.dev,
         ino: this.identity.ino,
         size: this.size,
         position: this.position,
-        index: this.index.snapshot(),
+        index: this.index.memory(),
       });
       this.sinceCheckpoint = 0;
     } catch (error) {
@@ -953,7 +1025,9 @@ export function unknownIntent(intentId: string, where: string): LedgerError {
 // Checkpoint: `<file>.checkpoint`, the verified prefix (size, chain position) and the index state
 // ---------------------------------------------------------------------------------------------
 
-const CHECKPOINT_VERSION = 1;
+const CHECKPOINT_VERSION = 2;
+/** Bytes of the ledger read at a time when catching up. */
+const CATCH_UP_CHUNK = 1 << 20;
 const TAIL_CHUNK = 64 * 1024;
 
 interface Checkpoint {
@@ -962,7 +1036,7 @@ interface Checkpoint {
   readonly ino: number;
   readonly size: number;
   readonly position: ChainPosition;
-  readonly index: ReturnType<LedgerIndex['snapshot']>;
+  readonly index: IndexMemory;
 }
 
 const checkpointSchema = z.object({
@@ -975,7 +1049,11 @@ const checkpointSchema = z.object({
     hash: z.string().regex(HEX64),
     lines: z.number().int().nonnegative(),
   }),
-  index: z.object({ lastTime: z.string().optional(), intents: z.array(z.unknown()) }),
+  index: z.object({
+    lastTime: z.string().optional(),
+    dayTotals: z.array(z.tuple([z.string(), z.number().int()])),
+    pending: z.array(z.looseObject({ intent: z.looseObject({ intent_id: z.string() }) })),
+  }),
 });
 
 export function checkpointFile(file: string): string {
@@ -1000,9 +1078,7 @@ async function writeCheckpoint(file: string, checkpoint: Checkpoint): Promise<vo
 async function readCheckpoint(
   file: string,
   info: { dev: number; ino: number; size: number },
-): Promise<
-  { size: number; position: ChainPosition; index: Parameters<typeof LedgerIndex.restore>[0] } | undefined
-> {
+): Promise<{ size: number; position: ChainPosition; index: IndexMemory } | undefined> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(checkpointFile(file), 'utf8'));
@@ -1036,13 +1112,28 @@ async function readCheckpoint(
   return {
     size: checkpoint.size,
     position: checkpoint.position,
-    index: checkpoint.index as Parameters<typeof LedgerIndex.restore>[0],
+    index: checkpoint.index as unknown as IndexMemory,
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // File helpers
 // ---------------------------------------------------------------------------------------------
+
+/** The index of `file`, read through a descriptor of its own (the ledger's handle is append-only). */
+function openIndex(
+  file: string,
+  identity: { dev: number; ino: number },
+  options: LedgerIndexOptions,
+): ReturnType<typeof LedgerIndex.open> {
+  const fd = openSync(file, 'r');
+  try {
+    return LedgerIndex.open(file, fd, identity, options);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
 
 function unavailable(file: string, error: unknown, what = 'cannot be written'): LedgerError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

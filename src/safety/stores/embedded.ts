@@ -40,8 +40,8 @@ import { ControlLog } from './control-log.js';
  *
  * The hash-chained JSONL ledger is the truth. Each atomic step takes the ledger's lock file, reads
  * and verifies only what other processes appended since this one last looked (incremental, into
- * {@link LedgerIndex}), decides, appends and fsyncs, and releases the lock: a decision can never be
- * based on a stale view. State that is not a money movement (nonces, leases, approvals) lives in
+ * {@link LedgerIndex}: a hash table on disk, `<ledger>.index`, plus small bounded state in memory),
+ * decides, appends and fsyncs, and releases the lock: a decision can never be based on a stale view. State that is not a money movement (nonces, leases, approvals) lives in
  * `<ledger>.state` under the same lock (see ControlLog). A checkpoint next to the ledger lets a
  * start read only what is new, and `recent` reads the file from its end.
  *
@@ -111,19 +111,19 @@ export class EmbeddedMoneyStore implements MoneyStore {
     return this.step((tx) => tx.recordResolution('reconciled', intentId, outcome));
   }
 
-  async keyHolder(scope: StoreScope, key: IdempotencyKey): Promise<KeyHolder | undefined> {
-    const index = await this.freshIndex();
-    const latest = index?.entriesFor(scopeKey(scope), key).filter(holdsKey).at(-1);
-    return latest ? toHolder(latest) : undefined;
+  keyHolder(scope: StoreScope, key: IdempotencyKey): Promise<KeyHolder | undefined> {
+    return this.query(undefined, (index) => {
+      const latest = index.entriesFor(scopeKey(scope), key).filter(holdsKey).at(-1);
+      return latest ? toHolder(latest) : undefined;
+    });
   }
 
-  async unaccountedRefunds(
+  unaccountedRefunds(
     scope: StoreScope,
     origSyssn: string,
     visibleRefunds: ReadonlySet<string>,
   ): Promise<number> {
-    const index = await this.freshIndex();
-    return index ? unaccounted(index, scopeKey(scope), origSyssn, visibleRefunds) : 0;
+    return this.query(0, (index) => unaccounted(index, scopeKey(scope), origSyssn, visibleRefunds));
   }
 
   redeemNonce(nonce: string, expiresAt: Date): Promise<boolean> {
@@ -144,17 +144,17 @@ export class EmbeddedMoneyStore implements MoneyStore {
     });
   }
 
-  async pendingIntents(filter: PendingFilter): Promise<readonly LedgerRecord[]> {
-    const index = await this.freshIndex();
-    if (!index) return [];
+  pendingIntents(filter: PendingFilter): Promise<readonly LedgerRecord[]> {
     const scope = scopeKey(filter.scope);
     const since = filter.since.getTime();
-    return index
-      .pendingIntents()
-      .map((entry) => entry.intent)
-      .filter((intent) => scopeOf(intent) === scope && Date.parse(intent.time) >= since)
-      .reverse()
-      .slice(0, Math.max(0, filter.limit));
+    return this.query([], (index) =>
+      index
+        .pendingIntents()
+        .map((entry) => entry.intent)
+        .filter((intent) => scopeOf(intent) === scope && Date.parse(intent.time) >= since)
+        .reverse()
+        .slice(0, Math.max(0, filter.limit)),
+    );
   }
 
   async recent(limit: number, scope?: StoreScope): Promise<readonly LedgerRecord[]> {
@@ -293,12 +293,13 @@ export class EmbeddedMoneyStore implements MoneyStore {
     });
   }
 
-  /** The index including everything other processes appended; undefined when there is no ledger yet. */
-  private async freshIndex(): Promise<LedgerIndex | undefined> {
+  /**
+   * `work` answered from the index under the lock, including everything other processes appended;
+   * `empty` when there is no ledger yet.
+   */
+  private async query<T>(empty: T, work: (index: LedgerIndex) => T): Promise<T> {
     const ledger = await this.existing();
-    if (!ledger) return undefined;
-    await ledger.refresh();
-    return ledger.state;
+    return ledger ? ledger.read(work) : empty;
   }
 
   private async existing(): Promise<AuditLedger | undefined> {
@@ -356,7 +357,7 @@ function unaccounted(
   visible: ReadonlySet<string>,
 ): number {
   return index
-    .refundsOf(scope, origSyssn)
+    .drawsOf(scope, origSyssn, 'refund')
     .filter((entry) => !movedNothing(entry.latest) && !visible.has(entry.intent.out_trade_no))
     .reduce((sum, entry) => sum + entry.intent.txamt, 0);
 }
