@@ -171,7 +171,8 @@ export class LedgerIndex {
 
   /** Makes the table durable and records that it covers `appliedBytes` of the ledger. Under the lock. */
   persist(appliedBytes: number): void {
-    this.table.refresh();
+    // A table found damaged is rebuilt first: it must never vouch for slots it does not hold.
+    this.catchUpTable();
     this.table.persist(appliedBytes);
   }
 
