@@ -220,6 +220,21 @@ describe('ledger index on disk', () => {
     expect(outTradeNos(ledger.state.entriesFor(SCOPE, 'order:M-17'))).toEqual(['M-17']);
     expect(ledger.state.memoryUse().cachedRecords).toBeLessThanOrEqual(cacheSize);
   });
+
+  it('by default caches at most 512 records and 512 intents', async () => {
+    const ledger = await openLedger();
+    await ledger.atomically(async (tx) => {
+      for (let i = 0; i < 700; i += 1) {
+        const intent = await tx.recordIntent(paymentIntent({ out_trade_no: `D-${i}` }));
+        await tx.recordResolution('outcome', intent.intent_id, { status: 'PAID' });
+      }
+    });
+    expect(ledger.state.memoryUse()).toMatchObject({
+      cachedRecords: 512,
+      cachedIntents: 512,
+      pendingIntents: 0,
+    });
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
