@@ -164,9 +164,15 @@ export class LedgerIndex {
     };
   }
 
+  /** Writes what the last step changed in the table's header. Under the lock, at the end of a step. */
+  flushTable(): void {
+    this.table.flush();
+  }
+
   /** Must be called under the ledger's lock before a step: sees another process's rehash and slot count. */
   catchUpTable(): void {
     if (!this.table.refresh()) this.rebuildTable();
+    this.table.flush();
   }
 
   /** Makes the table durable and records that it covers `appliedBytes` of the ledger. Under the lock. */
@@ -437,6 +443,7 @@ class IndexFile {
   private inode: number;
   private slots = 0;
   private used = 0;
+  private usedChanged = false;
   coverage = 0;
 
   private constructor(
@@ -460,6 +467,7 @@ class IndexFile {
    * False when the file was removed or damaged: it is then empty and must be rebuilt.
    */
   refresh(): boolean {
+    this.flush();
     const current = statSync(this.file, { throwIfNoEntry: false });
     if (!current || current.ino !== this.inode) {
       closeSync(this.fd);
@@ -483,11 +491,22 @@ class IndexFile {
     if ((this.used + 1) / this.slots > MAX_LOAD) this.grow();
     if (insertSlot(this.fd, this.slots, hash, offset)) {
       this.used += 1;
-      writeUsed(this.fd, this.used);
+      this.usedChanged = true;
     }
   }
 
+  /**
+   * Writes the slot count into the header (once per step, not per slot). A count lost to a crash is
+   * only low by that step's slots: the table grows a little later, and a growth counts afresh.
+   */
+  flush(): void {
+    if (!this.usedChanged) return;
+    writeUsed(this.fd, this.used);
+    this.usedChanged = false;
+  }
+
   persist(coverage: number): void {
+    this.flush();
     if (this.options.fsync ?? true) fsyncSync(this.fd);
     this.coverage = Math.max(this.coverage, coverage);
     const field = Buffer.alloc(6);
@@ -497,6 +516,7 @@ class IndexFile {
   }
 
   close(): void {
+    this.flush();
     closeSync(this.fd);
   }
 

@@ -785,7 +785,7 @@ export class AuditLedger {
     const line = Buffer.from(`${canonicalJson(record)}\n`, 'utf8');
     await this.writeDurably(line);
     // Durable now: if indexing fails, the next step reads it again as if another process wrote it.
-    this.indexRecord(record, this.size, line.length);
+    this.indexRecords([{ record, offset: this.size, length: line.length }]);
     this.position = { seq: record.seq, hash: record.hash, lines: this.position.lines + 1 };
     this.size += line.length;
     this.sinceCheckpoint += 1;
@@ -864,10 +864,13 @@ export class AuditLedger {
           new LedgerIntegrityError(this.file, scan.problem.seq, scan.problem.line, scan.problem.reason),
         );
       }
-      scan.records.forEach((record, i) => {
-        const next = scan.starts[i + 1] ?? scan.validBytes;
-        this.indexRecord(record, this.size + scan.starts[i]!, next - scan.starts[i]!);
-      });
+      this.indexRecords(
+        scan.records.map((record, i) => ({
+          record,
+          offset: this.size + scan.starts[i]!,
+          length: (scan.starts[i + 1] ?? scan.validBytes) - scan.starts[i]!,
+        })),
+      );
       this.position = scan.end;
       this.size += scan.validBytes;
       this.sinceCheckpoint += scan.records.length;
@@ -885,9 +888,11 @@ export class AuditLedger {
     if (this.sinceCheckpoint >= CHECKPOINT_EVERY) await this.saveCheckpoint();
   }
 
-  private indexRecord(record: LedgerRecord, offset: number, length: number): void {
+  /** Applies records to the index, then writes its header once. Must hold the lock. */
+  private indexRecords(records: readonly { record: LedgerRecord; offset: number; length: number }[]): void {
     try {
-      this.index.apply(record, offset, length);
+      for (const { record, offset, length } of records) this.index.apply(record, offset, length);
+      this.index.flushTable();
     } catch (error) {
       throw unavailable(indexFile(this.file), error, 'cannot be read or written');
     }
@@ -897,7 +902,7 @@ export class AuditLedger {
   private async repairTail(fragment: Uint8Array, problem: ScanProblem): Promise<void> {
     const kept = await repairTornTail(this.file, this.handle, fragment, this.size, problem, this.options);
     if (!kept) return;
-    this.indexRecord(kept, this.size, fragment.length + 1);
+    this.indexRecords([{ record: kept, offset: this.size, length: fragment.length + 1 }]);
     this.position = { seq: kept.seq, hash: kept.hash, lines: this.position.lines + 1 };
     this.size += fragment.length + 1;
   }
