@@ -49,7 +49,8 @@ function element<Kind extends HTMLElement>(id: string): Kind {
 }
 
 const ui = {
-  amount: element('amount'),
+  amountMajor: element('amount-major'),
+  amountMinor: element('amount-minor'),
   words: element('amount-words'),
   status: element('status'),
   qrBox: element('qr-box'),
@@ -63,7 +64,7 @@ const ui = {
   confirmOperator: element('confirm-operator'),
   confirmYes: element<HTMLButtonElement>('confirm-yes'),
   confirmNo: element<HTMLButtonElement>('confirm-no'),
-  refundForm: element<HTMLFormElement>('refund-form'),
+  refundForm: element('refund-form'),
   refundCurrency: element('refund-currency'),
   refundAmount: element<HTMLInputElement>('refund-amount'),
   refundButton: element<HTMLButtonElement>('refund-button'),
@@ -96,7 +97,8 @@ function render(): void {
   document.body.dataset['ready'] = shown ? 'true' : 'false';
   if (!shown) return;
   const amount = describeAmount(shown.txamt, shown.txcurrcd);
-  ui.amount.textContent = amount.display;
+  ui.amountMajor.textContent = amount.major;
+  ui.amountMinor.textContent = amount.minor;
   ui.words.textContent = amount.words;
   ui.status.textContent = STATUS_TEXT[shown.status] ?? shown.status;
   ui.status.dataset['status'] = shown.status;
@@ -241,8 +243,7 @@ async function tellModel(tool: string, result: ToolResultLike): Promise<void> {
   }
 }
 
-function onRefund(event: SubmitEvent): void {
-  event.preventDefault();
+function onRefund(): void {
   if (!payment) return;
   let txamt: number;
   try {
@@ -255,7 +256,10 @@ function onRefund(event: SubmitEvent): void {
 }
 
 function wire(): void {
-  ui.refundForm.addEventListener('submit', onRefund);
+  ui.refundButton.addEventListener('click', onRefund);
+  ui.refundAmount.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !ui.refundButton.disabled) onRefund();
+  });
   ui.cancelButton.addEventListener('click', () => {
     if (payment) void write('cancel_payment', paymentReference(payment));
   });

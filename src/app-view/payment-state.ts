@@ -143,15 +143,18 @@ export function refundable(payment: Payment): number {
   return payment.refundableTxamt ?? (payment.status === 'PAID' ? payment.txamt : 0);
 }
 
-/** "HKD 12.34 (1234 minor units)", and the same amount in words for the person to read. */
-export function describeAmount(txamt: number, txcurrcd: string): { display: string; words: string } {
+/** "HKD 12.34" and "(1234 minor units)", and the same amount in words for the person to read. */
+export function describeAmount(
+  txamt: number,
+  txcurrcd: string,
+): { major: string; minor: string; words: string } {
   let words: string;
   try {
     words = amountInWords(txamt, txcurrcd);
   } catch {
     words = '';
   }
-  return { display: `${amountDisplay(txamt, txcurrcd)} (${txamt} minor units)`, words };
+  return { major: amountDisplay(txamt, txcurrcd), minor: `(${txamt} minor units)`, words };
 }
 
 /** The payment's reference for read and write calls: syssn when known, else its out_trade_no. */
