@@ -15,6 +15,8 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('../../dist/app-view', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
+    // One inline script and nothing to preload: the polyfill would only add a fetch() to the view.
+    modulePreload: { polyfill: false },
     rollupOptions: { input: fileURLToPath(new URL('payment.html', import.meta.url)) },
   },
 });
