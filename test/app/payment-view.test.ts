@@ -248,6 +248,10 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
 
     // The customer pays; the view, already waiting through wait_for_payment, shows it by itself.
     await expect.poll(() => relay.toolCalls().some((call) => call.name === 'wait_for_payment')).toBe(true);
+    expect(relay.toolCalls()[0]).toEqual({
+      name: 'wait_for_payment',
+      arguments: { syssn: payment.syssn, timeout_seconds: 25 },
+    });
     const paid = await client.callTool({
       name: 'simulate_customer_payment',
       arguments: { out_trade_no: payment.out_trade_no, outcome: 'pay' },
