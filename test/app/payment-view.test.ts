@@ -308,4 +308,34 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
     expect(outside, 'requests the view made outside its document').toEqual([]);
     await page.close();
   }, 90_000);
+
+  it('cancels an unpaid order from the view only after the person confirms; declining sends nothing', async () => {
+    const created = await createMpmPayment();
+    const payment = created.structuredContent as { out_trade_no: string; syssn: string };
+    const page = await browser.newPage({ viewport: { width: 480, height: 640 } });
+    const { relay, view } = await openView(page, 'ui://qfpay/payment', { pay_type: '800101' }, created);
+    await expect.poll(() => view.locator('#cancel-button').isVisible()).toBe(true);
+
+    await view.locator('#cancel-button').click();
+    await expect.poll(() => view.locator('#confirm-box').isVisible()).toBe(true);
+    await view.locator('#confirm-no').click();
+    expect(await view.locator('#message').textContent()).toBe('Nothing was sent.');
+    expect(await view.locator('#status').textContent()).toBe('Waiting for the customer to pay');
+    const cancels = () => relay.toolCalls().filter((call) => call.name === 'cancel_payment');
+    expect(cancels()).toHaveLength(1);
+    expect(cancels()[0]!.arguments).toEqual({ syssn: payment.syssn });
+
+    await view.locator('#cancel-button').click();
+    await expect.poll(() => view.locator('#confirm-box').isVisible()).toBe(true);
+    await view.locator('#confirm-yes').click();
+    await expect.poll(() => view.locator('#status').textContent()).toBe('Cancelled');
+    expect(cancels()).toHaveLength(3);
+    expect(typeof cancels()[2]!.arguments['confirmation_token']).toBe('string');
+    expect(await view.locator('#cancel-button').isHidden()).toBe(true);
+    expect(await view.locator('#refund-form').isHidden()).toBe(true);
+
+    const queried = await client.callTool({ name: 'query_transaction', arguments: { syssn: payment.syssn } });
+    expect((queried.structuredContent as { status: string }).status).toBe('CANCELLED');
+    await page.close();
+  }, 90_000);
 });
