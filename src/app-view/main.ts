@@ -30,7 +30,11 @@ const WAIT_SECONDS = 25;
 /** About ten minutes of watching; after that the person asks again with "Check again". */
 const MAX_WAITS = 24;
 
+/** A wait that comes back sooner than this while still pending is followed by a pause, not a burst. */
+const MIN_ROUND_MS = 2_000;
+
 const STATUS_TEXT: Record<string, string> = {
+  CONFIRMATION_REQUIRED: 'Not sent yet: waiting for your confirmation in the conversation',
   AWAITING_CUSTOMER: 'Waiting for the customer to pay',
   PROCESSING: 'The wallet is still deciding',
   PAID: 'Paid',
@@ -169,6 +173,7 @@ async function watch(): Promise<void> {
   render();
   try {
     for (let round = 0; round < MAX_WAITS && payment && isPending(payment) && !tornDown; round += 1) {
+      const started = Date.now();
       const result = await callTool('wait_for_payment', {
         ...paymentReference(payment),
         timeout_seconds: WAIT_SECONDS,
@@ -180,6 +185,8 @@ async function watch(): Promise<void> {
       payment = updatedPayment(payment, result, 'wait_for_payment');
       suggestRefundAmount();
       render();
+      const early = MIN_ROUND_MS - (Date.now() - started);
+      if (early > 0 && isPending(payment)) await new Promise((resolve) => setTimeout(resolve, early));
     }
     if (payment && isPending(payment)) say('Still not final. Press "Check again" to keep waiting.');
   } finally {

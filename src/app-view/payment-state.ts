@@ -82,7 +82,8 @@ export function paymentFromResult(result: ToolResultLike): Payment | undefined {
   const fields = readFields(result);
   if (!fields || fields.txamt === undefined || fields.txcurrcd === undefined || !fields.status)
     return undefined;
-  if (fields.status === 'CONFIRMATION_REQUIRED') return undefined;
+  // A payment still awaiting the person's confirmation is shown too (nothing sent, no actions): the
+  // agent's confirmed call is a new tool call with a view of its own.
   const image = result.content?.find((block) => block.type === 'image' && block.data);
   return {
     ...(fields.syssn !== undefined ? { syssn: fields.syssn } : {}),

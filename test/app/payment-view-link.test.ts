@@ -15,6 +15,7 @@ import {
   canCancel,
   canRefund,
   confirmationFrom,
+  isPending,
   paymentFromResult,
   updatedPayment,
 } from '../../src/app-view/payment-state.js';
@@ -130,6 +131,14 @@ describe("the view's rules", () => {
     expect(payment.qrImage).toBe('data:image/png;base64,iVBORw0KGgo=');
     expect(canCancel(payment)).toBe(true);
     expect(canRefund(payment)).toBe(false);
+  });
+
+  it('shows a payment still awaiting confirmation without any action or polling', () => {
+    const payment = paymentFromResult({
+      structuredContent: { ...awaiting.structuredContent, status: 'CONFIRMATION_REQUIRED' },
+    })!;
+    expect(payment.status).toBe('CONFIRMATION_REQUIRED');
+    expect([isPending(payment), canRefund(payment), canCancel(payment)]).toEqual([false, false, false]);
   });
 
   it("keeps the payment's own references when a refund answers with the refund's", () => {
