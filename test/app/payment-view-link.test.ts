@@ -133,6 +133,22 @@ describe("the view's rules", () => {
     expect(canRefund(payment)).toBe(false);
   });
 
+  it('offers the checkout link of a create_checkout_link result, and only http(s) links', () => {
+    const link = paymentFromResult({
+      structuredContent: {
+        ...awaiting.structuredContent,
+        syssn: undefined,
+        checkout_url: 'http://127.0.0.1:1234/checkstand/#/?x=1',
+      },
+    })!;
+    expect(link).toMatchObject({ link: 'http://127.0.0.1:1234/checkstand/#/?x=1', outTradeNo: 'ORDER1' });
+    expect(link.syssn).toBeUndefined();
+    const script = paymentFromResult({
+      structuredContent: { ...awaiting.structuredContent, pay_url: 'javascript:alert(1)' },
+    })!;
+    expect(script.link).toBeUndefined();
+  });
+
   it('shows a payment still awaiting confirmation without any action or polling', () => {
     const payment = paymentFromResult({
       structuredContent: { ...awaiting.structuredContent, status: 'CONFIRMATION_REQUIRED' },
