@@ -119,6 +119,7 @@ describe('npm pack', () => {
     const allowed = [
       /^dist\/.+\.js$/,
       /^dist\/.+\.d\.ts$/,
+      /^dist\/app-view\/payment\.html$/,
       /^README\.md$/,
       /^LICENSE$/,
       /^SKILL\.md$/,
@@ -150,6 +151,7 @@ describe('npm pack', () => {
       pkg.bin['qfpay-mcp']!,
       'dist/index.js',
       'dist/index.d.ts',
+      'dist/app-view/payment.html',
     ])
       expect(files, `${required} is in the tarball`).toContain(required);
   });

@@ -11,6 +11,7 @@ import type { ToolDeps } from './tools/define.js';
 import type { ToolEntry } from './tools/index.js';
 import { registerToolDefinition } from './tools/register.js';
 import { elicitationApproval } from './approval.js';
+import { paymentViewLink, registerPaymentView } from './app/payment-view.js';
 
 const SERVER_CAPABILITIES = {
   tools: { listChanged: false },
@@ -96,6 +97,7 @@ export function buildMcpServer(
   for (const entry of tools) registerToolDefinition(server, entry.tool, entry.access, connectionDeps);
   registerResources(server, deps.environment, audit);
   registerTransactionResource(server, deps);
+  if (tools.some((entry) => paymentViewLink(entry.tool.name))) registerPaymentView(server);
   registerPrompts(server, deps.environment);
   return server;
 }

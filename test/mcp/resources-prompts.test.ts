@@ -31,6 +31,7 @@ describe('resources', () => {
       'qfpay://catalog/pay-types',
       'qfpay://catalog/response-codes',
       'qfpay://docs/signing',
+      'ui://qfpay/payment',
     ]);
     for (const resource of resources) {
       expect(resource.title, resource.uri).toBeTruthy();

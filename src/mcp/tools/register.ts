@@ -6,7 +6,9 @@ import {
   type ServerContext,
   type StandardSchemaWithJSON,
   type ToolAnnotations,
+  type ToolCallback,
 } from '@modelcontextprotocol/server';
+import { registerAppTool } from '@modelcontextprotocol/ext-apps/server';
 import type * as z from 'zod';
 
 import type { GuardContext } from '../../safety/guard.js';
@@ -29,6 +31,7 @@ import {
   ToolFailure,
 } from './define.js';
 import { describeFailure } from './failures.js';
+import { paymentViewLink } from '../app/payment-view.js';
 
 /** JSON Schema as the SDK puts it on the wire (`tools/list`, Mcp-Param validation, result projection). */
 type JsonSchemaObject = Record<string, unknown>;
@@ -123,7 +126,8 @@ export function registerToolDefinition(
   access: AccessKind,
   deps: ToolDeps,
 ): void {
-  server.registerTool(definition.name, prepareTool(definition, access).config, async (args, ctx) => {
+  const { config } = prepareTool(definition, access);
+  const handler: ToolCallback<typeof config.inputSchema> = async (args, ctx) => {
     const inBand = access === 'write' ? readInBandConfirmation(ctx) : ({ kind: 'legacy' } as const);
     if (inBand.kind === 'foreign_state') {
       return withoutSecrets(failureResult(definition, foreignStateFailure(), deps, false), deps);
@@ -139,7 +143,11 @@ export function registerToolDefinition(
       result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted);
     }
     return withoutSecrets(result, deps);
-  });
+  };
+  // A tool whose results the payment view shows is linked to it the library's way (src/mcp/app/).
+  const appView = paymentViewLink(definition.name);
+  if (appView) registerAppTool(server, definition.name, { ...config, _meta: appView }, handler);
+  else server.registerTool(definition.name, config, handler);
 }
 
 /** The 2026-07-28 answer that has the client ask its person, then send this call again. */
