@@ -26,10 +26,18 @@ export function scopeOf(record: Pick<LedgerRecord, 'environment' | 'merchant'>):
   return `${record.environment}|${record.merchant.fingerprint}`;
 }
 
-/** payment and refund numbers share QFPay's namespace; a cancel acts on a payment's number. */
+/**
+ * payment, refund and capture numbers share QFPay's namespace; a cancel acts on a payment's
+ * number and a release on the authorisation's.
+ */
 export function keyOf(record: Pick<LedgerRecord, 'kind' | 'out_trade_no'>): string {
-  return record.kind === 'cancel' ? `cancel:${record.out_trade_no}` : `order:${record.out_trade_no}`;
+  if (record.kind === 'cancel') return `cancel:${record.out_trade_no}`;
+  if (record.kind === 'release') return `release:${record.out_trade_no}`;
+  return `order:${record.out_trade_no}`;
 }
+
+/** Kinds that draw on an origin's syssn (refunds of a payment; captures and releases of an authorisation). */
+const DRAW_KINDS: ReadonlySet<string> = new Set(['refund', 'capture', 'release']);
 
 /**
  * Whether an intent still holds its idempotency key: unless QFPay certainly did not process it
@@ -50,7 +58,7 @@ export class LedgerIndex {
   private readonly byKey = new Map<string, string[]>();
   /** scope|day|kind|currency → minor units that may have moved. */
   private readonly dayTotals = new Map<string, number>();
-  /** scope|orig_syssn → refund intent ids. */
+  /** scope|orig_syssn → ids of the intents drawing on it (refunds, captures, releases). */
   private readonly refundsByPayment = new Map<string, string[]>();
   /** Unfinished intents, oldest first (Map keeps insertion order). */
   private readonly pending = new Map<string, true>();
@@ -88,8 +96,11 @@ export class LedgerIndex {
     return this.dayTotals.get(`${scope}|${day}|${kind}|${currency}`) ?? 0;
   }
 
-  refundsOf(scope: string, origSyssn: string): IndexedIntent[] {
-    return (this.refundsByPayment.get(`${scope}|${origSyssn}`) ?? []).map((id) => this.intents.get(id)!);
+  /** Intents of `kind` drawing on `origSyssn`, oldest first. */
+  drawsOf(scope: string, origSyssn: string, kind: string): IndexedIntent[] {
+    return (this.refundsByPayment.get(`${scope}|${origSyssn}`) ?? [])
+      .map((id) => this.intents.get(id)!)
+      .filter((entry) => entry.intent.kind === kind);
   }
 
   /** Unfinished intents, oldest first. */
@@ -121,7 +132,7 @@ export class LedgerIndex {
     const ids = this.byKey.get(key);
     if (ids) ids.push(intent.intent_id);
     else this.byKey.set(key, [intent.intent_id]);
-    if (intent.kind === 'refund' && intent.orig_syssn) {
+    if (DRAW_KINDS.has(intent.kind) && intent.orig_syssn) {
       const slot = `${scopeOf(intent)}|${intent.orig_syssn}`;
       const refunds = this.refundsByPayment.get(slot);
       if (refunds) refunds.push(intent.intent_id);

@@ -185,7 +185,7 @@ async function withRefundsInFlight(call: ToolCall, payment: PaymentSummary): Pro
   const visible = new Set(payment.refunds.map((refund) => refund.out_trade_no));
   let unaccounted: number;
   try {
-    unaccounted = (await call.deps.guard.unaccountedRefunds?.(payment.syssn, visible)) ?? 0;
+    unaccounted = (await call.deps.guard.unaccountedDraws?.('refund', payment.syssn, visible)) ?? 0;
   } catch (error) {
     throw new ToolFailure({
       kind: 'refused',
@@ -291,10 +291,11 @@ function writeIntent(
     params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
     out_trade_no: refundNo,
     orig_syssn: payment.syssn,
-    refundOf: {
+    drawOn: {
+      kind: 'refund',
       orig_syssn: queried.syssn,
-      refundable_txamt: queried.refundable_txamt,
-      visibleRefunds: queried.refunds.map((refund) => refund.out_trade_no),
+      available_txamt: queried.refundable_txamt,
+      visible: queried.refunds.map((refund) => refund.out_trade_no),
     },
     txamt,
     txcurrcd: payment.txcurrcd,
