@@ -203,6 +203,17 @@ async function withRefundsInFlight(call: ToolCall, payment: PaymentSummary): Pro
 }
 
 function checkRefundable(payment: PaymentSummary, known: KnownFields): void {
+  if (payment.authorisation) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `${payment.syssn} is a pre-authorisation: it holds the money without taking it, so there is nothing to refund on it.`,
+        next_action:
+          "Nothing was sent. Refund a capture's syssn (capture_preauth returns it), or free what is not captured with release_preauth.",
+      },
+      { ...known, status: payment.status },
+    );
+  }
   const payType = findPayType(payment.pay_type);
   if (payType && !payType.refundable) {
     throw new ToolFailure(
