@@ -58,14 +58,7 @@ import { sanitizeUpstreamText } from './text.js';
  * unchanged (same out_trade_no, same signature) after a back-off.
  */
 
-export type QfpayEndpoint =
-  | 'payment'
-  | 'query'
-  | 'refund'
-  | 'close'
-  | 'reversal'
-  | 'authtrade'
-  | 'unfreeze';
+export type QfpayEndpoint = 'payment' | 'query' | 'refund' | 'close' | 'reversal' | 'authtrade' | 'unfreeze';
 
 export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = {
   payment: '/trade/v1/payment',
@@ -421,7 +414,10 @@ export class QfpayClient {
    * query by original syssn, so they are found like a payment's refunds, by scanning the
    * authorisation's month(s), with the same bounds.
    */
-  async findCaptures(authorisation: TransactionRecord, opts: CallOptions = {}): Promise<TransactionRecord[]> {
+  async findCaptures(
+    authorisation: Pick<TransactionRecord, 'syssn' | 'sysdtm' | 'txdtm'>,
+    opts: CallOptions = {},
+  ): Promise<TransactionRecord[]> {
     return this.#scanDraws(
       authorisation,
       (row) => isPaymentRow(row) && row.origssn === authorisation.syssn,
@@ -557,7 +553,7 @@ export class QfpayClient {
 
   /** Rows of the origin's month(s) onwards that `belongs` picks (its refunds, or its captures). */
   async #scanDraws(
-    payment: TransactionRecord,
+    payment: Pick<TransactionRecord, 'syssn' | 'sysdtm' | 'txdtm'>,
     belongs: (row: TransactionRecord) => boolean,
     opts: CallOptions,
   ): Promise<TransactionRecord[]> {

@@ -38,7 +38,9 @@ export function isPaymentRow(row: TransactionRecord): boolean {
  * A pre-authorisation (a pre-auth pay type's payment row of its own): it holds money without
  * taking it. Its captures are payment rows of the same pay type whose origssn names it.
  */
-export function isAuthorisationRow(row: Pick<TransactionRecord, 'order_type' | 'pay_type' | 'origssn'>): boolean {
+export function isAuthorisationRow(
+  row: Pick<TransactionRecord, 'order_type' | 'pay_type' | 'origssn'>,
+): boolean {
   return row.order_type === 'payment' && !row.origssn && findPayType(row.pay_type)?.mode === 'PREAUTH';
 }
 

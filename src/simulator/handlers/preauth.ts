@@ -1,5 +1,11 @@
 import { formatUtc8 } from '../clock.js';
-import { optionalField, requiredAmount, requiredDateTime, requiredField, requiredOutTradeNo } from '../fields.js';
+import {
+  optionalField,
+  requiredAmount,
+  requiredDateTime,
+  requiredField,
+  requiredOutTradeNo,
+} from '../fields.js';
 import { isAuthorisation, type SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
 import { RESPERR_SUCCESS, udidOf } from './common.js';
