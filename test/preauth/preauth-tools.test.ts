@@ -165,6 +165,40 @@ describe('capture_preauth and release_preauth', () => {
     expect(capturedOn(auth.syssn)).toBe(200);
   });
 
+  it('authorises by QR (801808): the customer approves, wait_for_payment says it is held, then capture', async () => {
+    const created = await call(session.client, 'create_payment', {
+      pay_type: '801808',
+      txamt: 700,
+      txcurrcd: 'HKD',
+    });
+    expect(created.structured).toMatchObject({ status: 'AWAITING_CUSTOMER', mode: 'PREAUTH' });
+    expect(String(created.structured.qrcode)).toMatch(/^https:\/\/qr\.alipay\.com\//);
+    const syssn = String(created.structured.syssn);
+    simulator.control.pay({ syssn, outcome: 'pay' });
+    const waited = await call(session.client, 'wait_for_payment', { syssn, timeout_seconds: 5 });
+    expect(waited.structured.status).toBe('PAID');
+    expect(String(waited.structured.next_action)).toMatch(
+      /Authorised: the amount is held, not taken\. capture_preauth/,
+    );
+    const capture = await call(session.client, 'capture_preauth', { syssn });
+    expect(capture.structured).toMatchObject({ status: 'PAID', txamt: 700, capturable_txamt: 0 });
+    expect(capturedOn(syssn)).toBe(700);
+  });
+
+  it('says an authorisation by scanned code is held, not taken', async () => {
+    const created = await call(session.client, 'create_payment', {
+      pay_type: '801801',
+      txamt: 300,
+      txcurrcd: 'HKD',
+      auth_code: CPM_AUTH_CODE,
+    });
+    expect(created.structured.status).toBe('PAID');
+    expect(String(created.structured.next_action)).toMatch(/^Authorised: the amount is held, not taken/);
+    expect(created.structured.respcd_explanation).toMatchObject({
+      context_note: expect.stringMatching(/PAID means authorised/),
+    });
+  });
+
   it('refuses a capture of an ordinary payment, or of a capture, before sending', async () => {
     const payment = await call(session.client, 'create_payment', {
       pay_type: '800108',

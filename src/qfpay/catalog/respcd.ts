@@ -834,6 +834,17 @@ function explainSuccess(
           context_note: 'For CPM (auth_code) payments, 0000 from /trade/v1/payment is the final success.',
         };
       }
+      if (mode === 'PREAUTH') {
+        return {
+          meaning:
+            'Pre-authorisation accepted: by scanned code (801801) the amount is now held; otherwise the customer still has to approve it.',
+          outcome: 'pending',
+          likely_cause: 'QFPay created the authorisation; it holds money without taking it.',
+          next_action:
+            'If not PAID yet, wait_for_payment. Once PAID (authorised), capture_preauth takes the amount within the capture window and release_preauth frees the rest.',
+          context_note: 'For pre-authorisation pay types, PAID means authorised (held), not captured.',
+        };
+      }
       if (mode && DEFERRED_MODES.has(mode)) {
         return {
           meaning: 'Order created, NOT paid yet: the customer still has to pay.',
