@@ -989,7 +989,8 @@ function drawProblem(
     if (intent.txamt === remainder) return undefined;
     return {
       message: `the uncaptured remainder of pre-authorisation ${draw.orig_syssn} is now ${left}, not ${amount} (a capture was sent meanwhile).`,
-      next_action: 'Nothing was sent to QFPay. Call release_preauth again: it releases the current remainder.',
+      next_action:
+        'Nothing was sent to QFPay. Call release_preauth again: it releases the current remainder.',
     };
   }
   if (intent.txamt <= remainder) return undefined;

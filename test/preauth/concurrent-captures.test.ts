@@ -48,7 +48,7 @@ async function race(sessions: readonly Session[], simulator: RunningSimulator): 
   expect(captured).toHaveLength(2);
   expect(refused).toHaveLength(4);
   for (const answer of refused) {
-    expect(answer.structured.error).toMatchObject({ kind: expect.stringMatching(/^(validation|refused)$/) });
+    expect(['validation', 'refused']).toContain((answer.structured.error as { kind: string }).kind);
     expect(answer.text).toMatch(/uncaptured remainder|Nothing is left/);
   }
   expect(upstreamCount(simulator, AUTHTRADE)).toBe(before + 2);

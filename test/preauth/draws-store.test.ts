@@ -80,9 +80,10 @@ describe('embedded store', () => {
   afterAll(async () => {
     await dir.cleanup();
   });
-  contract(
-    async () =>
+  contract(() =>
+    Promise.resolve(
       new EmbeddedMoneyStore(path.join(dir.dir, 'draws.jsonl'), { fsync: false, onWarning: () => undefined }),
+    ),
   );
 });
 

@@ -60,7 +60,7 @@ async function authorise(client: QfpayClient, txamt: number) {
     auth_code: CPM_AUTH_CODE,
   });
   expect(answer.respcd).toBe('0000');
-  return { syssn: answer.syssn!, out_trade_no: answer.out_trade_no! };
+  return { syssn: answer.syssn!, out_trade_no: answer.out_trade_no };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<string> {
