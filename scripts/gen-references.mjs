@@ -371,6 +371,43 @@ export async function generateToolsReference({ distUrl }) {
       'The customer gives up: cancel it',
     );
 
+    // Pre-authorisation: hold, capture in parts, release the rest once.
+    const hold = await call(
+      local,
+      'create_payment',
+      {
+        pay_type: '801801',
+        txamt: 50000,
+        txcurrcd: 'HKD',
+        out_trade_no: 'order_20261127_0047',
+        auth_code: '280000000000000001',
+      },
+      'Pre-authorise a deposit (Alipay, scanned code)',
+      'PAID here means authorised: the money is held, not taken.',
+    );
+    const authSyssn = hold.structured.syssn;
+    await call(
+      local,
+      'capture_preauth',
+      { syssn: authSyssn, txamt: 32000, out_trade_no: 'order_20261127_0047_c1' },
+      'Capture part of it',
+      'The capture has its own out_trade_no and syssn; refund it by that syssn.',
+    );
+    await call(
+      local,
+      'capture_preauth',
+      { syssn: authSyssn, txamt: 20000 },
+      'Capture more than is left',
+      'Refused before anything is sent to QFPay.',
+    );
+    await call(
+      local,
+      'release_preauth',
+      { syssn: authSyssn },
+      'Release the rest',
+      'Once only: afterwards no capture is accepted, and a repeat sends nothing.',
+    );
+
     // A classic mistake: "&key=" before the key, as some other payment APIs want it.
     const params = {
       out_trade_no: 'order_20261127_0045',

@@ -283,7 +283,8 @@ describe('pay types', () => {
       '805808',
     ]);
     for (const p of cpm) expect(p.requiredFields, p.payType).toContain('auth_code');
-    for (const p of PAY_TYPES.filter((t) => t.mode !== 'CPM')) {
+    // Besides CPM only the pre-authorisation by scanned code (801801, labelled CPM) takes one.
+    for (const p of PAY_TYPES.filter((t) => t.mode !== 'CPM' && t.payType !== '801801')) {
       expect(p.requiredFields, p.payType).not.toContain('auth_code');
     }
     expect(findPayType('800207')?.requiredFields).toEqual(['sub_openid']);
@@ -360,12 +361,26 @@ describe('pay types', () => {
   });
 
   it('marks types this server cannot create', () => {
-    for (const code of ['801801', '801808', '801810', '801814', '803708', '802801', '802808', '806527']) {
+    for (const code of ['803708', '802801', '802808', '806527']) {
       expect(findPayType(code)?.apiCreatable, code).toBe(false);
     }
-    for (const p of PAY_TYPES.filter((t) => t.mode === 'CARD' || t.mode === 'PREAUTH')) {
+    for (const p of PAY_TYPES.filter((t) => t.mode === 'CARD')) {
       expect(p.apiCreatable, p.payType).toBe(false);
     }
+  });
+
+  it('creates the Alipay pre-authorisation types, in the currencies their page lists', () => {
+    const currencies = ['AUD', 'HKD', 'MYR', 'NZD', 'PHP', 'SGD', 'THB', 'USD'];
+    for (const code of ['801801', '801808', '801810', '801814']) {
+      const entry = findPayType(code)!;
+      expect(entry.mode, code).toBe('PREAUTH');
+      expect(entry.apiCreatable, code).toBe(true);
+      expect(entry.currencies, code).toEqual(currencies);
+      expect(entry.regionNotes, code).toMatch(/capture_preauth/);
+    }
+    // The page labels 801801 CPM: the merchant scans the customer's code.
+    expect(findPayType('801801')!.requiredFields).toEqual(['auth_code']);
+    expect(findPayType('801808')!.returns).toBe('qrcode');
   });
 
   it('exposes an enum tuple of creatable current types', () => {

@@ -12,7 +12,10 @@ const ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
  * makes references sortable in the merchant portal; 10 random characters (~51 bits) make a
  * collision between two servers in the same second negligible.
  */
-export function generateOutTradeNo(prefix: 'mcp' | 'mcprf' = 'mcp', now: Date = new Date()): string {
+export function generateOutTradeNo(
+  prefix: 'mcp' | 'mcprf' | 'mcpcp' = 'mcp',
+  now: Date = new Date(),
+): string {
   const stamp = formatQfpayDateTime(now).replace(/\D/g, '');
   let random = '';
   for (let i = 0; i < 10; i++) random += ALPHABET[randomInt(ALPHABET.length)];

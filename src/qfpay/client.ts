@@ -26,6 +26,7 @@ import { formatQfpayDateTime, parseQfpayDateTime, qfpayMonthRange, sleep } from 
 import type { QfpayMonthRange } from './time.js';
 import type {
   CancelRequest,
+  CaptureRequest,
   Credentials,
   ModificationResponse,
   PaymentRequest,
@@ -34,6 +35,7 @@ import type {
   QueryResponse,
   RateWindow,
   RefundRequest,
+  ReleaseRequest,
   TransactionRecord,
 } from './types.js';
 import {
@@ -56,7 +58,7 @@ import { sanitizeUpstreamText } from './text.js';
  * unchanged (same out_trade_no, same signature) after a back-off.
  */
 
-export type QfpayEndpoint = 'payment' | 'query' | 'refund' | 'close' | 'reversal';
+export type QfpayEndpoint = 'payment' | 'query' | 'refund' | 'close' | 'reversal' | 'authtrade' | 'unfreeze';
 
 export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = {
   payment: '/trade/v1/payment',
@@ -64,12 +66,21 @@ export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = {
   refund: '/trade/v1/refund',
   close: '/trade/v1/close',
   reversal: '/trade/v1/reversal',
+  authtrade: '/trade/v1/authtrade',
+  unfreeze: '/trade/v1/unfreeze',
 };
 
 /** Never form fields of a header-signed request (the signature travels in X-QF-SIGN). */
 const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(['key', 'client_key', 'sign', 'sign_type']);
 
-const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set(['payment', 'refund', 'close', 'reversal']);
+const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set([
+  'payment',
+  'refund',
+  'close',
+  'reversal',
+  'authtrade',
+  'unfreeze',
+]);
 
 /** Bigger than any sane answer (a 100-row query page is ~100 KB); anything larger is not QFPay. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -355,6 +366,65 @@ export class QfpayClient {
     );
   }
 
+  /**
+   * POST /trade/v1/authtrade: captures `txamt` of the pre-authorisation `syssn`, under a NEW
+   * `out_trade_no` of its own (the Alipay variant's fields; qfpay-api.md §3.6). The answer is
+   * shaped like a refund's: the capture's own syssn, orig_syssn the authorisation.
+   */
+  async capturePreauth(req: CaptureRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
+    requireNonEmpty('syssn', req.syssn);
+    requireReference('out_trade_no', req.out_trade_no);
+    requireAmount('txamt', req.txamt);
+    const params: Params = { ...req, txdtm: req.txdtm ?? formatQfpayDateTime() };
+    return this.#call(
+      {
+        endpoint: 'authtrade',
+        params,
+        schema: modificationResponseSchema,
+        outTradeNo: req.out_trade_no,
+        crossCheck: (answer) => echoMismatch(answer, req.out_trade_no, req.txamt),
+      },
+      opts,
+    );
+  }
+
+  /**
+   * POST /trade/v1/unfreeze: releases the uncaptured `txamt` of the pre-authorisation, named by
+   * its own `syssn` and `out_trade_no`. QFPay accepts it once; no capture follows it.
+   */
+  async releasePreauth(req: ReleaseRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
+    requireNonEmpty('syssn', req.syssn);
+    requireReference('out_trade_no', req.out_trade_no);
+    requireAmount('txamt', req.txamt);
+    const params: Params = { ...req, txdtm: req.txdtm ?? formatQfpayDateTime() };
+    return this.#call(
+      {
+        endpoint: 'unfreeze',
+        params,
+        schema: modificationResponseSchema,
+        outTradeNo: req.out_trade_no,
+        crossCheck: (answer) => echoMismatch(answer, req.out_trade_no, req.txamt),
+      },
+      opts,
+    );
+  }
+
+  /**
+   * The capture rows of a pre-authorisation (payment rows whose origssn is its syssn). QFPay cannot
+   * query by original syssn, so they are found like a payment's refunds, by scanning the
+   * authorisation's month(s), with the same bounds.
+   */
+  async findCaptures(
+    authorisation: Pick<TransactionRecord, 'syssn' | 'sysdtm' | 'txdtm'>,
+    opts: CallOptions = {},
+  ): Promise<TransactionRecord[]> {
+    return this.#scanDraws(
+      authorisation,
+      (row) => isPaymentRow(row) && row.origssn === authorisation.syssn,
+      opts,
+    );
+  }
+
   /** POST /trade/v1/close (unpaid orders of wallets that close rather than reverse). */
   async closeOrder(req: CancelRequest, opts: CallOptions = {}): Promise<ModificationResponse> {
     return this.#cancel('close', req, opts);
@@ -477,7 +547,16 @@ export class QfpayClient {
     return rows;
   }
 
-  async #scanRefunds(payment: TransactionRecord, opts: CallOptions): Promise<TransactionRecord[]> {
+  #scanRefunds(payment: TransactionRecord, opts: CallOptions): Promise<TransactionRecord[]> {
+    return this.#scanDraws(payment, (r) => isRefundRow(r) && r.origssn === payment.syssn, opts);
+  }
+
+  /** Rows of the origin's month(s) onwards that `belongs` picks (its refunds, or its captures). */
+  async #scanDraws(
+    payment: Pick<TransactionRecord, 'syssn' | 'sysdtm' | 'txdtm'>,
+    belongs: (row: TransactionRecord) => boolean,
+    opts: CallOptions,
+  ): Promise<TransactionRecord[]> {
     const since = parseQfpayDateTime(payment.sysdtm ?? '') ?? parseQfpayDateTime(payment.txdtm ?? '');
     if (!since) return [];
     const found: TransactionRecord[] = [];
@@ -492,7 +571,7 @@ export class QfpayClient {
           { start_time, end_time: month.end_time, page, page_size: QUERY_PAGE_SIZE },
           opts,
         );
-        found.push(...answer.data.filter((r) => isRefundRow(r) && r.origssn === payment.syssn));
+        found.push(...answer.data.filter(belongs));
         if (answer.data.length < QUERY_PAGE_SIZE) break;
       }
     }

@@ -34,6 +34,16 @@ export function isPaymentRow(row: TransactionRecord): boolean {
   return row.order_type === 'payment';
 }
 
+/**
+ * A pre-authorisation (a pre-auth pay type's payment row of its own): it holds money without
+ * taking it. Its captures are payment rows of the same pay type whose origssn names it.
+ */
+export function isAuthorisationRow(
+  row: Pick<TransactionRecord, 'order_type' | 'pay_type' | 'origssn'>,
+): boolean {
+  return row.order_type === 'payment' && !row.origssn && findPayType(row.pay_type)?.mode === 'PREAUTH';
+}
+
 /** Optional context: successful refunds of this payment, needed to read an ambiguous `cancel 1`. */
 export interface RecordContext {
   refunds?: readonly TransactionRecord[];
@@ -130,7 +140,9 @@ export function statusOfPaymentResponse(resp: PaymentResponse, payType?: PayType
     if (resp.txstatus !== undefined && resp.txstatus !== 'SUCCESS')
       return resp.txstatus === 'PENDING' ? 'PROCESSING' : 'UNKNOWN';
     // Money taken is only believed with the transaction number that proves it (fidelity audit §2).
-    if (entry?.mode === 'CPM') return resp.syssn ? 'PAID' : 'UNKNOWN';
+    // A pre-authorisation by scanned customer code (801801) is authorised at once, like CPM.
+    if (entry?.mode === 'CPM' || entry?.requiredFields.includes('auth_code'))
+      return resp.syssn ? 'PAID' : 'UNKNOWN';
     if (entry || resp.qrcode || resp.pay_url || resp.pay_params) return 'AWAITING_CUSTOMER';
     // Unknown pay type and nothing for the customer: we cannot tell "paid" from "created".
     return 'UNKNOWN';
@@ -183,6 +195,10 @@ export interface PaymentSummary {
   payment_found: boolean;
   syssn: string;
   out_trade_no: string;
+  /** Captures of a pre-authorisation: the authorisation's syssn. */
+  origssn?: string;
+  /** True for a pre-authorisation itself (it holds money; its captures take it). */
+  authorisation?: boolean;
   pay_type: string;
   pay_type_name?: string;
   txamt: number | null;
@@ -261,13 +277,19 @@ function summarisePayment(payment: TransactionRecord, refundRows: TransactionRec
   // Only the `***` pay types are documented as non-refundable; an unknown pay type is
   // left to QFPay to refuse rather than blocked here.
   const refundableType = payType?.refundable ?? true;
-  // A refund names the payment by its syssn, so a row without one cannot be refunded from here.
+  // A refund names the payment by its syssn, so a row without one cannot be refunded from here;
+  // nor can a pre-authorisation itself (qfpay-api.md §3.4: its captures are refunded).
   const canRefund =
-    (status === 'PAID' || status === 'PARTIALLY_REFUNDED') && refundableType && payment.syssn !== '';
+    (status === 'PAID' || status === 'PARTIALLY_REFUNDED') &&
+    refundableType &&
+    payment.syssn !== '' &&
+    !isAuthorisationRow(payment);
   return {
     payment_found: true,
     syssn: payment.syssn,
     out_trade_no: payment.out_trade_no,
+    ...(payment.origssn ? { origssn: payment.origssn } : {}),
+    ...(isAuthorisationRow(payment) ? { authorisation: true } : {}),
     pay_type: payment.pay_type,
     ...(payType ? { pay_type_name: payType.name } : {}),
     txamt: payment.txamt,

@@ -151,6 +151,30 @@ export interface RefundRequest {
   udid?: string;
 }
 
+/** POST /trade/v1/authtrade (capture of a pre-authorisation). */
+export interface CaptureRequest {
+  /** The authorisation's syssn. */
+  syssn: string;
+  /** A new, unique reference for this capture. */
+  out_trade_no: string;
+  txamt: number;
+  txcurrcd?: string;
+  txdtm?: string;
+  udid?: string;
+}
+
+/** POST /trade/v1/unfreeze (release of what a pre-authorisation has not captured). */
+export interface ReleaseRequest {
+  /** The authorisation's syssn. */
+  syssn: string;
+  /** The authorisation's own out_trade_no. */
+  out_trade_no: string;
+  /** The uncaptured remainder being released. */
+  txamt: number;
+  txdtm?: string;
+  udid?: string;
+}
+
 /** POST /trade/v1/close and /trade/v1/reversal. */
 export interface CancelRequest {
   syssn?: string;

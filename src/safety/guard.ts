@@ -10,7 +10,13 @@ import type { LedgerRecord } from './ledger.js';
  * only) for embedders and tests that bring their own policy.
  */
 
-export type WriteToolName = 'create_payment' | 'create_checkout_link' | 'refund' | 'cancel_payment';
+export type WriteToolName =
+  | 'create_payment'
+  | 'create_checkout_link'
+  | 'refund'
+  | 'cancel_payment'
+  | 'capture_preauth'
+  | 'release_preauth';
 
 export interface MerchantIdentity {
   readonly appcode: string;
@@ -24,21 +30,29 @@ export interface WriteIntent {
   readonly merchant: MerchantIdentity;
   /** The normalised parameters that will be sent (never the key or a signature). */
   readonly params: Readonly<Record<string, string | number | boolean | undefined>>;
-  /** The reference QFPay deduplicates on: the payment's, or the refund's own. */
+  /**
+   * The reference QFPay deduplicates on: the payment's, the refund's or capture's own, or (release)
+   * the authorisation's.
+   */
   readonly out_trade_no: string;
   readonly txamt: number;
   readonly txcurrcd: string;
-  /** Refunds and cancellations: the payment they act on. */
+  /** Refunds, cancellations, captures and releases: the payment (authorisation) they act on. */
   readonly orig_syssn?: string;
   /**
-   * Refunds: what QFPay's query of the payment showed just before. The guard checks, in the same
-   * atomic step that records the intent, that `txamt` fits in `refundable_txamt` minus the refunds
-   * recorded as sent that `visibleRefunds` does not contain yet (any process's).
+   * Refunds, captures and releases: what QFPay's query of the origin showed just before. The guard
+   * checks, in the same atomic step that records the intent, that `txamt` fits in
+   * `available_txamt` minus the draws of `kind` recorded as sent that `visible` does not contain
+   * yet (any process's); a release must take exactly that rest, and no capture follows a release.
    */
-  readonly refundOf?: {
+  readonly drawOn?: {
+    /** refund: refunds of a payment; capture: captures (and the release) of an authorisation. */
+    readonly kind: 'refund' | 'capture';
     readonly orig_syssn: string;
-    readonly refundable_txamt: number;
-    readonly visibleRefunds: readonly string[];
+    /** The refundable remainder, or the uncaptured remainder, as QFPay's query shows it. */
+    readonly available_txamt: number;
+    /** out_trade_nos of the draws that query shows. */
+    readonly visible: readonly string[];
   };
   /** Human-readable, with the amount in words, for a person to approve. */
   readonly summary: string;
@@ -208,10 +222,15 @@ export interface MoneyGuard {
    */
   recall?(tool: WriteToolName, out_trade_no: string): Promise<RecalledWrite | undefined>;
   /**
-   * Refunds of `origSyssn` that this server sent and that may have moved money but are not among
-   * `visibleRefunds` (the refund out_trade_nos QFPay's query shows): their sum in minor units.
+   * Draws of `kind` on `origSyssn` (refunds of a payment, captures of an authorisation) that this
+   * server sent and that may have moved money but are not among `visible` (the out_trade_nos
+   * QFPay's query shows): their sum in minor units.
    */
-  unaccountedRefunds?(origSyssn: string, visibleRefunds: ReadonlySet<string>): Promise<number>;
+  unaccountedDraws?(
+    kind: 'refund' | 'capture',
+    origSyssn: string,
+    visible: ReadonlySet<string>,
+  ): Promise<number>;
   /** Records what a query established after the execution's answer was lost or not final. */
   noteReconciliation?(intent: WriteIntent, report: ExecutionReport): Promise<void>;
   /** The same guard, able to ask the person on one MCP connection directly. */

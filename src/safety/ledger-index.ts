@@ -46,9 +46,14 @@ export function scopeOf(record: Pick<LedgerRecord, 'environment' | 'merchant'>):
   return `${record.environment}|${record.merchant.fingerprint}`;
 }
 
-/** payment and refund numbers share QFPay's namespace; a cancel acts on a payment's number. */
+/**
+ * payment, refund and capture numbers share QFPay's namespace; a cancel acts on a payment's
+ * number and a release on the authorisation's.
+ */
 export function keyOf(record: Pick<LedgerRecord, 'kind' | 'out_trade_no'>): string {
-  return record.kind === 'cancel' ? `cancel:${record.out_trade_no}` : `order:${record.out_trade_no}`;
+  if (record.kind === 'cancel') return `cancel:${record.out_trade_no}`;
+  if (record.kind === 'release') return `release:${record.out_trade_no}`;
+  return `order:${record.out_trade_no}`;
 }
 
 /**

@@ -49,13 +49,23 @@ import { ensurePrivateDir, syncDirectory } from './state-dir.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 export type LedgerStep = 'intent' | 'outcome' | 'reconciled';
-/** Which money movement a record is about; daily caps count payments and refunds separately. */
-export type MoneyActionKind = 'payment' | 'refund' | 'cancel';
+/**
+ * Which money movement a record is about; daily caps count payments and refunds separately.
+ * `capture` and `release` act on a pre-authorisation (README "Pre-authorisation"): they count
+ * against no cap, because the authorisation they draw on was counted as a payment when it was made.
+ */
+export type MoneyActionKind = 'payment' | 'refund' | 'cancel' | 'capture' | 'release';
 /** `INTENDED` marks an intent record: the call was about to be made, its outcome is not known. */
 export type LedgerStatus = NormalisedStatus | 'INTENDED';
 
 export const LEDGER_STEPS: readonly LedgerStep[] = ['intent', 'outcome', 'reconciled'];
-export const MONEY_ACTION_KINDS: readonly MoneyActionKind[] = ['payment', 'refund', 'cancel'];
+export const MONEY_ACTION_KINDS: readonly MoneyActionKind[] = [
+  'payment',
+  'refund',
+  'cancel',
+  'capture',
+  'release',
+];
 
 export interface LedgerMerchant {
   /** Masked (`A1B2****C3D4`): identifies the account to a reader without spelling it out. */
@@ -93,7 +103,7 @@ export interface LedgerRecord {
    */
   readonly approval?: string;
   readonly syssn?: string;
-  /** Refunds and cancellations: the original payment's syssn. */
+  /** Refunds, cancellations, captures and releases: the original payment's (authorisation's) syssn. */
   readonly orig_syssn?: string;
   readonly respcd?: string;
   /** Outcome only: a short sanitised explanation. */

@@ -6,7 +6,7 @@ import type { IntentInput, LedgerRecord, OutcomeInput, VerifyResult } from './le
  *
  * Everything the guard must decide exclusively is ONE atomic step of the store, never a read
  * followed by a write across an `await`: claiming an idempotency key together with the cap
- * headroom and the refund remainder it needs (`beginWrite`), redeeming a confirmation nonce
+ * headroom and the refund or capture remainder it needs (`beginWrite`), redeeming a confirmation nonce
  * (`redeemNonce`), owning the reconciliation of an unfinished intent (`claimReconciliation`), and
  * every approval state change (`ApprovalStore`). Two implementations:
  *
@@ -34,8 +34,10 @@ export interface StoreScope {
 }
 
 /**
- * The idempotency key of a write within its scope: `order:<out_trade_no>` for payments and refunds
- * (they share QFPay's namespace) or `cancel:<out_trade_no>`.
+ * The idempotency key of a write within its scope: `order:<out_trade_no>` for payments, refunds
+ * and captures (they share QFPay's namespace), `cancel:<out_trade_no>`, or
+ * `release:<out_trade_no>` (a release names the authorisation's own out_trade_no: one per
+ * authorisation).
  */
 export type IdempotencyKey = string;
 
@@ -60,11 +62,27 @@ export interface AdmissionTotals {
    */
   readonly dayTotal: number;
   /**
-   * Refunds only (`refundOf` given): sum of `txamt` of refund intents of `refundOf.orig_syssn` in
-   * this scope that may have moved money and whose out_trade_no is not in
-   * `refundOf.visibleRefunds`. Zero otherwise.
+   * Draws only (`drawOn` given): sum of `txamt` of intents of kind `drawOn.kind` on
+   * `drawOn.orig_syssn` in this scope that may have moved money and whose out_trade_no is not in
+   * `drawOn.visible` (refunds of a payment, captures of a pre-authorisation). Zero otherwise.
    */
-  readonly unaccountedRefunds: number;
+  readonly unaccountedDraws: number;
+  /**
+   * Draws only: whether a release of `drawOn.orig_syssn` holds its key in this scope (sent, or
+   * possibly sent, and not definitely refused). After it, no capture may be sent.
+   */
+  readonly released: boolean;
+}
+
+/** What a write draws on: a payment (refunds) or a pre-authorisation (captures and its release). */
+export type DrawKind = 'refund' | 'capture';
+
+/** The origin a write draws on and the draws of that kind QFPay's query of it shows. */
+export interface DrawOn {
+  readonly kind: DrawKind;
+  readonly orig_syssn: string;
+  /** out_trade_nos of the draws QFPay already shows (they are in its remainder already). */
+  readonly visible: readonly string[];
 }
 
 /** Why an admission was refused: shown to the model as is (no secrets, no upstream text). */
@@ -89,11 +107,8 @@ export interface WriteAdmission {
    * `kind` decides which daily total it counts towards (`cancel` counts nowhere).
    */
   readonly intent: IntentInput;
-  /** Refunds: the payment they act on and the refunds QFPay's query of it shows. */
-  readonly refundOf?: {
-    readonly orig_syssn: string;
-    readonly visibleRefunds: readonly string[];
-  };
+  /** Refunds, captures and releases: the origin they draw on (see {@link AdmissionTotals}). */
+  readonly drawOn?: DrawOn;
   /**
    * Synchronous and pure: the caps and remainder checks, given the totals at that instant.
    * Returns undefined to admit, or the refusal. Called at most once, inside the atomic step.
@@ -112,7 +127,7 @@ export type WriteAdmissionResult =
   | { readonly kind: 'held'; readonly holder: KeyHolder }
   /** The key is held by an intent with different parameters: refused, nothing sent. */
   | { readonly kind: 'conflict'; readonly holder: KeyHolder }
-  /** `admit` refused (a cap, the refund remainder): nothing recorded, nothing sent. */
+  /** `admit` refused (a cap, the refund or capture remainder): nothing recorded, nothing sent. */
   | { readonly kind: 'refused'; readonly refusal: AdmissionRefusal };
 
 /** Filter for {@link MoneyStore.listRecords}; every field optional (all records when empty). */
@@ -160,14 +175,15 @@ export interface MoneyStore extends ApprovalStore {
   keyHolder(scope: StoreScope, key: IdempotencyKey): Promise<KeyHolder | undefined>;
 
   /**
-   * Refund intents of `orig_syssn` in `scope` that may have moved money and are not among
-   * `visibleRefunds`: their sum in minor units. Informational (the binding check is inside
-   * `beginWrite`).
+   * Intents of `kind` on `orig_syssn` in `scope` (refunds of a payment, captures of a
+   * pre-authorisation) that may have moved money and are not among `visible`: their sum in minor
+   * units. Informational (the binding check is inside `beginWrite`).
    */
-  unaccountedRefunds(
+  unaccountedDraws(
     scope: StoreScope,
+    kind: DrawKind,
     orig_syssn: string,
-    visibleRefunds: ReadonlySet<string>,
+    visible: ReadonlySet<string>,
   ): Promise<number>;
 
   /**

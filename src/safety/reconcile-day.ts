@@ -207,13 +207,20 @@ function movedMoney(status: NormalisedStatus): boolean {
   );
 }
 
-/** Payment and refund intents made on `day`, each with its latest status (cancellations are not money). */
+/**
+ * Payment, refund and capture intents made on `day`, each with its latest status (cancellations and
+ * releases of a pre-authorisation are not money: a release names the authorisation's own order).
+ */
 function ledgerActions(day: string, records: readonly LedgerRecord[]): LedgerAction[] {
   const latest = new Map<string, LedgerRecord>();
   for (const record of records) if (record.step !== 'intent') latest.set(record.intent_id, record);
   return records
     .filter(
-      (record) => record.step === 'intent' && record.kind !== 'cancel' && hongKongDay(record.time) === day,
+      (record) =>
+        record.step === 'intent' &&
+        record.kind !== 'cancel' &&
+        record.kind !== 'release' &&
+        hongKongDay(record.time) === day,
     )
     .filter((intent) => latest.get(intent.intent_id)?.processed !== false)
     .map((intent) => ({ intent, status: latest.get(intent.intent_id)?.status ?? 'UNKNOWN' }));

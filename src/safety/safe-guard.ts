@@ -78,8 +78,8 @@ import { confirmationSummary } from './summary.js';
  *    connections; on 2026-07-28 requests an `input_required` answer whose request state carries
  *    the bound token, redeemed when the call comes back approved), otherwise a bound single-use
  *    token is issued and the call must be repeated with it; a token's nonce is redeemed in the store;
- * 5. `store.beginWrite`, ONE atomic step: the key is claimed, the daily caps and a refund's
- *    remainder are checked against the store's totals at that instant, and the intent is recorded
+ * 5. `store.beginWrite`, ONE atomic step: the key is claimed, the daily caps and a refund's or
+ *    capture's remainder (and that no release came first) are checked against the store's totals at that instant, and the intent is recorded
  *    durably; if any of that fails, nothing is sent;
  * 6. the call is made once; its outcome (or the fact that it is unknown) is recorded.
  *
@@ -136,9 +136,14 @@ const SHARED_POLL_MS = 50;
 /** Values of executions of this process kept for replays (the store has the records anyway). */
 const KEPT_VALUES = 1_000;
 
-/** payment and refund numbers share QFPay's namespace; a cancel acts on a payment's number. */
+/**
+ * payment, refund and capture numbers share QFPay's namespace; a cancel acts on a payment's
+ * number, and a release on the authorisation's (so an authorisation is released at most once).
+ */
 function idempotencyKey(tool: WriteToolName, outTradeNo: string): string {
-  return tool === 'cancel_payment' ? `cancel:${outTradeNo}` : `order:${outTradeNo}`;
+  if (tool === 'cancel_payment') return `cancel:${outTradeNo}`;
+  if (tool === 'release_preauth') return `release:${outTradeNo}`;
+  return `order:${outTradeNo}`;
 }
 
 function kindOf(tool: WriteToolName): MoneyActionKind {
@@ -150,7 +155,20 @@ function kindOf(tool: WriteToolName): MoneyActionKind {
       return 'refund';
     case 'cancel_payment':
       return 'cancel';
+    case 'capture_preauth':
+      return 'capture';
+    case 'release_preauth':
+      return 'release';
   }
+}
+
+/**
+ * Kinds checked against the operator's amount caps. Captures and releases are not: they only
+ * move money the authorisation already holds, and the authorisation counted as a payment (cap per
+ * transaction and per day) when it was made, so counting a capture again would count it twice.
+ */
+function cappedKind(kind: MoneyActionKind): 'payment' | 'refund' | undefined {
+  return kind === 'payment' || kind === 'refund' ? kind : undefined;
 }
 
 /** The parameters a confirmation and an idempotency key are bound to. */
@@ -231,7 +249,7 @@ export class SafeGuard implements MoneyGuard {
       run: (intent, token, ctx, execute, options) =>
         this.guardedRun(intent, token, ctx, execute, options ?? {}, approval),
       recall: (tool, outTradeNo) => this.recall(tool, outTradeNo),
-      unaccountedRefunds: (origSyssn, visible) => this.unaccountedRefunds(origSyssn, visible),
+      unaccountedDraws: (kind, origSyssn, visible) => this.unaccountedDraws(kind, origSyssn, visible),
       noteReconciliation: (intent, report) => this.noteReconciliation(intent, report),
       auditView: () => this.auditView(),
       dayRecords: (day) => this.dayRecords(day),
@@ -256,8 +274,12 @@ export class SafeGuard implements MoneyGuard {
     };
   }
 
-  unaccountedRefunds(origSyssn: string, visibleRefunds: ReadonlySet<string>): Promise<number> {
-    return this.options.store.unaccountedRefunds(this.scope, origSyssn, visibleRefunds);
+  unaccountedDraws(
+    kind: 'refund' | 'capture',
+    origSyssn: string,
+    visible: ReadonlySet<string>,
+  ): Promise<number> {
+    return this.options.store.unaccountedDraws(this.scope, kind, origSyssn, visible);
   }
 
   async noteReconciliation(intent: WriteIntent, report: ExecutionReport): Promise<void> {
@@ -483,7 +505,15 @@ export class SafeGuard implements MoneyGuard {
           ...(callerOf(ctx) ? { caller: callerOf(ctx) } : {}),
           ...(approvedBy ? { approval: approvedBy } : {}),
         },
-        ...(intent.refundOf ? { refundOf: intent.refundOf } : {}),
+        ...(intent.drawOn
+          ? {
+              drawOn: {
+                kind: intent.drawOn.kind,
+                orig_syssn: intent.drawOn.orig_syssn,
+                visible: intent.drawOn.visible,
+              },
+            }
+          : {}),
         admit: (totals) => this.admit(intent, totals),
       });
     } catch (error) {
@@ -517,19 +547,12 @@ export class SafeGuard implements MoneyGuard {
     return { kind: 'executed', value, ...(approvedBy ? { approval: approvedBy } : {}) };
   }
 
-  /** Daily caps and a refund's remainder, decided inside the store's atomic step. */
+  /** Daily caps and a refund's or capture's remainder, decided inside the store's atomic step. */
   private admit(intent: WriteIntent, totals: AdmissionTotals): AdmissionRefusal | undefined {
-    const kind = kindOf(intent.tool);
-    if (kind === 'cancel') return undefined;
-    if (intent.refundOf) {
-      const remainder = intent.refundOf.refundable_txamt - totals.unaccountedRefunds;
-      if (intent.txamt > remainder) {
-        return {
-          message: `refund of ${amountDisplay(intent.txamt, intent.txcurrcd)} exceeds the refundable remainder ${amountDisplay(Math.max(0, remainder), intent.txcurrcd)} (counting refunds of payment ${intent.refundOf.orig_syssn} already sent and not yet shown by QFPay).`,
-          next_action: `Nothing was sent to QFPay. Query the payment again for its current remainder and refund at most that.`,
-        };
-      }
-    }
+    const drawRefusal = intent.drawOn ? drawProblem(intent, intent.drawOn, totals) : undefined;
+    if (drawRefusal) return drawRefusal;
+    const kind = cappedKind(kindOf(intent.tool));
+    if (!kind) return undefined;
     const check = checkAmountCaps(this.options.policy, {
       kind,
       txamt: intent.txamt,
@@ -828,8 +851,8 @@ export class SafeGuard implements MoneyGuard {
     }
     const card = checkNoCardNumbers(intent.params);
     if (!card.ok) return refused(card.message, card.next_action);
-    const kind = kindOf(intent.tool);
-    if (kind === 'cancel') return undefined;
+    const kind = cappedKind(kindOf(intent.tool));
+    if (!kind) return undefined;
     const check = checkAmountCaps(policy, {
       kind,
       txamt: intent.txamt,
@@ -929,8 +952,62 @@ export class SafeGuard implements MoneyGuard {
   }
 }
 
+/**
+ * The remainder rules of a draw, given the store's totals at the instant of the decision: a refund
+ * or capture fits in what QFPay showed minus the draws sent that it does not show yet; a capture
+ * never follows a release; a release takes exactly the uncaptured rest, once.
+ */
+function drawProblem(
+  intent: WriteIntent,
+  draw: NonNullable<WriteIntent['drawOn']>,
+  totals: AdmissionTotals,
+): AdmissionRefusal | undefined {
+  const remainder = draw.available_txamt - totals.unaccountedDraws;
+  const amount = amountDisplay(intent.txamt, intent.txcurrcd);
+  const left = amountDisplay(Math.max(0, remainder), intent.txcurrcd);
+  if (draw.kind === 'refund') {
+    if (intent.txamt <= remainder) return undefined;
+    return {
+      message: `refund of ${amount} exceeds the refundable remainder ${left} (counting refunds of payment ${draw.orig_syssn} already sent and not yet shown by QFPay).`,
+      next_action: `Nothing was sent to QFPay. Query the payment again for its current remainder and refund at most that.`,
+    };
+  }
+  if (totals.released) {
+    return {
+      message: `pre-authorisation ${draw.orig_syssn} was already released; nothing more can be captured or released on it.`,
+      next_action:
+        'Nothing was sent to QFPay. Take a new payment if money is still owed; query_transaction shows the captures made before the release.',
+    };
+  }
+  if (intent.tool === 'release_preauth') {
+    if (remainder <= 0) {
+      return {
+        message: `nothing is left to release on pre-authorisation ${draw.orig_syssn}: it is fully captured (counting captures already sent and not yet shown by QFPay).`,
+        next_action: 'Nothing was sent to QFPay and nothing needs releasing.',
+      };
+    }
+    if (intent.txamt === remainder) return undefined;
+    return {
+      message: `the uncaptured remainder of pre-authorisation ${draw.orig_syssn} is now ${left}, not ${amount} (a capture was sent meanwhile).`,
+      next_action:
+        'Nothing was sent to QFPay. Call release_preauth again: it releases the current remainder.',
+    };
+  }
+  if (intent.txamt <= remainder) return undefined;
+  return {
+    message: `capture of ${amount} exceeds the uncaptured remainder ${left} of pre-authorisation ${draw.orig_syssn} (counting captures already sent and not yet shown by QFPay).`,
+    next_action: `Nothing was sent to QFPay. Capture at most ${Math.max(0, remainder)} (${left}).`,
+  };
+}
+
 function conflictRefusal(key: string, holder: KeyHolder): GuardOutcome<never> {
   const outTradeNo = key.slice(key.indexOf(':') + 1);
+  if (key.startsWith('release:')) {
+    return refused(
+      `The pre-authorisation with out_trade_no ${outTradeNo} was already released by an earlier release_preauth call recorded at ${holder.intent.time} (with other parameters); a pre-authorisation is released once.`,
+      'Nothing was sent to QFPay. Query the authorisation (query_transaction) to see its state.',
+    );
+  }
   return refused(
     `out_trade_no ${outTradeNo} was already used by an earlier ${holder.intent.tool} call recorded at ${holder.intent.time} with different parameters; QFPay treats out_trade_no as unique across all payments and refunds, so this request was refused.`,
     CONFLICT_NEXT_ACTION,
@@ -979,6 +1056,8 @@ function callerOf(ctx: GuardContext): string | undefined {
 function endpointOf(intent: WriteIntent): RespcdEndpoint {
   if (intent.tool === 'create_payment' || intent.tool === 'create_checkout_link') return 'payment';
   if (intent.tool === 'refund') return 'refund';
+  if (intent.tool === 'capture_preauth') return 'authtrade';
+  if (intent.tool === 'release_preauth') return 'unfreeze';
   return intent.params.endpoint === 'reversal' ? 'reversal' : 'close';
 }
 

@@ -59,5 +59,12 @@ function referenceLines(intent: WriteIntent): string[] {
       return [
         `Cancelled order: out_trade_no ${outTradeNo}, syssn ${origSyssn}${typeof endpoint === 'string' ? ` (via /trade/v1/${shown(endpoint)})` : ''}`,
       ];
+    case 'capture_preauth':
+      return [
+        `Capture reference (out_trade_no): ${outTradeNo}`,
+        `Pre-authorisation: syssn ${origSyssn}${typeof origOrder === 'string' ? `, order ${shown(origOrder)}` : ''}`,
+      ];
+    case 'release_preauth':
+      return [`Released pre-authorisation: out_trade_no ${outTradeNo}, syssn ${origSyssn}`];
   }
 }

@@ -3,11 +3,11 @@ import { findPayType } from '../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../qfpay/catalog/types.js';
 import { channelSerialFor, payerIdFor, SyssnIssuer } from './artefacts.js';
 import { SimClock } from './clock.js';
-import { Notifier, notificationBody } from './notifier.js';
+import { Notifier, notificationBody, type NotifyType } from './notifier.js';
 import { merchantKey } from './options.js';
 import type { ResolvedSimulatorOptions, SimCredential } from './options.js';
 import { StateFile } from './persistence.js';
-import { Ledger } from './state.js';
+import { isAuthorisation, Ledger } from './state.js';
 import type { SimTransaction } from './state.js';
 
 /** Longest delay setTimeout accepts. */
@@ -131,21 +131,48 @@ export class SimulatorEngine {
   }
 
   /**
+   * A pre-authorisation whose capture window has passed is finished (cancel 4) when it is next
+   * looked at: QFPay releases the hold by itself (docs/simulator.md, "Pre-authorisation").
+   */
+  expirePreauthIfDue(transaction: SimTransaction): void {
+    if (!isAuthorisation(transaction) || transaction.state !== 'PAID' || transaction.finishedBy) return;
+    const windowEnds = this.captureWindowEnd(transaction);
+    if (this.clock.now() <= windowEnds) return;
+    transaction.finishedBy = 'expired';
+    transaction.finishedAtSimMs = windowEnds;
+    transaction.cancel = '4';
+    this.ledger.touch(transaction);
+  }
+
+  captureWindowEnd(authorisation: SimTransaction): number {
+    const authorisedAt = authorisation.paidAtSimMs ?? authorisation.createdAtSimMs;
+    return authorisedAt + this.options.preauthCaptureWindowDays * 24 * 60 * 60 * 1000;
+  }
+
+  /** The `unfreeze` notification of a release: the authorisation's numbers, the amount released. */
+  notifyRelease(authorisation: SimTransaction, releasedTxamt: number): void {
+    this.notify(authorisation, 'unfreeze', { txamt: releasedTxamt, cancel: '4' });
+  }
+
+  /**
    * To the request's notify_url, else to the URL support configured for the merchant (the
    * credential's notifyUrl); without either, nothing is sent. Any port is delivered to: rehearsals
    * run on loopback, although QFPay itself only delivers to ports 80 and 443.
    */
-  private notify(transaction: SimTransaction): void {
+  private notify(
+    transaction: SimTransaction,
+    notifyType: NotifyType = transaction.orderType,
+    override?: { readonly txamt: number; readonly cancel: string },
+  ): void {
     if (this.closed) return;
     const credential = this.credentialsByMerchant.get(transaction.merchant);
     const url = transaction.notifyUrl ?? credential?.notifyUrl;
     if (credential === undefined || url === undefined) return;
-    const notifyType = transaction.orderType;
     this.notifier.enqueue({
       notifyType,
       transaction,
       url,
-      body: notificationBody(transaction, notifyType),
+      body: notificationBody(transaction, notifyType, override),
       key: credential.key,
     });
   }

@@ -29,7 +29,7 @@ export type DeliveryState = 'scheduled' | 'in_flight' | 'delivered' | 'gave_up';
 
 export interface NotificationRecord {
   readonly id: number;
-  readonly notify_type: 'payment' | 'refund';
+  readonly notify_type: NotifyType;
   readonly syssn: string;
   readonly out_trade_no: string;
   readonly url: string;
@@ -39,6 +39,9 @@ export interface NotificationRecord {
   readonly attempts: NotificationAttempt[];
   nextAttemptSimMs: number | undefined;
 }
+
+/** `unfreeze`: a pre-authorisation's uncaptured rest was released (qfpay-api.md §3.6). */
+export type NotifyType = 'payment' | 'refund' | 'unfreeze';
 
 const DELIVERY_TIMEOUT_MS = 5_000;
 const ACCEPTED_REPLY = 'SUCCESS';
@@ -63,7 +66,7 @@ export class Notifier {
 
   /** Sends the first attempt now. */
   enqueue(input: {
-    notifyType: 'payment' | 'refund';
+    notifyType: NotifyType;
     transaction: SimTransaction;
     url: string;
     body: string;
@@ -213,7 +216,12 @@ function describeError(error: unknown): string {
  * that sample sets them for a plain HKD payment (`goods_name`, `exchange_rate`, `chnlsn2`,
  * `cash_fee_type`, `goods_info` empty, `cash_fee` "0"), so merchant parsers meet them here too.
  */
-export function notificationBody(transaction: SimTransaction, notifyType: 'payment' | 'refund'): string {
+export function notificationBody(
+  transaction: SimTransaction,
+  notifyType: NotifyType,
+  /** unfreeze: the amount released and cancel 4, on the authorisation's own numbers. */
+  override: { readonly txamt: number; readonly cancel: string } | undefined = undefined,
+): string {
   const body: Record<string, string> = {
     status: '1',
     pay_type: transaction.payType,
@@ -224,13 +232,13 @@ export function notificationBody(transaction: SimTransaction, notifyType: 'payme
     txdtm: transaction.txdtm,
   };
   if (transaction.mchid !== undefined) body.mchid = transaction.mchid;
-  body.txamt = String(transaction.txamt);
+  body.txamt = String(override?.txamt ?? transaction.txamt);
   body.exchange_rate = '';
   body.chnlsn2 = '';
   body.out_trade_no = transaction.outTradeNo;
   body.syssn = transaction.syssn;
   body.cash_fee_type = '';
-  body.cancel = transaction.orderType === 'payment' ? '0' : transaction.cancel;
+  body.cancel = override?.cancel ?? (transaction.orderType === 'payment' ? '0' : transaction.cancel);
   body.respcd = '0000';
   body.goods_info = '';
   body.cash_fee = '0';

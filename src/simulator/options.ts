@@ -74,6 +74,8 @@ export interface SimulatorOptions {
   /** Algorithm of the answers' X-QF-SIGN (default 'md5', the documented rule). */
   responseSign?: ResponseSignMode;
   refundRules?: RefundRuleOptions;
+  /** Capture window of pre-authorisations in days: 7 (default, general merchants) or 28 (hotels, rentals). */
+  preauthCaptureWindowDays?: number;
   /**
    * Keep orders and refunds in this file (JSON lines): loaded at start, appended after every
    * change, so a later simulator on the same file continues the same books. Default: memory only.
@@ -115,6 +117,8 @@ export interface ResolvedSimulatorOptions {
   readonly quiet: boolean;
   readonly stateFile: string | undefined;
   readonly responseSign: ResponseSignMode;
+  /** Days a pre-authorisation can be captured after it was authorised (qfpay-api.md §3.6). */
+  readonly preauthCaptureWindowDays: number;
   readonly refundRules: {
     readonly noPartialRefundCurrencies: ReadonlySet<string>;
     readonly noPartialRefundPayTypes: ReadonlySet<string>;
@@ -171,7 +175,20 @@ export function resolveSimulatorOptions(options: SimulatorOptions = {}): Resolve
     stateFile: checkStateFile(options.stateFile),
     responseSign: checkResponseSign(options.responseSign),
     refundRules: resolveRefundRules(options.refundRules ?? {}),
+    preauthCaptureWindowDays: checkCaptureWindow(options.preauthCaptureWindowDays),
   };
+}
+
+/** QFPay: 7 days for general merchants, 28 for hotels and rentals (a merchant's contract, so an option). */
+export const DEFAULT_PREAUTH_CAPTURE_WINDOW_DAYS = 7;
+
+function checkCaptureWindow(days: number | undefined): number {
+  if (days === undefined) return DEFAULT_PREAUTH_CAPTURE_WINDOW_DAYS;
+  if (!(Number.isFinite(days) && days > 0))
+    throw new SimulatorOptionsError(
+      'preauthCaptureWindowDays: must be a positive number of days (7 general merchants, 28 hotels and rentals)',
+    );
+  return days;
 }
 
 function checkResponseSign(mode: ResponseSignMode | undefined): ResponseSignMode {

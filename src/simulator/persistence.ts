@@ -60,6 +60,9 @@ const transactionSchema = z.object({
   settleAtSimMs: optionalNumber,
   pendingQueriesSeen: z.number().int().nonnegative(),
   cancelledBy: z.enum(['close', 'reversal']).optional(),
+  capturedAmount: z.number().int().nonnegative().optional(),
+  finishedAtSimMs: optionalNumber,
+  finishedBy: z.enum(['captured', 'released', 'expired']).optional(),
 });
 
 const lineSchema = z.object({ v: z.literal(FORMAT_VERSION), t: transactionSchema });

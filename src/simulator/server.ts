@@ -17,6 +17,7 @@ import { cancelHandler } from './handlers/cancel.js';
 import type { ResponseBody, TradeHandler } from './handlers/common.js';
 import { handlePayment } from './handlers/payment.js';
 import { handleQuery } from './handlers/query.js';
+import { handleCapture, handleRelease } from './handlers/preauth.js';
 import { handleRefund } from './handlers/refund.js';
 import { resolveSimulatorOptions } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
@@ -47,6 +48,8 @@ const HANDLERS: Record<TradePath, TradeHandler> = {
   '/trade/v1/refund': handleRefund,
   '/trade/v1/close': cancelHandler('close'),
   '/trade/v1/reversal': cancelHandler('reversal'),
+  '/trade/v1/authtrade': handleCapture,
+  '/trade/v1/unfreeze': handleRelease,
 };
 
 /** QFPay documents GET for close and reversal although every sample POSTs. */

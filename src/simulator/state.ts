@@ -42,7 +42,10 @@ export interface SimTransaction {
   /** The query row's respcd. */
   respcd: string;
   errmsg: string;
-  /** Query `cancel`: 0 none, 1 CPM reversed, 2 MPM/online closed, 3 refunded, 5 partially refunded. */
+  /**
+   * Query `cancel`: 0 none, 1 CPM reversed, 2 MPM/online closed, 3 refunded, 4 pre-authorisation
+   * finished (fully captured, released or past its capture window), 5 partially refunded.
+   */
   cancel: string;
   paidAtSimMs: number | undefined;
   chnlsn: string;
@@ -55,6 +58,16 @@ export interface SimTransaction {
   pendingQueriesSeen: number;
   /** How the order was cancelled, so later cancel attempts get the matching code. */
   cancelledBy: 'close' | 'reversal' | undefined;
+  /** Pre-authorisations only: the sum of their captures. */
+  capturedAmount?: number;
+  /** Pre-authorisations only: when the uncaptured rest was released (unfreeze), or the window ran out. */
+  finishedAtSimMs?: number;
+  finishedBy?: 'captured' | 'released' | 'expired';
+}
+
+/** An authorisation (not one of its captures, which are payment rows naming it in origSyssn). */
+export function isAuthorisation(transaction: SimTransaction): boolean {
+  return transaction.mode === 'PREAUTH' && transaction.orderType === 'payment' && !transaction.origSyssn;
 }
 
 export type NewTransaction = Pick<
@@ -307,8 +320,12 @@ export class Ledger {
     return { expired, settled };
   }
 
-  /** Adds a PAID payment to, or takes a refund from, its day's takings. */
+  /**
+   * Adds a PAID payment to, or takes a refund from, its day's takings. An authorisation only holds
+   * money: its captures are the takings.
+   */
   private book(transaction: SimTransaction): void {
+    if (isAuthorisation(transaction)) return;
     const at = transaction.paidAtSimMs ?? transaction.createdAtSimMs;
     const key = takingsKey(transaction.merchant, transaction.txcurrcd, at);
     const sign = transaction.orderType === 'refund' ? -1 : 1;

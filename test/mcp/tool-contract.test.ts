@@ -20,6 +20,8 @@ const ALL_TOOLS = [
   'wait_for_payment',
   'refund',
   'cancel_payment',
+  'capture_preauth',
+  'release_preauth',
   'query_transaction',
   'reconcile_day',
   'explain_respcd',
@@ -29,7 +31,14 @@ const ALL_TOOLS = [
   'diagnose_signature',
   'simulate_customer_payment',
 ];
-const WRITE_TOOLS = ['cancel_payment', 'create_checkout_link', 'create_payment', 'refund'];
+const WRITE_TOOLS = [
+  'cancel_payment',
+  'capture_preauth',
+  'create_checkout_link',
+  'create_payment',
+  'refund',
+  'release_preauth',
+];
 
 async function listedTools(options: Parameters<typeof connect>[0] = {}): Promise<Tool[]> {
   const env = await connect(options);
@@ -194,6 +203,8 @@ describe('read-only mode and toolsets', () => {
       'wait_for_payment',
       'refund',
       'cancel_payment',
+      'capture_preauth',
+      'release_preauth',
       'simulate_customer_payment',
     ]);
   });

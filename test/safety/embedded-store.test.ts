@@ -128,9 +128,9 @@ describe('EmbeddedMoneyStore.beginWrite', () => {
       admission(
         paymentIntent({ out_trade_no: out, kind: 'refund', tool: 'refund', txamt, orig_syssn: 'PAY-1' }),
         {
-          refundOf: { orig_syssn: 'PAY-1', visibleRefunds: visible },
+          drawOn: { kind: 'refund', orig_syssn: 'PAY-1', visible },
           admit: (totals) =>
-            txamt + totals.unaccountedRefunds > 1_000
+            txamt + totals.unaccountedDraws > 1_000
               ? { message: 'over the remainder', next_action: 'stop' }
               : undefined,
         },
@@ -141,9 +141,9 @@ describe('EmbeddedMoneyStore.beginWrite', () => {
     expect(six.filter((result) => result.kind === 'claimed')).toHaveLength(1);
     const winner = six.find((result) => result.kind === 'claimed');
     if (winner?.kind !== 'claimed') throw new Error('expected a claim');
-    expect(await b.unaccountedRefunds(SCOPE, 'PAY-1', new Set())).toBe(1_000);
+    expect(await b.unaccountedDraws(SCOPE, 'refund', 'PAY-1', new Set())).toBe(1_000);
     // Once QFPay shows it, its amount is in the query's remainder instead.
-    expect(await b.unaccountedRefunds(SCOPE, 'PAY-1', new Set([winner.intent.out_trade_no]))).toBe(0);
+    expect(await b.unaccountedDraws(SCOPE, 'refund', 'PAY-1', new Set([winner.intent.out_trade_no]))).toBe(0);
   });
 
   it('stamps times from one clock: never before the latest record, and refuses a clock a day behind', async () => {

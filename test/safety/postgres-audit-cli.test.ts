@@ -113,7 +113,7 @@ describeWithServices('qfpay-mcp audit with PostgreSQL', ['postgres'], ([serverUr
       expect((await store.keyHolder(SCOPE, 'order:MOVE-PAID'))?.syssn).toBe('SYS-MOVE-1');
       expect(await store.keyHolder(SCOPE, 'order:MOVE-FAILED')).toBeUndefined();
       expect((await store.keyHolder(SCOPE, 'order:MOVE-OPEN'))?.latest).toBeUndefined();
-      expect(await store.unaccountedRefunds(SCOPE, 'SYS-MOVE-1', new Set())).toBe(50);
+      expect(await store.unaccountedDraws(SCOPE, 'refund', 'SYS-MOVE-1', new Set())).toBe(50);
       expect(
         (await store.beginWrite(paymentAdmission('MOVE-PAID', { fingerprint: 'fp-MOVE-PAID' }))).kind,
       ).toBe('held');

@@ -82,10 +82,10 @@ export function refundAdmission(
     key: `order:${out_trade_no}`,
     fingerprint,
     intent: paymentIntent({ out_trade_no, txamt, fingerprint, kind: 'refund', tool: 'refund', orig_syssn }),
-    refundOf: { orig_syssn, visibleRefunds: [] },
-    admit: ({ unaccountedRefunds }) =>
-      unaccountedRefunds + txamt > paid
-        ? { message: `only ${paid - unaccountedRefunds} left to refund`, next_action: 'stop' }
+    drawOn: { kind: 'refund', orig_syssn, visible: [] },
+    admit: ({ unaccountedDraws }) =>
+      unaccountedDraws + txamt > paid
+        ? { message: `only ${paid - unaccountedDraws} left to refund`, next_action: 'stop' }
         : undefined,
   };
 }

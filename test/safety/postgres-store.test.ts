@@ -182,8 +182,8 @@ describeWithServices('PostgreSQL money store', ['postgres'], ([serverUrl]) => {
     expect(kinds(results)).toEqual({ claimed: 1, refused: 5 });
     const winner = results.find((r) => r.kind === 'claimed')!;
     const refundNo = winner.kind === 'claimed' ? winner.intent.out_trade_no : '';
-    expect(await pools[0]!.unaccountedRefunds(SCOPE, 'SYS-ORIG-1', new Set())).toBe(1000);
-    expect(await pools[1]!.unaccountedRefunds(SCOPE, 'SYS-ORIG-1', new Set([refundNo]))).toBe(0);
+    expect(await pools[0]!.unaccountedDraws(SCOPE, 'refund', 'SYS-ORIG-1', new Set())).toBe(1000);
+    expect(await pools[1]!.unaccountedDraws(SCOPE, 'refund', 'SYS-ORIG-1', new Set([refundNo]))).toBe(0);
   });
 
   it('a nonce is redeemed once across pools and across a reopen', async () => {

@@ -19,7 +19,7 @@ export const payTypeViewSchema = z.object({
   mode: z
     .string()
     .describe(
-      'CPM: you scan the customer code (auth_code). MPM: customer scans your QR. WEB/WAP: pay_url. APP/JSAPI/MINI: pay_params. CARD/PREAUTH: not creatable here.',
+      'CPM: you scan the customer code (auth_code). MPM: customer scans your QR. WEB/WAP: pay_url. APP/JSAPI/MINI: pay_params. PREAUTH: a hold, see capture_preauth. CARD: not creatable here.',
     ),
   region_notes: z.string(),
   refundable: z.boolean(),

@@ -355,6 +355,8 @@ async function answered(
   const ref = {
     ...(response.syssn ? { syssn: response.syssn } : {}),
     out_trade_no: known.out_trade_no as string,
+    // A pre-auth payment made here is an authorisation: PAID means the amount is held.
+    authorisation: payType.mode === 'PREAUTH',
   };
   const customerFacing = customerArtefacts(response);
   const structured: Output = {
@@ -438,7 +440,11 @@ async function reconcile(
     reconciled: true,
     ...(record ? { syssn: record.syssn, respcd: record.respcd } : {}),
   };
-  const ref = { ...(record ? { syssn: record.syssn } : {}), out_trade_no: outTradeNo };
+  const ref = {
+    ...(record ? { syssn: record.syssn } : {}),
+    out_trade_no: outTradeNo,
+    authorisation: payType.mode === 'PREAUTH',
+  };
   if (
     record &&
     (status === 'PAID' || status === 'FAILED' || status === 'EXPIRED' || status === 'CANCELLED')
@@ -513,7 +519,11 @@ async function replay(
         message: 'queried when the same call was repeated',
       });
     }
-    const ref = { syssn: current.record.syssn, out_trade_no: outTradeNo };
+    const ref = {
+      syssn: current.record.syssn,
+      out_trade_no: outTradeNo,
+      authorisation: payType.mode === 'PREAUTH',
+    };
     const next = nextActionFor(current.status, ref);
     const stillForCustomer = current.status === 'AWAITING_CUSTOMER';
     return {
@@ -557,7 +567,11 @@ async function replay(
       message: 'queried when the same call was repeated',
     });
   }
-  const ref = { syssn: current.record.syssn, out_trade_no: outTradeNo };
+  const ref = {
+    syssn: current.record.syssn,
+    out_trade_no: outTradeNo,
+    authorisation: payType.mode === 'PREAUTH',
+  };
   const artefactLost = status === 'AWAITING_CUSTOMER' && payType.returns !== 'none';
   const next = artefactLost
     ? `This server no longer holds the ${payType.returns} QFPay returned for this order. ${lostAnswerNextAction(status, payType, outTradeNo, true)}`

@@ -21,7 +21,15 @@ export interface DescribedFailure {
   readonly known: KnownFields;
 }
 
-const RESPCD_ENDPOINT_NAMES: readonly RespcdEndpoint[] = ['payment', 'query', 'refund', 'close', 'reversal'];
+const RESPCD_ENDPOINT_NAMES: readonly RespcdEndpoint[] = [
+  'payment',
+  'query',
+  'refund',
+  'close',
+  'reversal',
+  'authtrade',
+  'unfreeze',
+];
 
 /** `/trade/v1/refund` (or `refund`) → `refund`, for explaining a code in its context. */
 export function respcdEndpointOf(endpoint: string): RespcdEndpoint | undefined {

@@ -1,5 +1,6 @@
 import type { EnvironmentName } from '../../qfpay/catalog/types.js';
 import { cancelPaymentTool } from './cancel-payment.js';
+import { capturePreauthTool } from './capture-preauth.js';
 import { createCheckoutLinkTool } from './create-checkout-link.js';
 import { createPaymentTool } from './create-payment.js';
 import { type AccessKind, isReadOnlyAccess, type ToolDefinition, type Toolset } from './define.js';
@@ -10,6 +11,7 @@ import { listPayTypesTool } from './list-pay-types.js';
 import { queryTransactionTool } from './query-transaction.js';
 import { reconcileDayTool } from './reconcile-day.js';
 import { refundTool } from './refund.js';
+import { releasePreauthTool } from './release-preauth.js';
 import { simulateCustomerPaymentTool } from './simulate-customer-payment.js';
 import { verifyNotificationTool } from './verify-notification.js';
 import { waitForPaymentTool } from './wait-for-payment.js';
@@ -28,6 +30,8 @@ export const TOOL_REGISTRY: readonly ToolEntry[] = [
   { tool: waitForPaymentTool, toolset: 'payments', access: 'read' },
   { tool: refundTool, toolset: 'payments', access: 'write' },
   { tool: cancelPaymentTool, toolset: 'payments', access: 'write' },
+  { tool: capturePreauthTool, toolset: 'payments', access: 'write' },
+  { tool: releasePreauthTool, toolset: 'payments', access: 'write' },
   { tool: queryTransactionTool, toolset: 'reporting', access: 'read' },
   { tool: reconcileDayTool, toolset: 'reporting', access: 'read' },
   { tool: explainRespcdTool, toolset: 'reference', access: 'reference' },

@@ -185,7 +185,7 @@ async function withRefundsInFlight(call: ToolCall, payment: PaymentSummary): Pro
   const visible = new Set(payment.refunds.map((refund) => refund.out_trade_no));
   let unaccounted: number;
   try {
-    unaccounted = (await call.deps.guard.unaccountedRefunds?.(payment.syssn, visible)) ?? 0;
+    unaccounted = (await call.deps.guard.unaccountedDraws?.('refund', payment.syssn, visible)) ?? 0;
   } catch (error) {
     throw new ToolFailure({
       kind: 'refused',
@@ -203,6 +203,17 @@ async function withRefundsInFlight(call: ToolCall, payment: PaymentSummary): Pro
 }
 
 function checkRefundable(payment: PaymentSummary, known: KnownFields): void {
+  if (payment.authorisation) {
+    throw new ToolFailure(
+      {
+        kind: 'refused',
+        message: `${payment.syssn} is a pre-authorisation: it holds the money without taking it, so there is nothing to refund on it.`,
+        next_action:
+          "Nothing was sent. Refund a capture's syssn (capture_preauth returns it), or free what is not captured with release_preauth.",
+      },
+      { ...known, status: payment.status },
+    );
+  }
   const payType = findPayType(payment.pay_type);
   if (payType && !payType.refundable) {
     throw new ToolFailure(
@@ -291,10 +302,11 @@ function writeIntent(
     params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
     out_trade_no: refundNo,
     orig_syssn: payment.syssn,
-    refundOf: {
+    drawOn: {
+      kind: 'refund',
       orig_syssn: queried.syssn,
-      refundable_txamt: queried.refundable_txamt,
-      visibleRefunds: queried.refunds.map((refund) => refund.out_trade_no),
+      available_txamt: queried.refundable_txamt,
+      visible: queried.refunds.map((refund) => refund.out_trade_no),
     },
     txamt,
     txcurrcd: payment.txcurrcd,

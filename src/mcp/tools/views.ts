@@ -42,12 +42,14 @@ export function describeRef(ref: TransactionRef): string {
 /** The next step for a transaction in this state, naming the reference to use. */
 export function nextActionFor(
   status: NormalisedStatus,
-  ref: TransactionRef,
+  ref: TransactionRef & { readonly authorisation?: boolean | undefined },
   refundableDisplay?: string,
 ): string {
   const id = describeRef(ref);
   switch (status) {
     case 'PAID':
+      if (ref.authorisation)
+        return `Authorised: the amount is held, not taken. capture_preauth with syssn ${ref.syssn ?? '(its syssn)'} takes it (in parts if needed, within the capture window); release_preauth frees what is not captured.`;
       return 'The money has been taken; nothing more is needed. If the customer wants it back, use refund.';
     case 'AWAITING_CUSTOMER':
       return `The customer has not paid yet. Show them the QR code / link, then call wait_for_payment with ${id}. If they give up, call cancel_payment.`;
@@ -155,7 +157,7 @@ export function paymentView(summary: PaymentSummary): PaymentView {
     refunds_incomplete: summary.refunds_incomplete,
     refunds: summary.refunds.map(refundView),
     next_action: summary.payment_found
-      ? nextActionFor(summary.status, shown, refundableDisplay)
+      ? nextActionFor(summary.status, { ...shown, authorisation: summary.authorisation }, refundableDisplay)
       : `Only refunds of payment ${shown.syssn} were found; call query_transaction with syssn ${shown.syssn} to see the payment.`,
   };
 }

@@ -104,7 +104,11 @@ export const waitForPaymentTool = defineTool({
     if (base.final) await noteFinal(call, view);
     const next = result.timedOut
       ? timedOutNextAction(view.status, ref, args.timeout_seconds)
-      : nextActionFor(view.status, view, view.refundable_display);
+      : nextActionFor(
+          view.status,
+          { ...view, authorisation: result.summary.authorisation },
+          view.refundable_display,
+        );
     const structured: Output = {
       ...base,
       ...sharedFieldsOf(view),

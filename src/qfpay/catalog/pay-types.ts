@@ -166,6 +166,12 @@ const ABOVE_ONE_HKD = {
   amountRule: 'Amount must be greater than HKD 1.00 (txamt > 100). An older Chinese doc said 1 MYR.',
 } as const;
 
+/** The Alipay pre-authorisation page's currencies. */
+const PREAUTH_CURRENCIES = ['AUD', 'HKD', 'MYR', 'NZD', 'PHP', 'SGD', 'THB', 'USD'] as const;
+
+const PREAUTH_NOTES =
+  'Pre-authorisation (hidden doc page): holds the amount; the request is valid 15 minutes. Capture within the window (7 days, 28 for hotels/rentals) with capture_preauth, free the rest with release_preauth; refund a capture’s syssn, never the authorisation’s. Query cancel=4: finished.';
+
 const CURRENT_TYPES: readonly PayTypeEntry[] = [
   declare({
     payType: '800008',
@@ -471,26 +477,29 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     regionNotes: 'Card-present on a QFPay terminal.',
     apiCreatable: false,
   }),
-  // Alipay pre-authorisation: from a hidden doc page whose labels call 801801 CPM and 801808 MPM,
-  // the reverse of QFPay's usual suffix convention (…01 MPM, …08 CPM). `returns` follows the doc's
-  // labels; these types are not created by this server.
+  // Alipay pre-authorisation (README "Pre-authorisation"): from a hidden doc page whose labels call
+  // 801801 CPM and 801808 MPM, the reverse of QFPay's usual suffix convention (…01 MPM, …08 CPM).
+  // `returns` and 801801's auth_code follow the doc's labels. Created through create_payment (an
+  // authorisation holds the money: capture_preauth takes it, release_preauth frees the rest).
+  // Card pre-authorisation (VisaMasterCardPreAuth) exists only in the Payment Element, which this
+  // server does not drive: no tool ever handles card data.
   declare({
     payType: '801801',
-    name: 'Alipay pre-authorisation (labelled CPM)',
+    name: 'Alipay pre-authorisation, scanned customer code (labelled CPM)',
     wallet: 'Alipay',
     mode: 'PREAUTH',
-    regionNotes:
-      'Hidden doc page. Authorisation requests are valid 15 minutes; capture with /trade/v1/authtrade, release with /trade/v1/unfreeze; query cancel=4 means finished. Refund the capture’s syssn, not the authorisation’s.',
-    apiCreatable: false,
+    regionNotes: PREAUTH_NOTES,
+    extraRequired: ['auth_code'],
+    currencies: PREAUTH_CURRENCIES,
     returns: 'none',
   }),
   declare({
     payType: '801808',
-    name: 'Alipay pre-authorisation (labelled MPM)',
+    name: 'Alipay pre-authorisation, QR (labelled MPM)',
     wallet: 'Alipay',
     mode: 'PREAUTH',
-    regionNotes: 'Hidden doc page; see 801801. The label contradicts the usual suffix convention.',
-    apiCreatable: false,
+    regionNotes: `${PREAUTH_NOTES} The label contradicts the usual suffix convention.`,
+    currencies: PREAUTH_CURRENCIES,
     returns: 'qrcode',
   }),
   declare({
@@ -498,8 +507,8 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     name: 'Alipay pre-authorisation in-app',
     wallet: 'Alipay',
     mode: 'PREAUTH',
-    regionNotes: 'Hidden doc page; see 801801.',
-    apiCreatable: false,
+    regionNotes: PREAUTH_NOTES,
+    currencies: PREAUTH_CURRENCIES,
     returns: 'pay_params',
   }),
   declare({
@@ -507,8 +516,8 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     name: 'Alipay pre-authorisation online',
     wallet: 'Alipay',
     mode: 'PREAUTH',
-    regionNotes: 'Hidden doc page; see 801801.',
-    apiCreatable: false,
+    regionNotes: PREAUTH_NOTES,
+    currencies: PREAUTH_CURRENCIES,
     returns: 'pay_url',
   }),
 ];

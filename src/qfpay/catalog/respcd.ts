@@ -834,6 +834,17 @@ function explainSuccess(
           context_note: 'For CPM (auth_code) payments, 0000 from /trade/v1/payment is the final success.',
         };
       }
+      if (mode === 'PREAUTH') {
+        return {
+          meaning:
+            'Pre-authorisation accepted: by scanned code (801801) the amount is now held; otherwise the customer still has to approve it.',
+          outcome: 'pending',
+          likely_cause: 'QFPay created the authorisation; it holds money without taking it.',
+          next_action:
+            'If not PAID yet, wait_for_payment. Once PAID (authorised), capture_preauth takes the amount within the capture window and release_preauth frees the rest.',
+          context_note: 'For pre-authorisation pay types, PAID means authorised (held), not captured.',
+        };
+      }
       if (mode && DEFERRED_MODES.has(mode)) {
         return {
           meaning: 'Order created, NOT paid yet: the customer still has to pay.',
@@ -881,6 +892,23 @@ function explainSuccess(
           'Keep the refund syssn (orig_syssn is the payment). Do not send the refund again; query_transaction shows the updated payment.',
         context_note: 'For /trade/v1/refund, 0000 means the refund was accepted.',
       };
+    case 'authtrade':
+      return {
+        meaning: 'Capture accepted: the capture transaction was created.',
+        outcome: 'success',
+        likely_cause: 'QFPay took this part of the pre-authorised amount.',
+        next_action:
+          'Keep the capture syssn (orig_syssn is the authorisation): refunds name the capture’s syssn. Do not send the capture again.',
+        context_note: 'For /trade/v1/authtrade, 0000 means the capture was accepted.',
+      };
+    case 'unfreeze':
+      return {
+        meaning: 'Release accepted: the uncaptured rest of the pre-authorisation is freed.',
+        outcome: 'success',
+        likely_cause: 'QFPay released the hold; no capture is possible afterwards.',
+        next_action: 'Nothing more to do on this authorisation; captures made before stay as they are.',
+        context_note: 'For /trade/v1/unfreeze, 0000 means the release was accepted.',
+      };
     case 'close':
     case 'reversal':
       return {
@@ -923,6 +951,15 @@ function explainPending(
         next_action:
           'Do not send a new refund. Call query_transaction with the refund’s out_trade_no (or its syssn) until the refund row is final.',
         context_note: 'On /trade/v1/refund this code means the refund is still being processed.',
+      };
+    case 'authtrade':
+    case 'unfreeze':
+      return {
+        ...base,
+        meaning: `${base.meaning} (${endpoint === 'authtrade' ? 'capture' : 'release'} in progress)`,
+        next_action:
+          'Do not send it again. Call query_transaction on the authorisation (or the capture’s out_trade_no) until it is final.',
+        context_note: `On /trade/v1/${endpoint} this code means the request is still being processed.`,
       };
     case 'close':
     case 'reversal':

@@ -91,7 +91,16 @@ export interface EnvironmentEntry {
  * the query answer's `data[]`.
  */
 export type RespcdEndpoint =
-  'payment' | 'query' | 'query_row' | 'refund' | 'close' | 'reversal' | 'notification';
+  | 'payment'
+  | 'query'
+  | 'query_row'
+  | 'refund'
+  | 'close'
+  | 'reversal'
+  | 'notification'
+  /** POST /trade/v1/authtrade (capture) and /trade/v1/unfreeze (release) of a pre-authorisation. */
+  | 'authtrade'
+  | 'unfreeze';
 
 export interface RespcdContext {
   readonly endpoint?: RespcdEndpoint;

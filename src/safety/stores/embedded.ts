@@ -21,6 +21,8 @@ import {
   verifyLedgerFile,
 } from '../ledger.js';
 import type {
+  DrawKind,
+  DrawOn,
   IdempotencyKey,
   KeyHolder,
   MoneyStore,
@@ -89,14 +91,10 @@ export class EmbeddedMoneyStore implements MoneyStore {
       const refusal = admission.admit({
         day,
         dayTotal: kind === 'cancel' ? 0 : tx.index.dayTotal(scope, day, kind, txcurrcd),
-        unaccountedRefunds: admission.refundOf
-          ? unaccounted(
-              tx.index,
-              scope,
-              admission.refundOf.orig_syssn,
-              new Set(admission.refundOf.visibleRefunds),
-            )
+        unaccountedDraws: admission.drawOn
+          ? unaccounted(tx.index, scope, admission.drawOn, new Set(admission.drawOn.visible))
           : 0,
+        released: admission.drawOn ? released(tx.index, scope, admission.drawOn.orig_syssn) : false,
       });
       if (refusal) return { kind: 'refused', refusal };
       return { kind: 'claimed', intent: await tx.recordIntent(admission.intent) };
@@ -118,12 +116,15 @@ export class EmbeddedMoneyStore implements MoneyStore {
     });
   }
 
-  unaccountedRefunds(
+  unaccountedDraws(
     scope: StoreScope,
+    kind: DrawKind,
     origSyssn: string,
-    visibleRefunds: ReadonlySet<string>,
+    visible: ReadonlySet<string>,
   ): Promise<number> {
-    return this.query(0, (index) => unaccounted(index, scopeKey(scope), origSyssn, visibleRefunds));
+    return this.query(0, (index) =>
+      unaccounted(index, scopeKey(scope), { kind, orig_syssn: origSyssn }, visible),
+    );
   }
 
   redeemNonce(nonce: string, expiresAt: Date): Promise<boolean> {
@@ -353,13 +354,18 @@ function toHolder(entry: IndexedIntent): KeyHolder {
 function unaccounted(
   index: LedgerIndex,
   scope: string,
-  origSyssn: string,
+  draw: Pick<DrawOn, 'kind' | 'orig_syssn'>,
   visible: ReadonlySet<string>,
 ): number {
   return index
-    .drawsOf(scope, origSyssn, 'refund')
+    .drawsOf(scope, draw.orig_syssn, draw.kind)
     .filter((entry) => !movedNothing(entry.latest) && !visible.has(entry.intent.out_trade_no))
     .reduce((sum, entry) => sum + entry.intent.txamt, 0);
+}
+
+/** A release of the authorisation holds its key: no capture may follow it. */
+function released(index: LedgerIndex, scope: string, origSyssn: string): boolean {
+  return index.drawsOf(scope, origSyssn, 'release').some(holdsKey);
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -133,6 +133,11 @@ const MIGRATIONS: readonly string[] = [
     expires_at timestamptz NOT NULL
   );
   `,
+  // 2: captures and releases of a pre-authorisation draw on its syssn like refunds on a payment's.
+  `
+  CREATE INDEX qfpay_intents_draws ON qfpay_intents (environment, merchant, orig_syssn, kind)
+    WHERE kind IN ('refund', 'capture', 'release');
+  `,
 ];
 
 /** The schema version this code writes; a database at a later version is refused. */

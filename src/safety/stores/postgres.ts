@@ -24,6 +24,7 @@ import {
   type VerifyResult,
 } from '../ledger.js';
 import type {
+  DrawKind,
   IdempotencyKey,
   KeyHolder,
   MoneyStore,
@@ -196,15 +197,12 @@ class PostgresStore implements MoneyStore {
         content.kind === 'cancel'
           ? 0
           : await this.dayTotal(client, scope, head.day, content.kind, content.txcurrcd);
-      const unaccountedRefunds = admission.refundOf
-        ? await this.sumUnaccountedRefunds(
-            client,
-            scope,
-            admission.refundOf.orig_syssn,
-            admission.refundOf.visibleRefunds,
-          )
+      const draw = admission.drawOn;
+      const unaccountedDraws = draw
+        ? await this.sumUnaccountedDraws(client, scope, draw.kind, draw.orig_syssn, draw.visible)
         : 0;
-      const refusal = admission.admit({ day: head.day, dayTotal, unaccountedRefunds });
+      const released = draw ? await this.isReleased(client, scope, draw.orig_syssn) : false;
+      const refusal = admission.admit({ day: head.day, dayTotal, unaccountedDraws, released });
       if (refusal) return { kind: 'refused', refusal };
 
       const intent = await this.append(client, head, content);
@@ -257,13 +255,14 @@ class PostgresStore implements MoneyStore {
     });
   }
 
-  unaccountedRefunds(
+  unaccountedDraws(
     scope: StoreScope,
+    kind: DrawKind,
     orig_syssn: string,
-    visibleRefunds: ReadonlySet<string>,
+    visible: ReadonlySet<string>,
   ): Promise<number> {
     return this.withClient((client) =>
-      this.sumUnaccountedRefunds(client, scope, orig_syssn, [...visibleRefunds]),
+      this.sumUnaccountedDraws(client, scope, kind, orig_syssn, [...visible]),
     );
   }
 
@@ -632,19 +631,31 @@ class PostgresStore implements MoneyStore {
     );
   }
 
-  private async sumUnaccountedRefunds(
+  private async sumUnaccountedDraws(
     client: PoolClient,
     scope: StoreScope,
+    kind: DrawKind,
     origSyssn: string,
-    visibleRefunds: readonly string[],
+    visible: readonly string[],
   ): Promise<number> {
     const { rows } = await client.query<{ total: string }>(
       `SELECT coalesce(sum(txamt), 0) AS total FROM qfpay_intents
-       WHERE environment = $1 AND merchant = $2 AND kind = 'refund' AND orig_syssn = $3 AND counted
-         AND NOT (out_trade_no = ANY($4::text[]))`,
-      [scope.environment, scope.merchant, origSyssn, visibleRefunds],
+       WHERE environment = $1 AND merchant = $2 AND kind = $3 AND orig_syssn = $4 AND counted
+         AND NOT (out_trade_no = ANY($5::text[]))`,
+      [scope.environment, scope.merchant, kind, origSyssn, visible],
     );
     return Number(rows[0]?.total ?? 0);
+  }
+
+  /** Whether a release of the authorisation holds its key (sent or possibly sent, not refused). */
+  private async isReleased(client: PoolClient, scope: StoreScope, origSyssn: string): Promise<boolean> {
+    const { rows } = await client.query(
+      `SELECT 1 FROM qfpay_intents i JOIN qfpay_keys k ON k.intent_id = i.intent_id
+       WHERE i.environment = $1 AND i.merchant = $2 AND i.kind = 'release' AND i.orig_syssn = $3
+       LIMIT 1`,
+      [scope.environment, scope.merchant, origSyssn],
+    );
+    return rows.length > 0;
   }
 
   private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {

@@ -57,10 +57,18 @@ export function handlePayment(context: HandlerContext): ResponseBody {
       `out_trade_no ${input.outTradeNo} was already used by a payment or refund of this merchant; query it instead of paying again`,
       'duplicate request',
     );
-  return input.payType.mode === 'CPM'
+  return takesCustomerCode(input.payType)
     ? payByCustomerCode(context, input)
     : createWaitingOrder(context, input);
 }
+
+/** CPM types, and the pre-authorisation the merchant makes by scanning the customer code (801801). */
+function takesCustomerCode(payType: PayTypeEntry): boolean {
+  return payType.mode === 'CPM' || payType.requiredFields.includes('auth_code');
+}
+
+/** The Alipay pre-authorisation page: authorisation requests are valid for 15 minutes. */
+const PREAUTH_REQUEST_MINUTES = 15;
 
 function readPaymentInput(params: FormParams): PaymentInput {
   const payTypeCode = requiredField(params, 'pay_type', 'a six-digit QFPay pay type such as 800101');
@@ -70,7 +78,7 @@ function readPaymentInput(params: FormParams): PaymentInput {
       '1104',
       `pay_type ${truncate(payTypeCode)} is not a QFPay pay type; see the pay type list`,
     );
-  if (!payType.apiCreatable || payType.mode === 'CARD' || payType.mode === 'PREAUTH')
+  if (!payType.apiCreatable || payType.mode === 'CARD')
     throw new WireError(
       '1250',
       `pay_type ${payType.payType} (${payType.name}) cannot be created through /trade/v1/payment; cards go through QFPay Checkout or the Payment Element`,
@@ -87,7 +95,7 @@ function readPaymentInput(params: FormParams): PaymentInput {
   const txdtm = requiredDateTime(params, 'txdtm');
   for (const field of payType.requiredFields)
     requiredField(params, field, `pay_type ${payType.payType} (${payType.name}) requires it`);
-  const authCode = payType.mode === 'CPM' ? readAuthCode(params) : undefined;
+  const authCode = takesCustomerCode(payType) ? readAuthCode(params) : undefined;
   checkExtendInfo(params, payType);
   const minimum = payType.minimumExclusive?.[txcurrcd];
   if (minimum !== undefined && txamt <= minimum)
@@ -237,9 +245,11 @@ function createWaitingOrder(context: HandlerContext, input: PaymentInput): Respo
   const base = baseTransaction(context, input);
   // expired_time is only honoured by the types QFPay lists; the others get the default lifetime.
   const lifetimeMinutes =
-    input.payType.supportsExpiredTime && input.expiredTimeMinutes !== undefined
-      ? input.expiredTimeMinutes
-      : DEFAULT_EXPIRED_TIME_MINUTES;
+    input.payType.mode === 'PREAUTH'
+      ? PREAUTH_REQUEST_MINUTES
+      : input.payType.supportsExpiredTime && input.expiredTimeMinutes !== undefined
+        ? input.expiredTimeMinutes
+        : DEFAULT_EXPIRED_TIME_MINUTES;
   const transaction = engine.ledger.add({
     ...base,
     state: 'AWAITING_CUSTOMER',

@@ -27,8 +27,12 @@ export function handleQuery(context: HandlerContext): ResponseBody {
   const { engine, auth } = context;
   const input = readQueryInput(context.params, engine.clock.now());
   const matched = candidatesFor(engine.ledger, auth.merchant, input).filter((t) => matchesFilters(t, input));
-  // Pending CPM payments move on when they are looked at (pendingSettle.afterQueries).
-  for (const transaction of matched) engine.noteQueried(transaction);
+  // Pending CPM payments move on when they are looked at (pendingSettle.afterQueries), and so do
+  // pre-authorisations past their capture window.
+  for (const transaction of matched) {
+    engine.noteQueried(transaction);
+    engine.expirePreauthIfDue(transaction);
+  }
   const rows = matched
     .filter((t) => input.respcd === undefined || t.respcd === input.respcd)
     .sort(newestFirst);

@@ -7,7 +7,7 @@ import {
   requiredField,
   requiredOutTradeNo,
 } from '../fields.js';
-import type { SimTransaction } from '../state.js';
+import { isAuthorisation, type SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
 import { RESPERR_SUCCESS, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
@@ -96,6 +96,13 @@ function checkRefundable(context: HandlerContext, original: SimTransaction, txam
       '1136',
       `${original.syssn} is a refund, not a payment; refund the original payment's syssn`,
       'transaction not allowed',
+    );
+  // qfpay-api.md §3.4: a pre-authorisation is refunded through its captures, never itself.
+  if (isAuthorisation(original))
+    throw new WireError(
+      '1155',
+      `${original.syssn} is a pre-authorisation, which holds money without taking it: refund a capture's syssn instead, or release the hold with /trade/v1/unfreeze`,
+      'refund refused',
     );
   // FPS and the other *** types cannot be refunded; we answer 1155 "refund refused" (1271 is about
   // partial refunds, which is not the reason here).
