@@ -60,6 +60,7 @@ const transactionSchema = z.object({
   settleAtSimMs: optionalNumber,
   pendingQueriesSeen: z.number().int().nonnegative(),
   cancelledBy: z.enum(['close', 'reversal']).optional(),
+  note: optionalText,
 });
 
 const lineSchema = z.object({ v: z.literal(FORMAT_VERSION), t: transactionSchema });

@@ -55,6 +55,8 @@ export interface SimTransaction {
   pendingQueriesSeen: number;
   /** How the order was cancelled, so later cancel attempts get the matching code. */
   cancelledBy: 'close' | 'reversal' | undefined;
+  /** The merchant's remark (POST /trade/v1/add_note); optional so that older state files load. */
+  note?: string | undefined;
 }
 
 export type NewTransaction = Pick<
