@@ -3,6 +3,7 @@ import { cancelPaymentTool } from './cancel-payment.js';
 import { createCheckoutLinkTool } from './create-checkout-link.js';
 import { createPaymentTool } from './create-payment.js';
 import { type AccessKind, isReadOnlyAccess, type ToolDefinition, type Toolset } from './define.js';
+import { addNoteTool } from './add-note.js';
 import { diagnoseSignatureTool } from './diagnose-signature.js';
 import { explainRespcdTool } from './explain-respcd.js';
 import { listCurrenciesTool } from './list-currencies.js';
@@ -13,6 +14,7 @@ import { refundTool } from './refund.js';
 import { simulateCustomerPaymentTool } from './simulate-customer-payment.js';
 import { verifyNotificationTool } from './verify-notification.js';
 import { waitForPaymentTool } from './wait-for-payment.js';
+import { wechatOpenidTool } from './wechat-openid.js';
 
 export interface ToolEntry {
   readonly tool: ToolDefinition;
@@ -28,6 +30,8 @@ export const TOOL_REGISTRY: readonly ToolEntry[] = [
   { tool: waitForPaymentTool, toolset: 'payments', access: 'read' },
   { tool: refundTool, toolset: 'payments', access: 'write' },
   { tool: cancelPaymentTool, toolset: 'payments', access: 'write' },
+  { tool: wechatOpenidTool, toolset: 'payments', access: 'exchange' },
+  { tool: addNoteTool, toolset: 'payments', access: 'note' },
   { tool: queryTransactionTool, toolset: 'reporting', access: 'read' },
   { tool: reconcileDayTool, toolset: 'reporting', access: 'read' },
   { tool: explainRespcdTool, toolset: 'reference', access: 'reference' },
