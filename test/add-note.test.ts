@@ -56,6 +56,9 @@ describe('add_note', () => {
     const long = await call(env.client, 'add_note', { syssn, note: 'x'.repeat(201) });
     expect(long.isError).toBe(true);
     expect(long.text).toMatch(/at most 200/);
+    const badSyssn = await call(env.client, 'add_note', { syssn: 'not a syssn!', note: 'hello' });
+    expect(badSyssn.isError).toBe(true);
+    expect(badSyssn.text).toMatch(/\[field: syssn\]/);
     expect(await countRequests(env.runtime.baseUrl, '/trade/v1/add_note')).toBe(before);
   });
 

@@ -44,6 +44,8 @@ import { HttpStartupError } from './errors.js';
  *   declares form elicitation) and the client sends the call again with the person's answer and
  *   the request state (the bound confirmation token, redeemed by the runtime-wide guard, so any
  *   per-request instance can finish it). Without form elicitation, the token round trip.
+ *   Resource updates reach that era's `subscriptions/listen` streams through the SDK's event bus
+ *   (`eventBus`, the runtime's `resourceEvents`), not through a server instance.
  * - 2025-era requests (what most hosts speak today) get STATEFUL sessions: a fresh McpServer and
  *   transport per `initialize`, kept in a map keyed by a random session id. Stateless 2025 serving
  *   or JSON-only responses would leave no channel for the server→client `elicitation/create`

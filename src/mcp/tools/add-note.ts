@@ -1,36 +1,43 @@
 import * as z from 'zod';
 
-import { ENVIRONMENT_NAMES } from '../../qfpay/catalog/environments.js';
 import { MAX_NOTE_LENGTH } from '../../qfpay/client.js';
 import { findLuhnPan } from '../../safety/sanitize.js';
-import { defineTool, type ToolOutput, ToolFailure } from './define.js';
-import { boundedText, syssnInput } from './inputs.js';
+import { defineTool, type ToolOutput, ToolFailure, validationFailure } from './define.js';
+import { boundedText } from './inputs.js';
 import { requireClient } from './write-flow.js';
 
+const SYSSN = /^[A-Za-z0-9]{1,40}$/;
+
+// Bare schemas for the context budget (issue #15); the messages still name the field and the fix.
 const inputSchema = z.strictObject({
-  syssn: syssnInput.describe('The transaction to annotate'),
+  syssn: z.string(),
   note: boundedText('note', MAX_NOTE_LENGTH, 'Shorten the note.'),
 });
 
+/** Compact on purpose: the summary text carries the next step and, on error, the reason. */
 const outputSchema = z.object({
-  environment: z.enum(ENVIRONMENT_NAMES),
+  environment: z.string(),
   syssn: z.string().optional(),
   note: z.string().optional(),
-  next_action: z.string().optional(),
-  error: z.object({ kind: z.string(), message: z.string() }).optional(),
 });
 
 type Output = z.output<typeof outputSchema>;
 
 export const addNoteTool = defineTool({
   name: 'add_note',
-  title: 'Attach a note to a transaction',
+  title: 'Note on a transaction',
   description:
-    'Attaches a remark (at most 200 characters) to a QFPay transaction; a later note replaces it, the same note again changes nothing. Moves no money. Only for merchants without an mchid. Never put card numbers in it.',
+    'Attaches a remark (≤200 characters) to a QFPay transaction; a later note replaces it, the same one again changes nothing. Moves no money. Merchants without an mchid only. No card numbers.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
     const client = requireClient(call);
+    if (!SYSSN.test(args.syssn))
+      throw validationFailure(
+        'syssn',
+        'must be the QFPay transaction number: up to 40 letters or digits',
+        'Pass the syssn create_payment or query_transaction returned.',
+      );
     if (call.deps.credentials?.mchid)
       throw new ToolFailure({
         kind: 'configuration',
@@ -50,12 +57,7 @@ export const addNoteTool = defineTool({
     await client.addNote({ syssn: args.syssn, note: args.note }, { signal: call.signal });
     const next = 'Nothing else to do; call again with a new note to replace it.';
     return {
-      structured: {
-        environment: call.deps.environment,
-        syssn: args.syssn,
-        note: args.note,
-        next_action: next,
-      },
+      structured: { environment: call.deps.environment, syssn: args.syssn, note: args.note },
       summary: `Note attached to ${args.syssn}.\nNext: ${next}`,
     };
   },

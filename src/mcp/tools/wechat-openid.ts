@@ -1,34 +1,29 @@
 import * as z from 'zod';
 
-import { ENVIRONMENT_NAMES } from '../../qfpay/catalog/environments.js';
 import { defineTool, type ToolOutput, validationFailure } from './define.js';
 import { requireClient } from './write-flow.js';
 
+// Shapes are checked by the client (QfpayClient.wechatOauthUrl / exchangeWechatCode), which names
+// the field and the fix; the schemas stay bare for the context budget (issue #15).
 const inputSchema = z.strictObject({
-  redirect_uri: z.string().max(1024).optional().describe('Your page WeChat returns to; gives the link'),
-  code: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,128}$/, { error: 'code must be the value of ?code= from the redirect' })
-    .optional()
-    .describe('The ?code= from that redirect; gives the openid'),
+  redirect_uri: z.string().optional(),
+  code: z.string().optional(),
 });
 
-/** Compact on purpose (context budget): no descriptions, the tool description says it all. */
+/** Compact on purpose: the summary text carries the next step and, on error, the reason. */
 const outputSchema = z.object({
-  environment: z.enum(ENVIRONMENT_NAMES),
+  environment: z.string(),
   oauth_url: z.string().optional(),
   openid: z.string().optional(),
-  next_action: z.string().optional(),
-  error: z.object({ kind: z.string(), message: z.string() }).optional(),
 });
 
 type Output = z.output<typeof outputSchema>;
 
 export const wechatOpenidTool = defineTool({
   name: 'wechat_openid',
-  title: 'WeChat JSAPI payer openid',
+  title: 'WeChat openid',
   description:
-    "For WeChat JSAPI (800207). With redirect_uri: the signed link to open in the customer's WeChat; it returns to redirect_uri?code=…. With code: exchanges it once for the openid to pass as sub_openid to create_payment. Code and openid are single-use, one per payment. Moves no money.",
+    "WeChat JSAPI (800207) payer id. Give redirect_uri for a signed link to open in the customer's WeChat (it returns ?code=), then that code for the openid: create_payment's sub_openid. Single-use, one payment. Moves no money.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -45,7 +40,7 @@ export const wechatOpenidTool = defineTool({
       const next =
         "Open this link in the customer's WeChat browser (not in chat); when it lands on redirect_uri?code=…, call wechat_openid with that code.";
       return {
-        structured: { environment, oauth_url: oauthUrl, next_action: next },
+        structured: { environment, oauth_url: oauthUrl },
         summary: `WeChat OAuth link (valid for one customer, one payment):\n${oauthUrl}\nNext: ${next}`,
       };
     }
@@ -53,7 +48,7 @@ export const wechatOpenidTool = defineTool({
     const next =
       'Call create_payment with pay_type 800207 and sub_openid set to this openid now; it works for one payment only.';
     return {
-      structured: { environment, openid: answer.openid, next_action: next },
+      structured: { environment, openid: answer.openid },
       summary: `The customer's openid: ${answer.openid}\nNext: ${next}`,
     };
   },
