@@ -18,7 +18,6 @@ const inputSchema = z.strictObject({
 const outputSchema = z.object({
   environment: z.string(),
   syssn: z.string().optional(),
-  note: z.string().optional(),
 });
 
 type Output = z.output<typeof outputSchema>;
@@ -27,7 +26,7 @@ export const addNoteTool = defineTool({
   name: 'add_note',
   title: 'Note on a transaction',
   description:
-    'Attaches a remark (≤200 characters) to a QFPay transaction; a later note replaces it, the same one again changes nothing. Moves no money. Merchants without an mchid only. No card numbers.',
+    'Attaches a remark (≤200 characters) to a QFPay transaction; a new one replaces it. Moves no money. Not for merchants with an mchid. Never card numbers.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -57,7 +56,7 @@ export const addNoteTool = defineTool({
     await client.addNote({ syssn: args.syssn, note: args.note }, { signal: call.signal });
     const next = 'Nothing else to do; call again with a new note to replace it.';
     return {
-      structured: { environment: call.deps.environment, syssn: args.syssn, note: args.note },
+      structured: { environment: call.deps.environment, syssn: args.syssn },
       summary: `Note attached to ${args.syssn}.\nNext: ${next}`,
     };
   },

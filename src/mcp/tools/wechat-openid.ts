@@ -23,7 +23,7 @@ export const wechatOpenidTool = defineTool({
   name: 'wechat_openid',
   title: 'WeChat openid',
   description:
-    "WeChat JSAPI (800207) payer id. Give redirect_uri for a signed link to open in the customer's WeChat (it returns ?code=), then that code for the openid: create_payment's sub_openid. Single-use, one payment. Moves no money.",
+    "WeChat JSAPI (800207) payer id: redirect_uri gives a signed link for the customer's WeChat (it returns ?code=); that code gives the openid (once) for create_payment's sub_openid. One payment each. Moves no money.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
