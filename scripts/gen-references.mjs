@@ -89,6 +89,8 @@ const ACCESS_WORDS = {
   reference: 'built-in reference, no QFPay call',
   integration: 'local computation with the configured key, no QFPay call',
   local: 'simulator only (local environment)',
+  note: 'writes a remark at QFPay, moves no money',
+  exchange: 'spends a single-use WeChat code at QFPay, moves no money',
 };
 
 function schemaType(schema) {
@@ -294,6 +296,45 @@ export async function generateToolsReference({ distUrl }) {
       "Reconcile today's ledger with QFPay",
       'Read-only: lists money QFPay moved that the ledger lacks, ledger actions QFPay does not know, and amount or status differences.',
     );
+
+    await call(
+      local,
+      'add_note',
+      { syssn, note: 'Lunch set, table 12' },
+      'Attach a note to the payment',
+      'Moves no money; a later note replaces it. Refused for merchants with an mchid and for notes holding a card number.',
+    );
+
+    // WeChat JSAPI (800207): the customer's openid through QFPay's official account.
+    const link = await call(
+      local,
+      'wechat_openid',
+      { redirect_uri: 'https://shop.example.com/wechat/return' },
+      'WeChat JSAPI: the OAuth link for the customer',
+      "Open it in the customer's WeChat browser; it comes back to redirect_uri?code=….",
+    );
+    // What the customer's browser does (the simulator plays WeChat's consent page).
+    const consentPage = await (await fetch(link.structured.oauth_url)).text();
+    const consent = /name="consent" value="([0-9a-f]+)"/.exec(consentPage)?.[1] ?? '';
+    const allowed = await fetch(new URL('/tool/v1/get_weixin_oauth_code', link.structured.oauth_url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ consent, decision: 'allow' }).toString(),
+      redirect: 'manual',
+    });
+    const code = new URL(allowed.headers.get('location') ?? 'https://invalid.example/').searchParams.get(
+      'code',
+    );
+    if (code) {
+      await call(
+        local,
+        'wechat_openid',
+        { code },
+        'WeChat JSAPI: the code from the redirect → the openid',
+        'Single-use: the same code again is refused, and the openid serves one create_payment (pay_type 800207, sub_openid).',
+      );
+      await call(local, 'wechat_openid', { code }, 'The same code again');
+    }
 
     // A hosted checkout link: the customer pays by card (3-D Secure), Apple Pay or a wallet on QFPay's page.
     const shop = new URL(notifyUrl).origin;

@@ -17,7 +17,7 @@ describe('npm run demo', () => {
 
     // Each flow appears, in order, with the tool that ran it and what it answered.
     const steps = [
-      /Connected over stdio\. The server offers 15 tools: create_payment, .*simulate_customer_payment\./,
+      /Connected over stdio\. The server offers 17 tools: create_payment, .*simulate_customer_payment\./,
       /\[1\] list_pay_types[\s\S]*?← \[list_pay_types\] \d+ pay type\(s\):[\s\S]*?800101/,
       /\[2\] create_payment[\s\S]*?"txamt":1050,"txcurrcd":"HKD"[\s\S]*?AWAITING_CUSTOMER/,
       /1 image block/,

@@ -187,7 +187,7 @@ describe(`OpenClaw ${OPENCLAW_VERSION} with the documented recipes`, () => {
     expect(JSON.stringify(saved)).not.toContain(KEY);
 
     const result = await probe();
-    expect(result.servers.qfpay?.tools).toBe(14);
+    expect(result.servers.qfpay?.tools).toBe(16);
     expect(result.tools).toEqual(
       expect.arrayContaining(['qfpay__create_payment', 'qfpay__refund', 'qfpay__query_transaction']),
     );
@@ -205,7 +205,7 @@ describe(`OpenClaw ${OPENCLAW_VERSION} with the documented recipes`, () => {
     const answer = await shell(register!);
     expect(answer.code, answer.all).toBe(0);
     const result = await probe();
-    expect(result.servers.qfpay?.tools).toBe(15);
+    expect(result.servers.qfpay?.tools).toBe(17);
     expect(result.tools).toContain('qfpay__simulate_customer_payment');
   }, 180_000);
 });

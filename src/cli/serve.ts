@@ -203,6 +203,7 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
     const { startHttpServer } = await import('../transports/http.js');
     server = await startHttpServer({
       createServer: () => runtime.createServer(),
+      eventBus: runtime.resourceEvents,
       environment: runtime.environment,
       host: settings.host,
       port: settings.port,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-import type { McpServer } from '@modelcontextprotocol/server';
+import { InMemoryServerEventBus, type McpServer, type ServerEventBus } from '@modelcontextprotocol/server';
 
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/client.js';
@@ -17,6 +17,7 @@ import { OperatorApprovals, secretMatcher, storeNonces } from '../safety/operato
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
 import { loadMoneyPolicy, type MoneyPolicy } from '../safety/policy.js';
 import { mcpServerFactory } from './server.js';
+import { announceTransactionChanges } from './transaction-resource.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
@@ -102,6 +103,11 @@ export interface QfpayMcpRuntime {
   readonly notifications: NotificationInbox | null;
   /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
   createServer(): McpServer;
+  /**
+   * Changes of `qfpay://transactions/{syssn}` for 2026-07-28 clients' `subscriptions/listen`
+   * streams: hand it to the HTTP server (`startHttpServer({ eventBus })`).
+   */
+  readonly resourceEvents: ServerEventBus;
   /** Operator approval only: where the operator registers a passkey (starts the page on demand). */
   readonly approvalRegistrationUrl?: () => Promise<string>;
   /**
@@ -184,6 +190,10 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
       : null;
 
   const createServer = mcpServerFactory(deps, tools);
+  const resourceEvents = new InMemoryServerEventBus((error) =>
+    log(`qfpay-mcp: resource update: ${error.message}`),
+  );
+  const stopAnnouncing = announceTransactionChanges(paymentEvents, resourceEvents);
   let closed = false;
   return {
     environment,
@@ -203,12 +213,14 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
           })
         : null,
     createServer,
+    resourceEvents,
     ...(approvalPage
       ? { approvalRegistrationUrl: approvalPage.registrationUrl, approvalRoutes: approvalPage.routes }
       : {}),
     async close() {
       if (closed) return;
       closed = true;
+      stopAnnouncing();
       reconcileStop.abort();
       try {
         await startupReconciliation?.catch(() => undefined);

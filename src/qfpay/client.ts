@@ -25,9 +25,13 @@ import type { Params, SignType } from './signature.js';
 import { formatQfpayDateTime, parseQfpayDateTime, qfpayMonthRange, sleep } from './time.js';
 import type { QfpayMonthRange } from './time.js';
 import type {
+  AddNoteRequest,
+  AddNoteResponse,
   CancelRequest,
   CaptureRequest,
   Credentials,
+  EndpointDescriptor,
+  HttpMethod,
   ModificationResponse,
   PaymentRequest,
   PaymentResponse,
@@ -37,12 +41,17 @@ import type {
   RefundRequest,
   ReleaseRequest,
   TransactionRecord,
+  WechatOpenidRequest,
+  WechatOpenidResponse,
 } from './types.js';
+import { buildWechatOauthUrl, WECHAT_OPENID_PATH } from './wechat-oauth.js';
 import {
+  addNoteResponseSchema,
   describeIssues,
   modificationResponseSchema,
   paymentResponseSchema,
   queryResponseSchema,
+  wechatOpenidResponseSchema,
 } from './wire.js';
 import { sanitizeUpstreamText } from './text.js';
 
@@ -58,29 +67,46 @@ import { sanitizeUpstreamText } from './text.js';
  * unchanged (same out_trade_no, same signature) after a back-off.
  */
 
-export type QfpayEndpoint = 'payment' | 'query' | 'refund' | 'close' | 'reversal' | 'authtrade' | 'unfreeze';
+export type QfpayEndpoint =
+  | 'payment'
+  | 'query'
+  | 'refund'
+  | 'close'
+  | 'reversal'
+  | 'authtrade'
+  | 'unfreeze'
+  | 'add_note'
+  | 'wechat_openid';
 
-export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = {
-  payment: '/trade/v1/payment',
-  query: '/trade/v1/query',
-  refund: '/trade/v1/refund',
-  close: '/trade/v1/close',
-  reversal: '/trade/v1/reversal',
-  authtrade: '/trade/v1/authtrade',
-  unfreeze: '/trade/v1/unfreeze',
+/**
+ * Every endpoint the client calls, declared once: path, method and whether a second attempt after
+ * an untrustworthy answer is forbidden (money moved, or a single-use WeChat code consumed).
+ * `acceptsPending`: a pending code (1143/1145) is an answer to return, not an error.
+ */
+export const ENDPOINTS: Readonly<Record<QfpayEndpoint, EndpointDescriptor & { acceptsPending: boolean }>> = {
+  payment: { path: '/trade/v1/payment', method: 'POST', sentOnce: true, acceptsPending: true },
+  query: { path: '/trade/v1/query', method: 'POST', sentOnce: false, acceptsPending: false },
+  refund: { path: '/trade/v1/refund', method: 'POST', sentOnce: true, acceptsPending: true },
+  close: { path: '/trade/v1/close', method: 'POST', sentOnce: true, acceptsPending: true },
+  reversal: { path: '/trade/v1/reversal', method: 'POST', sentOnce: true, acceptsPending: true },
+  authtrade: { path: '/trade/v1/authtrade', method: 'POST', sentOnce: true, acceptsPending: true },
+  unfreeze: { path: '/trade/v1/unfreeze', method: 'POST', sentOnce: true, acceptsPending: true },
+  // Notes are overwritten with the same text on a repeat, but a lost answer is still reported, not re-sent.
+  add_note: { path: '/trade/v1/add_note', method: 'POST', sentOnce: true, acceptsPending: false },
+  wechat_openid: { path: WECHAT_OPENID_PATH, method: 'GET', sentOnce: true, acceptsPending: false },
 };
+
+export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = Object.fromEntries(
+  Object.entries(ENDPOINTS).map(([name, endpoint]) => [name, endpoint.path]),
+) as Record<QfpayEndpoint, string>;
+
+/** QFPay's add_note remark is at most 200 characters. */
+export const MAX_NOTE_LENGTH = 200;
+/** No document bounds redirect_uri; this keeps the link well inside what browsers accept. */
+const MAX_REDIRECT_URI_LENGTH = 1024;
 
 /** Never form fields of a header-signed request (the signature travels in X-QF-SIGN). */
 const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(['key', 'client_key', 'sign', 'sign_type']);
-
-const MONEY_MOVING: ReadonlySet<QfpayEndpoint> = new Set([
-  'payment',
-  'refund',
-  'close',
-  'reversal',
-  'authtrade',
-  'unfreeze',
-]);
 
 /** Bigger than any sane answer (a 100-row query page is ~100 KB); anything larger is not QFPay. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -224,9 +250,12 @@ interface QfpayAnswer {
 type EventFields = Omit<ClientEvent, 'endpoint' | 'attempt' | 'durationMs'>;
 
 interface PreparedRequest {
+  method: HttpMethod;
+  /** With the signed query string for a GET. */
   path: string;
   headers: Record<string, string>;
-  body: string;
+  /** Undefined for a GET: its fields travel in the query string. */
+  body: string | undefined;
 }
 
 interface CallSpec<T> {
@@ -584,14 +613,14 @@ export class QfpayClient {
    */
   async #call<T extends QfpayAnswer>(spec: CallSpec<T>, opts: CallOptions): Promise<T> {
     const { signal } = opts;
-    const moneyMoving = MONEY_MOVING.has(spec.endpoint);
+    const sentOnce = ENDPOINTS[spec.endpoint].sentOnce;
     const request = this.#prepare(spec);
     const failures = { rateLimited: 0, untrustedReads: 0 };
     const queued = {
       signal,
       request: { endpoint: spec.endpoint, ...(spec.outTradeNo ? { out_trade_no: spec.outTradeNo } : {}) },
       // A write waits a bounded time and only the limiter sees its signal: once sent, it is seen through.
-      ...(moneyMoving ? { maxWaitMs: this.#writeQueueTimeoutMs } : {}),
+      ...(sentOnce ? { maxWaitMs: this.#writeQueueTimeoutMs } : {}),
     };
     const notSent = (): QfpayNotSentError =>
       new QfpayNotSentError('cancelled', spec.endpoint, spec.outTradeNo);
@@ -599,7 +628,7 @@ export class QfpayClient {
       if (signal?.aborted) throw notSent();
       const started = performance.now();
       const exchange = await this.#limiter.schedule(
-        () => this.#exchange(request, moneyMoving ? undefined : signal),
+        () => this.#exchange(request, sentOnce ? undefined : signal),
         queued,
       );
       const report = (fields: EventFields): void =>
@@ -622,7 +651,7 @@ export class QfpayClient {
       }
       const verdict = exchange.kind === 'answer' ? this.#interpret(spec, exchange) : exchange;
       if (verdict.kind === 'untrusted') {
-        if (moneyMoving) {
+        if (sentOnce) {
           report(untrustedFields(verdict));
           throw new QfpayUnknownOutcomeError(spec.endpoint, verdict.reason, spec.outTradeNo);
         }
@@ -634,17 +663,31 @@ export class QfpayClient {
     }
   }
 
-  /** Signed headers and form body, computed once: a re-sent request is byte-identical. */
+  /**
+   * Signed headers and form body (POST) or query string (GET), computed once: a re-sent request is
+   * byte-identical. A GET signs its query parameters exactly as a POST signs its form fields.
+   */
   #prepare<T>(spec: CallSpec<T>): PreparedRequest {
+    const { path, method } = ENDPOINTS[spec.endpoint];
     const sent = this.#wire(spec.params);
+    const encoded = new URLSearchParams(sent).toString();
+    const signed = signatureHeaders(sent, this.#credentials.appcode, this.#credentials.key, this.#signType);
+    if (method === 'GET')
+      return {
+        method,
+        path: `${this.#pathPrefix}${path}${encoded === '' ? '' : `?${encoded}`}`,
+        headers: { ...signed, accept: 'application/json' },
+        body: undefined,
+      };
     return {
-      path: `${this.#pathPrefix}${ENDPOINT_PATHS[spec.endpoint]}`,
+      method,
+      path: `${this.#pathPrefix}${path}`,
       headers: {
-        ...signatureHeaders(sent, this.#credentials.appcode, this.#credentials.key, this.#signType),
+        ...signed,
         'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
         accept: 'application/json',
       },
-      body: new URLSearchParams(sent).toString(),
+      body: encoded,
     };
   }
 
@@ -699,7 +742,7 @@ export class QfpayClient {
     report: (fields: EventFields) => void,
   ): T {
     const pending = isPendingCode(answer.respcd);
-    const accepted = answer.respcd === '0000' || (pending && endpoint !== 'query');
+    const accepted = answer.respcd === '0000' || (pending && ENDPOINTS[endpoint].acceptsPending);
     const outcome = accepted ? (pending ? 'pending' : 'ok') : 'upstream_error';
     report({ outcome, httpStatus, respcd: answer.respcd });
     if (accepted) return answer;
@@ -738,7 +781,7 @@ export class QfpayClient {
 
   /** One HTTP exchange under the deadline. Never throws: every failure becomes a classification. */
   async #exchange(request: PreparedRequest, callerSignal: AbortSignal | undefined): Promise<Exchange> {
-    const { path, headers, body } = request;
+    const { method, path, headers, body } = request;
     const deadline = AbortSignal.timeout(this.#timeoutMs);
     const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
     let response: Dispatcher.ResponseData;
@@ -747,9 +790,9 @@ export class QfpayClient {
       response = await dispatcher.request({
         origin: this.#origin,
         path,
-        method: 'POST',
+        method,
         headers,
-        body,
+        ...(body !== undefined ? { body } : {}),
         signal,
       });
     } catch (error) {
@@ -837,6 +880,84 @@ export class QfpayClient {
     } catch {
       // A broken logger must not turn a payment answer into an exception.
     }
+  }
+
+  /**
+   * The link a customer's WeChat browser opens to hand this merchant a one-time OAuth code
+   * (src/qfpay/wechat-oauth.ts); WeChat then sends it to `redirect_uri?code=…`. Nothing is sent.
+   */
+  wechatOauthUrl(redirectUri: string): string {
+    requireWebUrl('redirect_uri', redirectUri);
+    if (this.#containsKey(redirectUri))
+      throw new QfpayValidationError(
+        'redirect_uri',
+        'contains the client key',
+        'Use the URL of your own page that receives ?code=…; the key is only ever used to sign.',
+      );
+    return buildWechatOauthUrl(
+      this.baseUrl,
+      { app_code: this.#credentials.appcode, redirect_uri: redirectUri, mchid: this.#credentials.mchid },
+      this.#credentials.key,
+    );
+  }
+
+  /**
+   * GET /tool/v1/get_weixin_openid: the one-time code from the OAuth redirect → the payer's openid
+   * for `sub_openid`. Never re-sent after an untrustworthy answer: the code may already be spent.
+   */
+  async exchangeWechatCode(
+    req: WechatOpenidRequest,
+    opts: CallOptions = {},
+  ): Promise<WechatOpenidResponse & { openid: string }> {
+    requireNonEmpty('code', req.code);
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(req.code))
+      throw new QfpayValidationError(
+        'code',
+        'must be the code WeChat appended to redirect_uri: letters, digits, "-" or "_"',
+        'Copy the value of ?code= from the redirect exactly.',
+      );
+    const answer = await this.#call(
+      {
+        endpoint: 'wechat_openid',
+        params: { code: req.code },
+        schema: wechatOpenidResponseSchema,
+        crossCheck: (parsed) =>
+          parsed.respcd === '0000' && !parsed.openid ? 'the answer carries no openid' : undefined,
+      },
+      opts,
+    );
+    return { ...answer, openid: answer.openid! };
+  }
+
+  /**
+   * POST /trade/v1/add_note: a remark on a transaction. QFPay offers it only to merchants without an
+   * mchid, so credentials with one are refused before anything is sent.
+   */
+  async addNote(req: AddNoteRequest, opts: CallOptions = {}): Promise<AddNoteResponse> {
+    if (this.#credentials.mchid)
+      throw new QfpayValidationError(
+        'mchid',
+        "QFPay's add_note is only for merchants without an mchid, and these credentials have one (QFPAY_MCHID)",
+        'Keep the remark in your own records; QFPay offers no note for sub-merchants.',
+      );
+    requireNonEmpty('syssn', req.syssn);
+    requireNonEmpty('note', req.note);
+    if ([...req.note].length > MAX_NOTE_LENGTH)
+      throw new QfpayValidationError(
+        'note',
+        `is ${[...req.note].length} characters long; QFPay allows at most ${MAX_NOTE_LENGTH}`,
+        'Shorten the note.',
+      );
+    return this.#call(
+      {
+        endpoint: 'add_note',
+        params: { code: this.#credentials.appcode, syssn: req.syssn, note: req.note },
+        schema: addNoteResponseSchema,
+        crossCheck: (answer) =>
+          answer.syssn && answer.syssn !== req.syssn ? 'the answer names a different syssn' : undefined,
+      },
+      opts,
+    );
   }
 
   /**
@@ -1018,6 +1139,21 @@ function requireAmount(field: string, value: number): void {
       field,
       'must be a positive whole number of minor units',
       `Give ${field} as an integer in the currency's smallest unit, e.g. 1050 for HKD 10.50.`,
+    );
+}
+
+function requireWebUrl(field: string, value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !['http:', 'https:'].includes(url.protocol) || value.length > MAX_REDIRECT_URI_LENGTH)
+    throw new QfpayValidationError(
+      field,
+      `must be an absolute http(s) URL of at most ${MAX_REDIRECT_URI_LENGTH} characters`,
+      'Give the full URL of your page, e.g. https://shop.example.com/wechat/return.',
     );
 }
 

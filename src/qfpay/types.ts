@@ -222,3 +222,43 @@ export interface RateWindow {
   readonly count: number;
   readonly durationMs: number;
 }
+
+/** How an endpoint is called: every trade endpoint is a signed POST; QFPay's `tool` endpoints are GETs. */
+export type HttpMethod = 'GET' | 'POST';
+
+/**
+ * One QFPay endpoint as the client calls it. `sentOnce`: an answer that cannot be trusted is never
+ * followed by a second attempt, because the first may have taken effect (money moved, a single-use
+ * code consumed); only HTTP 429 is re-sent.
+ */
+export interface EndpointDescriptor {
+  readonly path: string;
+  readonly method: HttpMethod;
+  readonly sentOnce: boolean;
+}
+
+/** GET /tool/v1/get_weixin_openid: the code from the OAuth redirect; single-use. */
+export interface WechatOpenidRequest {
+  code: string;
+}
+
+export interface WechatOpenidResponse {
+  respcd: string;
+  resperr: string;
+  respmsg: string;
+  openid?: string;
+}
+
+/** POST /trade/v1/add_note (merchants without mchid only); `code` (the app code) is added by the client. */
+export interface AddNoteRequest {
+  syssn: string;
+  /** At most 200 characters. */
+  note: string;
+}
+
+export interface AddNoteResponse {
+  respcd: string;
+  resperr: string;
+  respmsg: string;
+  syssn?: string;
+}

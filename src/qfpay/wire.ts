@@ -1,10 +1,12 @@
 import * as z from 'zod';
 import type {
+  AddNoteResponse,
   ModificationResponse,
   NotificationBody,
   PaymentResponse,
   QueryResponse,
   TransactionRecord,
+  WechatOpenidResponse,
 } from './types.js';
 import { hasHiddenCharacters, neutraliseMarkup, sanitizeUpstreamText } from './text.js';
 
@@ -259,6 +261,31 @@ export const queryResponseSchema = z
     page: answer.page ?? 1,
     page_size: answer.page_size ?? answer.data.length,
   })) satisfies z.ZodType<QueryResponse, unknown>;
+
+/**
+ * A WeChat openid: WeChat documents 28 characters of letters, digits, `-` and `_`; up to 128 is
+ * accepted (QFPay's `sub_openid` is String(128)). It goes into `sub_openid` verbatim, so nothing else.
+ */
+const openidText = shaped(/^[A-Za-z0-9_-]{6,128}$/, 'a WeChat openid (letters, digits, "-" and "_")');
+
+/** Answer of GET /tool/v1/get_weixin_openid: flat, `openid` only on success. */
+export const wechatOpenidResponseSchema = z.object({
+  respcd: responseCode,
+  resperr: upstreamText,
+  respmsg: upstreamText,
+  openid: optional(openidText),
+}) satisfies z.ZodType<WechatOpenidResponse, unknown>;
+
+/** Answer of POST /trade/v1/add_note: `{respcd, resperr, respmsg, data: {syssn}}` (data lifted). */
+export const addNoteResponseSchema = z.preprocess(
+  liftDataObject,
+  z.object({
+    respcd: responseCode,
+    resperr: upstreamText,
+    respmsg: upstreamText,
+    syssn: optional(syssnText),
+  }),
+) satisfies z.ZodType<AddNoteResponse, unknown>;
 
 /**
  * An async notification body (payment or refund). Unknown keys are kept, as QFPay may add some,

@@ -119,6 +119,8 @@ export interface TransactionView {
   readonly orig_syssn: string | null;
   readonly expires_at: string | null;
   readonly notify_url: string | null;
+  /** The remark add_note attached, if any. */
+  readonly note: string | null;
 }
 
 const FAIL_DEFAULT_RESPCD = '1205';
@@ -283,6 +285,7 @@ export function transactionView(transaction: SimTransaction): TransactionView {
     orig_syssn: transaction.origSyssn ?? null,
     expires_at: transaction.expiresAtSimMs === undefined ? null : formatUtc8(transaction.expiresAtSimMs),
     notify_url: transaction.notifyUrl ?? null,
+    note: transaction.note ?? null,
   };
 }
 

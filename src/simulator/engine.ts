@@ -7,6 +7,7 @@ import { Notifier, notificationBody, type NotifyType } from './notifier.js';
 import { merchantKey } from './options.js';
 import type { ResolvedSimulatorOptions, SimCredential } from './options.js';
 import { StateFile } from './persistence.js';
+import { WechatOauthDesk } from './handlers/tool.js';
 import { isAuthorisation, Ledger } from './state.js';
 import type { SimTransaction } from './state.js';
 
@@ -23,6 +24,8 @@ export class SimulatorEngine {
   readonly clock: SimClock;
   readonly syssn = new SyssnIssuer();
   readonly notifier: Notifier;
+  /** WeChat OAuth codes and openids (in memory only). */
+  readonly wechat: WechatOauthDesk;
   private readonly credentialsByMerchant = new Map<string, SimCredential>();
   private readonly stateFile: StateFile | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -34,6 +37,7 @@ export class SimulatorEngine {
     readonly warn: (message: string) => void,
   ) {
     this.clock = new SimClock(options.timeScale);
+    this.wechat = new WechatOauthDesk(this.clock);
     for (const credential of options.credentials)
       this.credentialsByMerchant.set(merchantKey(credential.appcode, credential.mchid), credential);
     this.notifier = new Notifier(
@@ -118,6 +122,7 @@ export class SimulatorEngine {
     this.ledger.clear();
     this.stateFile?.clear();
     this.notifier.clear();
+    this.wechat.clear();
     this.clock.reset();
     this.reschedule();
   }

@@ -9,6 +9,8 @@ export const TRADE_PATHS = [
   '/trade/v1/reversal',
   '/trade/v1/authtrade',
   '/trade/v1/unfreeze',
+  '/trade/v1/add_note',
+  '/tool/v1/get_weixin_openid',
 ] as const;
 export type TradePath = (typeof TRADE_PATHS)[number];
 

@@ -63,6 +63,7 @@ const transactionSchema = z.object({
   capturedAmount: z.number().int().nonnegative().optional(),
   finishedAtSimMs: optionalNumber,
   finishedBy: z.enum(['captured', 'released', 'expired']).optional(),
+  note: optionalText,
 });
 
 const lineSchema = z.object({ v: z.literal(FORMAT_VERSION), t: transactionSchema });

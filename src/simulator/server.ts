@@ -19,6 +19,8 @@ import { handlePayment } from './handlers/payment.js';
 import { handleQuery } from './handlers/query.js';
 import { handleCapture, handleRelease } from './handlers/preauth.js';
 import { handleRefund } from './handlers/refund.js';
+import { handleAddNote } from './handlers/note.js';
+import { handleWechatOpenid, isWechatOauthPath, WechatOauthRoute } from './handlers/tool.js';
 import { resolveSimulatorOptions } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
@@ -50,10 +52,14 @@ const HANDLERS: Record<TradePath, TradeHandler> = {
   '/trade/v1/reversal': cancelHandler('reversal'),
   '/trade/v1/authtrade': handleCapture,
   '/trade/v1/unfreeze': handleRelease,
+  '/trade/v1/add_note': handleAddNote,
+  '/tool/v1/get_weixin_openid': handleWechatOpenid,
 };
 
 /** QFPay documents GET for close and reversal although every sample POSTs. */
 const GET_ALLOWED: ReadonlySet<TradePath> = new Set(['/trade/v1/close', '/trade/v1/reversal']);
+/** QFPay's header-signed `tool` endpoints are GETs only. */
+const GET_ONLY: ReadonlySet<TradePath> = new Set(['/tool/v1/get_weixin_openid']);
 
 const MAX_BODY_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
@@ -129,6 +135,7 @@ interface TradeResult {
 
 class SimulatorApp {
   private readonly checkout: CheckoutRoutes;
+  private readonly wechatOauth: WechatOauthRoute;
 
   constructor(
     private readonly engine: SimulatorEngine,
@@ -139,6 +146,7 @@ class SimulatorApp {
     private readonly shutdown: AbortSignal,
   ) {
     this.checkout = new CheckoutRoutes(engine);
+    this.wechatOauth = new WechatOauthRoute(engine.wechat, () => engine.credentials);
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -152,6 +160,11 @@ class SimulatorApp {
     }
     if (isCheckoutPath(url.pathname)) {
       this.checkout.handle(req, res, url.pathname, body);
+      return;
+    }
+    if (isWechatOauthPath(url.pathname)) {
+      this.engine.sweep();
+      this.wechatOauth.handle(req, res, url, body);
       return;
     }
     const appcode = headerText(req, 'x-qf-appcode');
@@ -187,13 +200,19 @@ class SimulatorApp {
     entry: RequestLogEntry,
   ): Promise<void> {
     const method = req.method ?? '';
-    if (method !== 'POST' && !(method === 'GET' && GET_ALLOWED.has(path))) {
+    const allowed = GET_ONLY.has(path) ? ['GET'] : GET_ALLOWED.has(path) ? ['POST', 'GET'] : ['POST'];
+    if (!allowed.includes(method)) {
       entry.http_status = 405;
-      res.setHeader('Allow', GET_ALLOWED.has(path) ? 'POST, GET' : 'POST');
+      res.setHeader('Allow', allowed.join(', '));
       this.sendTradeJson(
         res,
         405,
-        { resperr: 'method not allowed', respmsg: `${path} accepts POST with a form body` },
+        {
+          resperr: 'method not allowed',
+          respmsg: GET_ONLY.has(path)
+            ? `${path} accepts GET with the fields in the query string`
+            : `${path} accepts POST with a form body`,
+        },
         this.keyForAppcode(entry.appcode ?? undefined),
       );
       return;

@@ -63,6 +63,8 @@ export interface SimTransaction {
   /** Pre-authorisations only: when the uncaptured rest was released (unfreeze), or the window ran out. */
   finishedAtSimMs?: number;
   finishedBy?: 'captured' | 'released' | 'expired';
+  /** The merchant's remark (POST /trade/v1/add_note); optional so that older state files load. */
+  note?: string | undefined;
 }
 
 /** An authorisation (not one of its captures, which are payment rows naming it in origSyssn). */

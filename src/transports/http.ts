@@ -3,7 +3,7 @@ import type { IncomingMessage, Server as NodeHttpServer, ServerResponse } from '
 import type { AddressInfo, Socket } from 'node:net';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isJsonContentType, isLegacyRequest } from '@modelcontextprotocol/server';
-import type { AuthInfo, McpHttpHandler, McpServer } from '@modelcontextprotocol/server';
+import type { AuthInfo, McpHttpHandler, McpServer, ServerEventBus } from '@modelcontextprotocol/server';
 import {
   BearerTokenVerifier,
   DEFAULT_HTTP_HOST,
@@ -44,6 +44,8 @@ import { HttpStartupError } from './errors.js';
  *   declares form elicitation) and the client sends the call again with the person's answer and
  *   the request state (the bound confirmation token, redeemed by the runtime-wide guard, so any
  *   per-request instance can finish it). Without form elicitation, the token round trip.
+ *   Resource updates reach that era's `subscriptions/listen` streams through the SDK's event bus
+ *   (`eventBus`, the runtime's `resourceEvents`), not through a server instance.
  * - 2025-era requests (what most hosts speak today) get STATEFUL sessions: a fresh McpServer and
  *   transport per `initialize`, kept in a map keyed by a random session id. Stateless 2025 serving
  *   or JSON-only responses would leave no channel for the server→client `elicitation/create`
@@ -134,6 +136,12 @@ export interface HttpServeOptions {
   maxSessionsPerPrincipal?: number;
   /** Extra routes (paths other than /mcp and /healthz). */
   routes?: readonly HttpRoute[];
+  /**
+   * Where 2026-07-28 `subscriptions/listen` streams get their change events (resource updates):
+   * the runtime's `resourceEvents`. Without it the SDK's own in-process bus is used, which nothing
+   * here publishes to, so such streams only see their acknowledgement.
+   */
+  eventBus?: ServerEventBus;
   log?: (line: string) => void;
   /** Default: the system clock and timers. */
   clock?: HttpClock;
@@ -191,6 +199,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
   const sessions = new LegacySessions(options.createServer, { ...limits, clock, log });
   const modern = createMcpHandler(() => options.createServer(), {
     legacy: 'reject',
+    ...(options.eventBus ? { bus: options.eventBus } : {}),
     maxRequestBodySize: maxBodyBytes,
     onerror: (error) => log(`http: ${error.message}`),
   });

@@ -22,6 +22,8 @@ const ALL_TOOLS = [
   'cancel_payment',
   'capture_preauth',
   'release_preauth',
+  'wechat_openid',
+  'add_note',
   'query_transaction',
   'reconcile_day',
   'explain_respcd',
@@ -100,6 +102,24 @@ describe('tools/list contract', () => {
           break;
         case 'local':
           expect(a, tool.name).toMatchObject({ readOnlyHint: false, openWorldHint: false });
+          break;
+        case 'note':
+          // Writes a remark at QFPay (replacing one), moves no money; the same note again changes nothing.
+          expect(a, tool.name).toMatchObject({
+            readOnlyHint: false,
+            destructiveHint: true,
+            idempotentHint: true,
+            openWorldHint: true,
+          });
+          break;
+        case 'exchange':
+          // Spends a single-use WeChat code at QFPay: not read-only, not idempotent, nothing destroyed.
+          expect(a, tool.name).toMatchObject({
+            readOnlyHint: false,
+            destructiveHint: false,
+            idempotentHint: false,
+            openWorldHint: true,
+          });
           break;
       }
     }
@@ -205,6 +225,8 @@ describe('read-only mode and toolsets', () => {
       'cancel_payment',
       'capture_preauth',
       'release_preauth',
+      'wechat_openid',
+      'add_note',
       'simulate_customer_payment',
     ]);
   });

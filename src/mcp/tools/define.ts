@@ -20,8 +20,10 @@ export type Toolset = (typeof TOOLSETS)[number];
  * - reference: answers from the built-in catalogue, touches nothing
  * - integration: local computation with the configured key (signatures, notifications)
  * - local: drives the embedded simulator (local environment only)
+ * - note: writes a remark at QFPay, moves no money (a repeat with the same text changes nothing)
+ * - exchange: spends a single-use credential at QFPay (a WeChat OAuth code), moves no money
  */
-export type AccessKind = 'write' | 'read' | 'reference' | 'integration' | 'local';
+export type AccessKind = 'write' | 'read' | 'reference' | 'integration' | 'local' | 'note' | 'exchange';
 
 export function isReadOnlyAccess(access: AccessKind): boolean {
   return access === 'read' || access === 'reference' || access === 'integration';
@@ -47,6 +49,17 @@ export function annotationsFor(access: AccessKind, title: string): ToolAnnotatio
         destructiveHint: false,
         idempotentHint: true,
         openWorldHint: false,
+      };
+    case 'note':
+      // Replaces the transaction's earlier remark, if any; the same note twice leaves the same state.
+      return { title, readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true };
+    case 'exchange':
+      return {
+        title,
+        readOnlyHint: false,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
       };
     case 'local':
       // Changes simulated state only: not read-only, but nothing real is destroyed.

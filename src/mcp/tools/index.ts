@@ -4,6 +4,7 @@ import { capturePreauthTool } from './capture-preauth.js';
 import { createCheckoutLinkTool } from './create-checkout-link.js';
 import { createPaymentTool } from './create-payment.js';
 import { type AccessKind, isReadOnlyAccess, type ToolDefinition, type Toolset } from './define.js';
+import { addNoteTool } from './add-note.js';
 import { diagnoseSignatureTool } from './diagnose-signature.js';
 import { explainRespcdTool } from './explain-respcd.js';
 import { listCurrenciesTool } from './list-currencies.js';
@@ -15,6 +16,7 @@ import { releasePreauthTool } from './release-preauth.js';
 import { simulateCustomerPaymentTool } from './simulate-customer-payment.js';
 import { verifyNotificationTool } from './verify-notification.js';
 import { waitForPaymentTool } from './wait-for-payment.js';
+import { wechatOpenidTool } from './wechat-openid.js';
 
 export interface ToolEntry {
   readonly tool: ToolDefinition;
@@ -32,6 +34,8 @@ export const TOOL_REGISTRY: readonly ToolEntry[] = [
   { tool: cancelPaymentTool, toolset: 'payments', access: 'write' },
   { tool: capturePreauthTool, toolset: 'payments', access: 'write' },
   { tool: releasePreauthTool, toolset: 'payments', access: 'write' },
+  { tool: wechatOpenidTool, toolset: 'payments', access: 'exchange' },
+  { tool: addNoteTool, toolset: 'payments', access: 'note' },
   { tool: queryTransactionTool, toolset: 'reporting', access: 'read' },
   { tool: reconcileDayTool, toolset: 'reporting', access: 'read' },
   { tool: explainRespcdTool, toolset: 'reference', access: 'reference' },

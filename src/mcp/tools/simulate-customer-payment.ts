@@ -39,6 +39,11 @@ export const simulateCustomerPaymentTool = defineTool({
     const ref = paymentRef(args.syssn, args.out_trade_no, 'out_trade_no');
     await driveSimulator(call, ref, args.outcome);
     const payment = await findPayment(client, ref, call.signal);
+    call.deps.paymentEvents?.publish({
+      out_trade_no: payment.out_trade_no,
+      syssn: payment.syssn,
+      status: payment.status,
+    });
     const next = nextActionFor(payment.status, payment);
     const structured: Output = {
       environment: call.deps.environment,

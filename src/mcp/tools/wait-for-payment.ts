@@ -102,6 +102,13 @@ export const waitForPaymentTool = defineTool({
     }
     const view = paymentView(result.summary);
     if (base.final) await noteFinal(call, view);
+    // Seen changing during this wait (its first poll was not final): subscribers hear of it.
+    if (base.final && result.polls > 1)
+      call.deps.paymentEvents?.publish({
+        out_trade_no: view.out_trade_no,
+        syssn: view.syssn,
+        status: view.status,
+      });
     const next = result.timedOut
       ? timedOutNextAction(view.status, ref, args.timeout_seconds)
       : nextActionFor(

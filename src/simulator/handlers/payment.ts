@@ -22,6 +22,7 @@ import { WireError } from '../wire.js';
 import type { FormParams } from '../wire.js';
 import { RESPERR_SUCCESS, transactionAnswer, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
+import { WECHAT_JSAPI_PAY_TYPE } from './tool.js';
 
 /** QR / online order lifetime when the merchant sends no expired_time. */
 const DEFAULT_EXPIRED_TIME_MINUTES = 30;
@@ -57,6 +58,9 @@ export function handlePayment(context: HandlerContext): ResponseBody {
       `out_trade_no ${input.outTradeNo} was already used by a payment or refund of this merchant; query it instead of paying again`,
       'duplicate request',
     );
+  // Last check before the order exists: a refused payment must not spend the customer's openid.
+  if (input.payType.payType === WECHAT_JSAPI_PAY_TYPE)
+    engine.wechat.spendOpenid(auth.merchant, context.params.get('sub_openid') ?? '');
   return takesCustomerCode(input.payType)
     ? payByCustomerCode(context, input)
     : createWaitingOrder(context, input);
