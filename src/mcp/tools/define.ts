@@ -114,7 +114,7 @@ export interface ToolOutput<Structured> {
   readonly structured: Structured;
   /**
    * The one text of the result: a few lines stating the essentials (status, amount, references,
-   * the next step); the data itself is in `structured` (docs/ARCHITECTURE.md, "Results").
+   * the next step); the data itself is in `structured` (docs/ARCHITECTURE.md, "What an agent pays").
    */
   readonly summary: string;
   readonly isError?: boolean;

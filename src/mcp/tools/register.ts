@@ -228,7 +228,7 @@ function toCallToolResult(
     return failureResult(definition, new Error('output schema mismatch'), deps, false);
   }
   const structured = checked.data;
-  // Said once (docs/ARCHITECTURE.md, "Results"): the data in structuredContent, one short text
+  // Said once (docs/ARCHITECTURE.md, "What an agent pays"): the data in structuredContent, one text
   // stating the essentials for the model and for clients that read only content, and any image.
   return {
     content: [
