@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 async function answer(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-  return (await env.client.callTool({ name, arguments: args }));
+  return await env.client.callTool({ name, arguments: args });
 }
 
 /** Bytes on the wire: the answer as a JSON-RPC response line. */
