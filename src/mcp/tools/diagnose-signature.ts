@@ -94,7 +94,7 @@ export const diagnoseSignatureTool = defineTool({
   name: 'diagnose_signature',
   title: 'Diagnose a signature',
   description:
-    'Explains QFPay request signing for your params: the canonical string, what is hashed (key masked), and with your signature the likely mistake (encoding, empty fields, sorting, &key=, mchid, MD5/SHA-256). Never signs with the configured key; test_key gets full signatures.',
+    'Explains QFPay signing for your params: the canonical string, what is hashed (key masked) and, given your signature, the likely mistake. Never signs with the configured key; test_key gets full signatures.',
   inputSchema,
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await

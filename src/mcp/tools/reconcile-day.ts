@@ -62,7 +62,7 @@ export const reconcileDayTool = defineTool({
   name: 'reconcile_day',
   title: 'Reconcile a day',
   description:
-    "Compares this server's audit ledger for one Hong Kong day with QFPay's transactions of that day and lists each difference: money moved that the ledger lacks, actions QFPay does not know, amount or status differences.",
+    "Compares this server's audit ledger for one Hong Kong day with QFPay's transactions: money moved that the ledger lacks, actions QFPay does not know, amount or status differences.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
