@@ -8,10 +8,23 @@ import { OUR_SERVER, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
 
 /**
  * Benchmark 5 — context cost: what a host puts in the model's context before the first call
- * (the tools/list answer, plus the server instructions from initialize), in UTF-8 bytes and
- * tokens of the o200k tokenizer (js-tiktoken), per tool and in total. Also the size of typical results.
- * Measured on the wire with a bare JSON-RPC client, so the bytes are exactly what the server sent.
+ * (the tools/list answer, plus the server instructions from initialize, and the resource and
+ * prompt lists hosts load on demand), in UTF-8 bytes and tokens of the o200k tokenizer
+ * (js-tiktoken), per tool and in total. Also the size of typical results. Measured on the wire
+ * with a bare JSON-RPC client, so the bytes are exactly what the server sent. The targets of
+ * issue #15 ¶1–2 are reported with pass/fail.
  */
+
+/** issue #15 ¶1–2: o200k tokens of the default tool list and of each tool; result bytes on the wire. */
+const TARGETS = {
+  tools_list_tokens: 4_000,
+  tool_tokens: 400,
+  results_bytes: {
+    'explain_respcd {respcd:"1143"}': 1_000,
+    'query_transaction (1 payment)': 1_500,
+    'create_payment MPM (QR image attached)': 3_000,
+  },
+};
 
 const o200k = getEncoding('o200k_base');
 /** Tokens of a value as a model sees it: strings as they are, everything else as its JSON. */
@@ -25,6 +38,16 @@ async function toolset(spec) {
     const list = await rpc.request('tools/list');
     const tools = list.message.result.tools;
     const instructions = init.message.result.instructions ?? '';
+    const lists = {};
+    for (const [method, key] of [
+      ['resources/list', 'resources'],
+      ['resources/templates/list', 'resourceTemplates'],
+      ['prompts/list', 'prompts'],
+    ]) {
+      const answer = await rpc.request(method);
+      const items = answer.message.result?.[key] ?? [];
+      lists[method] = { count: items.length, bytes: byteLength(items), tokens: tokensOf(items) };
+    }
     // Hosts typically hand the model name + description + input schema (the shape of an LLM API
     // tool definition); the output schema is used by the client to validate results.
     const modelFacing = (tool) =>
@@ -45,12 +68,16 @@ async function toolset(spec) {
         model_facing_tokens: modelFacingTokens,
         instructions_bytes: byteLength(instructions),
         instructions_tokens: tokensOf(instructions),
+        lists,
         per_tool: tools.map((tool) => ({
           name: tool.name,
           bytes: byteLength(tool),
           tokens: tokensOf(tool),
           model_facing_bytes: modelFacing(tool),
           description_bytes: byteLength(tool.description ?? ''),
+          description_tokens: tokensOf(tool.description ?? ''),
+          input_schema_tokens: tokensOf(tool.inputSchema ?? {}),
+          output_schema_tokens: tokensOf(tool.outputSchema ?? {}),
           input_schema_bytes: byteLength(tool.inputSchema ?? {}),
           output_schema_bytes: byteLength(tool.outputSchema ?? {}),
         })),
@@ -82,6 +109,7 @@ async function resultSizes(rpc) {
     sizes.push({
       call: label,
       bytes: byteLength(answer.line),
+      text_blocks: texts.length,
       text_bytes: textBytes,
       text_tokens: texts.reduce((s, text) => s + tokensOf(text), 0),
       structured_bytes: byteLength(result.structuredContent ?? {}),
@@ -140,6 +168,7 @@ export async function run({ log }) {
   await reference.rpc.close();
   return {
     tokenizer: 'o200k_base (js-tiktoken): tokens of the JSON text as sent',
+    targets: targetsMet(full.summary, results),
     toolsets: {
       'full (QFPAY_ENV=local)': full.summary,
       'full (QFPAY_ENV=sandbox, no simulator tool)': sandbox.summary,
@@ -154,6 +183,37 @@ export async function run({ log }) {
     },
     result_sizes: results,
   };
+}
+
+/** Each target of issue #15 ¶1–2 with the measured figure and pass/fail. */
+function targetsMet(full, results) {
+  const overTools = full.per_tool.filter((t) => t.tokens > TARGETS.tool_tokens);
+  const rows = [
+    {
+      target: `default tool list ≤ ${TARGETS.tools_list_tokens} tokens`,
+      measured: full.tools_list_tokens,
+      met: full.tools_list_tokens <= TARGETS.tools_list_tokens,
+    },
+    {
+      target: `every tool ≤ ${TARGETS.tool_tokens} tokens`,
+      measured: `largest ${Math.max(...full.per_tool.map((t) => t.tokens))}; over: ${overTools.map((t) => `${t.name} ${t.tokens}`).join(', ') || 'none'}`,
+      met: overTools.length === 0,
+    },
+  ];
+  for (const [call, limit] of Object.entries(TARGETS.results_bytes)) {
+    const result = results.find((r) => r.call === call);
+    rows.push({
+      target: `${call} ≤ ${limit} B on the wire`,
+      measured: result?.bytes ?? 'not measured',
+      met: result !== undefined && result.bytes <= limit,
+    });
+  }
+  rows.push({
+    target: 'results said once: one text block per result',
+    measured: results.map((r) => r.text_blocks).join(', '),
+    met: results.every((r) => r.text_blocks === 1),
+  });
+  return rows;
 }
 
 runIfMain(import.meta.url, run);

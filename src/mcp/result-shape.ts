@@ -2,6 +2,7 @@ import * as z from 'zod';
 
 import { ENVIRONMENT_NAMES } from '../qfpay/catalog/environments.js';
 import { NORMALISED_STATUSES, type NormalisedStatus } from '../qfpay/types.js';
+import { unlisting } from './tools/compact-schema.js';
 
 /**
  * The one result shape the transaction tools share. Where tools overlap they use the same
@@ -75,35 +76,45 @@ const txamtSchema = z
   .nonnegative()
   .describe('Amount in the smallest unit of txcurrcd (integer; 1050 = HKD 10.50; JPY has no minor unit).');
 
-/** Fields shared by every transaction-shaped result. */
-export const sharedResultShape = {
-  environment: environmentSchema,
-  status: statusSchema.optional(),
-  syssn: z.string().optional().describe('QFPay transaction number.'),
-  out_trade_no: z
-    .string()
-    .optional()
-    .describe('Merchant order reference: reuse it when retrying; query by it after an unknown outcome.'),
-  txamt: txamtSchema.optional(),
-  txcurrcd: z.string().optional().describe('ISO 4217 currency code.'),
-  amount_display: z.string().optional().describe('txamt formatted for people, e.g. "HKD 10.50".'),
-  respcd: z.string().optional().describe('QFPay response code behind this result.'),
-  respcd_explanation: respcdExplanationSchema.optional(),
-  next_action: z.string().optional().describe('What to do next, in one or two sentences.'),
-  error: toolErrorSchema.optional(),
-};
+/**
+ * Fields shared by every transaction-shaped result. The currency, display, response-code and
+ * error fields are sent but not listed in the compact output schema (`compact-schema.ts`); the
+ * server instructions say once what `error` holds.
+ */
+export const sharedResultShape = unlisting(
+  {
+    environment: environmentSchema,
+    status: statusSchema.optional(),
+    syssn: z.string().optional().describe('QFPay transaction number.'),
+    out_trade_no: z
+      .string()
+      .optional()
+      .describe('Merchant order reference: reuse it when retrying; query by it after an unknown outcome.'),
+    txamt: txamtSchema.optional(),
+    txcurrcd: z.string().optional().describe('ISO 4217 currency code.'),
+    amount_display: z.string().optional().describe('txamt formatted for people, e.g. "HKD 10.50".'),
+    respcd: z.string().optional().describe('QFPay response code behind this result.'),
+    respcd_explanation: respcdExplanationSchema.optional(),
+    next_action: z.string().optional().describe('What to do next, in one or two sentences.'),
+    error: toolErrorSchema.optional(),
+  },
+  ['txcurrcd', 'amount_display', 'respcd', 'respcd_explanation', 'error'],
+);
 
 /** Write tools may also stop before sending and ask for a human's confirmation. */
-export const writeResultShape = {
-  ...sharedResultShape,
-  status: writeStatusSchema.optional(),
-  confirmation_token: z
-    .string()
-    .optional()
-    .describe('Pass back unchanged, with otherwise identical arguments, once the user has approved.'),
-  confirmation_summary: z.string().optional().describe('Show this to the user before confirming.'),
-  confirmation_expires_at: z.string().optional().describe('ISO 8601 expiry of the confirmation token.'),
-};
+export const writeResultShape = unlisting(
+  {
+    ...sharedResultShape,
+    status: writeStatusSchema.optional(),
+    confirmation_token: z
+      .string()
+      .optional()
+      .describe('Pass back unchanged, with otherwise identical arguments, once the user has approved.'),
+    confirmation_summary: z.string().optional().describe('Show this to the user before confirming.'),
+    confirmation_expires_at: z.string().optional().describe('ISO 8601 expiry of the confirmation token.'),
+  },
+  ['confirmation_summary', 'confirmation_expires_at'],
+);
 
 export const refundViewSchema = z.object({
   syssn: z.string(),

@@ -41,6 +41,13 @@ const WRITE_TOOLS = [
   'refund',
   'release_preauth',
 ];
+/** What a client assumes for a hint a tool leaves out (MCP specification, ToolAnnotations). */
+const MCP_DEFAULT_HINTS = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: false,
+  openWorldHint: true,
+};
 
 async function listedTools(options: Parameters<typeof connect>[0] = {}): Promise<Tool[]> {
   const env = await connect(options);
@@ -82,10 +89,12 @@ describe('tools/list contract', () => {
       const entry = TOOL_REGISTRY.find((e) => e.tool.name === tool.name);
       expect(entry, tool.name).toBeDefined();
       expect(tool.title, tool.name).toBeTruthy();
-      expect(tool.annotations?.title, tool.name).toBe(tool.title);
-      const a = tool.annotations!;
+      // The title is said once, on the tool; hints equal to the MCP defaults are left out.
+      expect(tool.annotations?.title, tool.name).toBeUndefined();
+      const a = { ...MCP_DEFAULT_HINTS, ...tool.annotations };
       switch (entry!.access) {
         case 'write':
+          expect(tool.annotations?.destructiveHint, tool.name).toBe(true);
           expect(a, tool.name).toMatchObject({
             readOnlyHint: false,
             destructiveHint: true,
@@ -101,7 +110,11 @@ describe('tools/list contract', () => {
           expect(a, tool.name).toMatchObject({ readOnlyHint: true, openWorldHint: false });
           break;
         case 'local':
-          expect(a, tool.name).toMatchObject({ readOnlyHint: false, openWorldHint: false });
+          expect(a, tool.name).toMatchObject({
+            readOnlyHint: false,
+            destructiveHint: false,
+            openWorldHint: false,
+          });
           break;
         case 'note':
           // Writes a remark at QFPay (replacing one), moves no money; the same note again changes nothing.

@@ -16,6 +16,7 @@ import {
   ToolFailure,
   validationFailure,
 } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
 import { nextActionFor, payTypeLabel } from './views.js';
@@ -29,35 +30,36 @@ import {
 } from './write-flow.js';
 
 const inputSchema = z.strictObject({
-  syssn: syssnInput.optional().describe('syssn of the payment to cancel (preferred).'),
-  out_trade_no: outTradeNoInput
-    .optional()
-    .describe("The payment's out_trade_no, when its syssn is not at hand."),
-  txamt: txamtInput
-    .optional()
-    .describe("The payment's full amount in minor units; looked up when absent (and checked when given)."),
+  syssn: syssnInput.optional(),
+  out_trade_no: outTradeNoInput.optional(),
+  txamt: txamtInput.optional().describe('Looked up when absent'),
   confirmation_token: confirmationTokenInput,
 });
 
-const outputSchema = z.object({
-  ...writeResultShape,
-  pay_type: z.string().optional(),
-  cancel_endpoint: z
-    .enum(['close', 'reversal'])
-    .optional()
-    .describe('Which QFPay endpoint was used; chosen from the pay type.'),
-  cancel_syssn: z.string().optional().describe('syssn of the close/reversal transaction QFPay created.'),
-  reconciled: z
-    .boolean()
-    .optional()
-    .describe("True when QFPay's answer was lost and this result comes from querying the payment."),
-  replayed: z
-    .boolean()
-    .optional()
-    .describe(
-      'True when this cancel was already sent for the payment: nothing was sent again; status is the payment as QFPay shows it now.',
-    ),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...writeResultShape,
+      pay_type: z.string().optional(),
+      cancel_endpoint: z
+        .enum(['close', 'reversal'])
+        .optional()
+        .describe('Which QFPay endpoint was used; chosen from the pay type.'),
+      cancel_syssn: z.string().optional().describe('syssn of the close/reversal transaction QFPay created.'),
+      reconciled: z
+        .boolean()
+        .optional()
+        .describe("True when QFPay's answer was lost and this result comes from querying the payment."),
+      replayed: z
+        .boolean()
+        .optional()
+        .describe(
+          'True when this cancel was already sent for the payment: nothing was sent again; status is the payment as QFPay shows it now.',
+        ),
+    },
+    ['txamt', 'replayed', 'pay_type', 'cancel_endpoint', 'reconciled'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 
@@ -66,12 +68,9 @@ const CANCELLABLE: ReadonlySet<NormalisedStatus> = new Set(['AWAITING_CUSTOMER',
 
 export const cancelPaymentTool = defineTool({
   name: 'cancel_payment',
-  title: 'Cancel an unpaid QFPay payment',
-  description: [
-    'Stops a payment that is NOT paid: closes an unpaid QR/online order (customer gave up) or reverses a scanned-code payment whose outcome is stuck or unknown. The server picks /trade/v1/close or /trade/v1/reversal from the pay type.',
-    'It refuses a payment that is already PAID (use refund instead) and one that is already final (failed, expired, cancelled); nothing is sent in that case. Query first when unsure: after a cancel the server queries the payment again and reports its real state, because a customer can pay at the last moment.',
-    'Identify the payment by syssn or out_trade_no; txamt (minor units) is looked up when absent. Repeating a cancel that was already sent returns the payment as it is now and sends nothing. Confirm with the user first. May answer CONFIRMATION_REQUIRED: show confirmation_summary and repeat with confirmation_token once the user approves (clients that support elicitation are asked directly).',
-  ].join('\n'),
+  title: 'Cancel an unpaid payment',
+  description:
+    "Stops a payment that is NOT paid: closes an unpaid QR/online order or reverses a stuck scanned code (chosen from the pay type). Refuses a PAID (use refund) or final payment, sending nothing. Answers the payment's state queried afterwards.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

@@ -10,6 +10,7 @@ import { generateOutTradeNo } from '../order-number.js';
 import { qrPngImage } from '../qr-image.js';
 import { writeResultShape } from '../result-shape.js';
 import { defineTool, type KnownFields, type ToolCall, type ToolOutput, validationFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { confirmationTokenInput, currencyInput, outTradeNoInput, txamtInput } from './inputs.js';
 import { nextActionFor } from './views.js';
 import {
@@ -27,61 +28,43 @@ const httpUrl = (field: string, max: number) =>
 const inputSchema = z.strictObject({
   txamt: txamtInput,
   txcurrcd: currencyInput,
-  out_trade_no: outTradeNoInput
-    .optional()
-    .describe('Your unique order reference; generated when absent. Reuse it to get the same link again.'),
-  goods_name: z
-    .string()
-    .min(1)
-    .max(64)
-    .optional()
-    .describe('What the customer pays for (≤ 20 characters shown).'),
-  return_url: httpUrl('return_url', 256).describe('Where the browser goes after a successful payment.'),
-  failed_url: httpUrl('failed_url', 256).describe(
-    'Where the browser goes after a failed or expired payment.',
-  ),
-  notify_url: httpUrl('notify_url', 256).describe(
-    'Where QFPay POSTs the signed notification (ports 80/443).',
-  ),
-  cancel_url: httpUrl('cancel_url', 256)
-    .optional()
-    .describe('Where "cancel" on the page goes (default failed_url).'),
-  expires_in_minutes: z
-    .int()
-    .min(1)
-    .max(10_080)
-    .optional()
-    .describe('Minutes until the page stops taking payment (sent as checkout_expired_time).'),
-  lang: z
-    .enum(CHECKOUT_LANGUAGES)
-    .optional()
-    .describe('Page language: en, zh-hk or zh-cn (default: the browser).'),
+  out_trade_no: outTradeNoInput.optional().describe('Reuse to get the same link'),
+  goods_name: z.string().min(1).max(64).optional(),
+  return_url: httpUrl('return_url', 256),
+  failed_url: httpUrl('failed_url', 256),
+  notify_url: httpUrl('notify_url', 256),
+  cancel_url: httpUrl('cancel_url', 256).optional(),
+  expires_in_minutes: z.int().min(1).max(10_080).optional(),
+  lang: z.enum(CHECKOUT_LANGUAGES).optional(),
   confirmation_token: confirmationTokenInput,
 });
 
-const outputSchema = z.object({
-  ...writeResultShape,
-  checkout_url: z
-    .string()
-    .optional()
-    .describe('The signed QFPay checkout link for the customer (also as a QR).'),
-  expires_at: z.string().optional().describe('When the link stops taking payment (UTC+8), if set.'),
-  replayed: z
-    .boolean()
-    .optional()
-    .describe('True when this out_trade_no already had a link: nothing new was made.'),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...writeResultShape,
+      checkout_url: z
+        .string()
+        .optional()
+        .describe('The signed QFPay checkout link for the customer (also as a QR).'),
+      expires_at: z.string().optional().describe('When the link stops taking payment (UTC+8), if set.'),
+      replayed: z
+        .boolean()
+        .optional()
+        .describe('True when this out_trade_no already had a link: nothing new was made.'),
+    },
+    ['txamt', 'replayed', 'expires_at'],
+  ),
+);
 
 type Input = z.output<typeof inputSchema>;
 type Output = z.output<typeof outputSchema>;
 
 export const createCheckoutLinkTool = defineTool({
   name: 'create_checkout_link',
-  title: 'Create a QFPay hosted checkout link',
-  description: [
-    "Makes a signed link to QFPay's hosted checkout page, where the customer pays by card (3-D Secure), Apple Pay or a wallet; card data never passes through this server or the agent. Nothing is sent to QFPay now, but the link takes money once opened, so it goes through the same rules as create_payment (caps, allowed URLs, confirmation, one order per out_trade_no).",
-    'Give checkout_url (or the QR) to the customer, then call wait_for_payment with the out_trade_no.',
-  ].join('\n'),
+  title: 'Create a checkout link',
+  description:
+    "A signed link to QFPay's hosted checkout (cards with 3-D Secure, Apple Pay, wallets; no card data passes here). It takes money once opened: create_payment's money rules apply. Give checkout_url to the customer, then wait_for_payment.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

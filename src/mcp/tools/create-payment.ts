@@ -21,6 +21,7 @@ import {
   ToolFailure,
   validationFailure,
 } from './define.js';
+import { unlisting } from './compact-schema.js';
 import {
   confirmationTokenInput,
   boundedText,
@@ -44,100 +45,75 @@ const inputSchema = z.strictObject({
   pay_type: payTypeInput,
   txamt: txamtInput,
   txcurrcd: currencyInput,
-  out_trade_no: outTradeNoInput
-    .optional()
-    .describe(
-      'Your unique order reference (unique across all payments and refunds). Generated when absent and always returned. When retrying the same payment, reuse the SAME value: QFPay then refuses a duplicate instead of charging twice.',
-    ),
+  out_trade_no: outTradeNoInput.optional(),
   auth_code: z
     .string()
     .regex(/^[A-Za-z0-9]{6,128}$/, { error: 'auth_code must be the digits scanned from the customer wallet' })
-    .optional()
-    .describe(
-      'CPM only (pay types ending in 08): the payment code scanned from the customer wallet. Single use.',
-    ),
-  goods_name: boundedText('goods_name', 64, 'Shorten it to the item name the customer should see.')
-    .optional()
-    .describe(
-      'Item description shown to the customer (keep under 20 characters). Required for in-app pay types.',
-    ),
-  goods_info: boundedText('goods_info', 256, 'Shorten it; put long details in your own order system.')
-    .optional()
-    .describe('Longer description (Alipay, in-app).'),
-  expired_time: z
-    .int()
-    .min(5)
-    .max(120)
-    .optional()
-    .describe(
-      'Minutes before an unpaid QR/online order expires (5-120, QFPay default 30). Only for pay types that honour it.',
-    ),
+    .optional(),
+  goods_name: boundedText(
+    'goods_name',
+    64,
+    'Shorten it to the item name the customer should see.',
+  ).optional(),
+  goods_info: boundedText(
+    'goods_info',
+    256,
+    'Shorten it; put long details in your own order system.',
+  ).optional(),
+  expired_time: z.int().min(5).max(120).optional().describe('Minutes'),
   notify_url: z
     .url({ protocol: /^https?$/, error: 'notify_url must be an http(s) URL' })
     .max(256)
-    .optional()
-    .describe(
-      'Where QFPay POSTs the signed success notification (ports 80/443). Optional: QFPay support can set one per merchant.',
-    ),
+    .optional(),
   return_url: z
     .url({ protocol: /^https?$/, error: 'return_url must be an http(s) URL' })
     .max(512)
-    .optional()
-    .describe('Web/WAP/JSAPI only: where the browser goes after paying.'),
-  sub_openid: z
-    .string()
-    .min(1)
-    .max(128)
-    .optional()
-    .describe('WeChat JSAPI (800207) and mini-program (800213): the payer openid.'),
-  openid: z.string().min(1).max(64).optional().describe('Alipay service window (800107): the payer user_id.'),
-  extend_info: z
-    .union([z.record(z.string(), z.unknown()), z.string().min(2).max(4096)])
-    .optional()
-    .describe(
-      'Extra JSON for some pay types, as an object or a JSON string; required for WeChat H5 800212: {"scene_info":{"h5_info":{"type":"Wap","wap_url":"…","wap_name":"…"}},"spbill_create_ip":"…"}.',
-    ),
-  limit_pay: z
-    .literal('no_credit')
-    .optional()
-    .describe('"no_credit" blocks credit cards (mainland wallets only).'),
-  pay_tag: z
-    .enum(['ALIPAYHK', 'ALIPAYCN'])
-    .optional()
-    .describe('Alipay wallet: ALIPAYHK (default) or ALIPAYCN.'),
-  rmb_tag: z.literal('Y').optional().describe('"Y" with txcurrcd CNY for WeChat Pay HK RMB pricing.'),
+    .optional(),
+  sub_openid: z.string().min(1).max(128).optional(),
+  openid: z.string().min(1).max(64).optional(),
+  extend_info: z.union([z.record(z.string(), z.unknown()), z.string().min(2).max(4096)]).optional(),
+  limit_pay: z.literal('no_credit').optional(),
+  pay_tag: z.enum(['ALIPAYHK', 'ALIPAYCN']).optional(),
+  rmb_tag: z.literal('Y').optional(),
   confirmation_token: confirmationTokenInput,
 });
 
-const outputSchema = z.object({
-  ...writeResultShape,
-  pay_type: z.string().optional(),
-  pay_type_name: z.string().optional(),
-  mode: z.string().optional().describe('CPM, MPM, WEB, WAP, APP, JSAPI or MINI.'),
-  qrcode: z
-    .string()
-    .optional()
-    .describe('MPM: the content to show as a QR code (also attached as an image).'),
-  pay_url: z
-    .string()
-    .optional()
-    .describe('WEB/WAP: send the customer to this URL (or show it as a QR on desktop).'),
-  pay_params: z
-    .union([z.record(z.string(), z.unknown()), z.string()])
-    .optional()
-    .describe('APP/JSAPI/MINI: hand these to the wallet SDK in the app or page, unchanged.'),
-  sysdtm: z.string().optional().describe('QFPay time of the transaction (UTC+8).'),
-  reconciled: z
-    .boolean()
-    .optional()
-    .describe("True when QFPay's answer was lost and this result comes from querying the same out_trade_no."),
-  replayed: z
-    .boolean()
-    .optional()
-    .describe(
-      'True when this out_trade_no was already sent with the same arguments: nothing was sent again; the status is the recorded answer, refreshed by a query when it was not final.',
-    ),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...writeResultShape,
+      pay_type: z.string().optional(),
+      pay_type_name: z.string().optional(),
+      mode: z.string().optional().describe('CPM, MPM, WEB, WAP, APP, JSAPI or MINI.'),
+      qrcode: z
+        .string()
+        .optional()
+        .describe('MPM: the content to show as a QR code (also attached as an image).'),
+      pay_url: z
+        .string()
+        .optional()
+        .describe('WEB/WAP: send the customer to this URL (or show it as a QR on desktop).'),
+      pay_params: z
+        .union([z.record(z.string(), z.unknown()), z.string()])
+        .optional()
+        .describe('APP/JSAPI/MINI: hand these to the wallet SDK in the app or page, unchanged.'),
+      sysdtm: z.string().optional().describe('QFPay time of the transaction (UTC+8).'),
+      reconciled: z
+        .boolean()
+        .optional()
+        .describe(
+          "True when QFPay's answer was lost and this result comes from querying the same out_trade_no.",
+        ),
+      replayed: z
+        .boolean()
+        .optional()
+        .describe(
+          'True when this out_trade_no was already sent with the same arguments: nothing was sent again; the status is the recorded answer, refreshed by a query when it was not final.',
+        ),
+    },
+    ['txamt', 'replayed', 'pay_type', 'pay_type_name', 'mode', 'sysdtm', 'reconciled'],
+  ),
+);
 
 type Input = z.output<typeof inputSchema>;
 type Output = z.output<typeof outputSchema>;
@@ -158,13 +134,9 @@ const TYPE_SPECIFIC_FIELDS = [
 
 export const createPaymentTool = defineTool({
   name: 'create_payment',
-  title: 'Create a QFPay payment',
-  description: [
-    'Creates a payment for any QFPay pay type. Amounts are integers in the smallest currency unit (txamt 1050 + txcurrcd HKD = HKD 10.50).',
-    'Modes: CPM (…08): you scan the customer wallet code and pass auth_code; the money is usually taken at once (PAID) or the wallet asks for a PIN (PROCESSING → call wait_for_payment). MPM (…01): QFPay returns a qrcode (also attached as an image) for the customer to scan; status AWAITING_CUSTOMER → call wait_for_payment. WEB/WAP: returns pay_url. APP/JSAPI/MINI: returns pay_params for the wallet SDK.',
-    'Confirm amount, currency and order reference with the user before calling: this moves money. out_trade_no is generated when absent and always returned; to retry the same payment reuse the SAME out_trade_no: the same out_trade_no with the same arguments returns the recorded result (replayed: true) and never charges twice; with different arguments it is refused. If the outcome is UNKNOWN, do not create a new order: call query_transaction with the out_trade_no.',
-    'May answer CONFIRMATION_REQUIRED (production, or when the operator requires it): show confirmation_summary to the user and, once they approve, repeat the call with the same arguments, the returned out_trade_no and confirmation_token. Clients that support elicitation are asked directly instead.',
-  ].join('\n'),
+  title: 'Create a payment',
+  description:
+    'Takes a payment; moves money. txamt in the smallest currency unit. pay_type ending 08 = CPM: auth_code; 01 = MPM: qrcode + image; web: pay_url; app: pay_params. Then wait_for_payment unless PAID. To retry, reuse the SAME out_trade_no; after UNKNOWN do not create a new order.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -365,7 +337,9 @@ async function answered(
     status,
     ...(response.syssn ? { syssn: response.syssn } : {}),
     respcd: response.respcd,
-    respcd_explanation: explanation,
+    // Said once: a payment that went as planned is explained by next_action alone; the code's
+    // explanation is kept for an answer that needs its cause (failed, or not known).
+    ...(status === 'FAILED' || status === 'UNKNOWN' ? { respcd_explanation: explanation } : {}),
     next_action: nextActionFor(status, ref),
     ...customerFacing,
     ...(response.sysdtm ? { sysdtm: response.sysdtm } : {}),

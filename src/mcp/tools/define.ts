@@ -29,47 +29,30 @@ export function isReadOnlyAccess(access: AccessKind): boolean {
   return access === 'read' || access === 'reference' || access === 'integration';
 }
 
-export function annotationsFor(access: AccessKind, title: string): ToolAnnotations {
+/**
+ * The hints of an access kind: only what differs from the MCP defaults (readOnlyHint false,
+ * destructiveHint true, idempotentHint false, openWorldHint true), except that a money write
+ * says destructiveHint outright; destructive and idempotent hints mean nothing on a read-only
+ * tool. The title is the tool's own `title`, not repeated here.
+ */
+export function annotationsFor(access: AccessKind): ToolAnnotations {
   switch (access) {
     case 'write':
-      return {
-        title,
-        readOnlyHint: false,
-        destructiveHint: true,
-        idempotentHint: false,
-        openWorldHint: true,
-      };
+      return { destructiveHint: true };
     case 'read':
-      return { title, readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true };
+      return { readOnlyHint: true };
     case 'reference':
     case 'integration':
-      return {
-        title,
-        readOnlyHint: true,
-        destructiveHint: false,
-        idempotentHint: true,
-        openWorldHint: false,
-      };
+      return { readOnlyHint: true, openWorldHint: false };
     case 'note':
       // Replaces the transaction's earlier remark, if any; the same note twice leaves the same state.
-      return { title, readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true };
+      return { idempotentHint: true };
     case 'exchange':
-      return {
-        title,
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: true,
-      };
+      // Spends a one-time WeChat code; nothing is destroyed.
+      return { destructiveHint: false };
     case 'local':
       // Changes simulated state only: not read-only, but nothing real is destroyed.
-      return {
-        title,
-        readOnlyHint: false,
-        destructiveHint: false,
-        idempotentHint: false,
-        openWorldHint: false,
-      };
+      return { readOnlyHint: false, destructiveHint: false, openWorldHint: false };
   }
 }
 
@@ -137,7 +120,10 @@ export interface ToolImage {
 
 export interface ToolOutput<Structured> {
   readonly structured: Structured;
-  /** A few human-readable lines; the JSON follows in its own block. */
+  /**
+   * The one text of the result: a few lines stating the essentials (status, amount, references,
+   * the next step); the data itself is in `structured` (docs/ARCHITECTURE.md, "What an agent pays").
+   */
   readonly summary: string;
   readonly isError?: boolean;
   readonly images?: readonly ToolImage[];

@@ -14,6 +14,7 @@ import {
   type StringDifference,
 } from '../signature-diagnosis.js';
 import { defineTool, type ToolOutput, validationFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 
 const MAX_PARAMS = 100;
 
@@ -24,37 +25,16 @@ const inputSchema = z.strictObject({
       z.union([z.string().max(4096), z.number(), z.boolean()]),
     )
     .refine((p) => Object.keys(p).length <= MAX_PARAMS, { error: `at most ${MAX_PARAMS} parameters` })
-    .describe(
-      'The request parameters exactly as you send them in the body (name → value), in the order your code signs them.',
-    ),
-  signature: z
-    .string()
-    .min(1)
-    .max(256)
-    .optional()
-    .describe('The X-QF-SIGN you computed, to find out why it is rejected.'),
-  sign_type: z
-    .enum(['MD5', 'SHA256'])
-    .optional()
-    .describe(
-      'What your request declares: SHA256 when you send X-QF-SIGNTYPE: SHA256, MD5 when you send no X-QF-SIGNTYPE (default).',
-    ),
+    .describe('Body parameters, in your signing order'),
+  signature: z.string().min(1).max(256).optional().describe('Your X-QF-SIGN'),
+  sign_type: z.enum(['MD5', 'SHA256']).optional().describe('Your X-QF-SIGNTYPE (none = MD5)'),
   signed_string: z
     .string()
     .min(1)
     .max(16_384)
     .optional()
-    .describe(
-      `The exact string your code hashed, with your key replaced by ${KEY_PLACEHOLDER} (or left off): the answer shows where it first differs from the correct one.`,
-    ),
-  test_key: z
-    .string()
-    .min(1)
-    .max(256)
-    .optional()
-    .describe(
-      'A test key of your own (never the real client key): with it the answer includes the full MD5 and SHA-256 signatures, to compare with your code step by step. Without it no signature is ever shown.',
-    ),
+    .describe(`What you hashed, key as ${KEY_PLACEHOLDER}`),
+  test_key: z.string().min(1).max(256).optional().describe('Your own key (never the real one)'),
 });
 
 const mistakeSchema = z.object({ id: z.string(), explanation: z.string(), fix: z.string() });
@@ -66,49 +46,55 @@ const differenceSchema = z.object({
   explanation: z.string(),
 });
 
-const outputSchema = z.object({
-  environment: environmentSchema,
-  sign_type: z.enum(['MD5', 'SHA256']),
-  canonical_string: z.string().describe('Sorted name=value pairs joined by "&", empty values left out.'),
-  string_to_sign_masked: z
-    .string()
-    .describe(`What is hashed: canonical_string followed directly by the key (shown as ${KEY_PLACEHOLDER}).`),
-  checked_with: z
-    .enum(['configured_key', 'test_key', 'none'])
-    .describe(
-      "Which key the signature was checked with: the server's configured key (never shown, never used to produce a signature), the test_key you passed, or none (no key configured and none passed).",
-    ),
-  test_key_signature: z
-    .string()
-    .optional()
-    .describe('Only with test_key: the correct X-QF-SIGN for sign_type under YOUR test key.'),
-  test_key_md5: z.string().optional(),
-  test_key_sha256: z.string().optional(),
-  provided_signature_matches: z.boolean().optional(),
-  case_only_difference: z
-    .boolean()
-    .optional()
-    .describe('True when your signature matches except for hex letter case, which QFPay accepts.'),
-  likely_mistakes: z.array(mistakeSchema).describe('Mistakes that reproduce your signature when recomputed.'),
-  signed_string_difference: differenceSchema
-    .optional()
-    .describe('Where your signed_string first differs from string_to_sign_masked.'),
-  signed_string_matches: z.boolean().optional(),
-  warnings: z.array(z.string()),
-  next_action: z.string(),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      environment: environmentSchema,
+      sign_type: z.enum(['MD5', 'SHA256']),
+      canonical_string: z.string().describe('Sorted name=value pairs joined by "&", empty values left out.'),
+      string_to_sign_masked: z
+        .string()
+        .describe(
+          `What is hashed: canonical_string followed directly by the key (shown as ${KEY_PLACEHOLDER}).`,
+        ),
+      checked_with: z
+        .enum(['configured_key', 'test_key', 'none'])
+        .describe(
+          "Which key the signature was checked with: the server's configured key (never shown, never used to produce a signature), the test_key you passed, or none (no key configured and none passed).",
+        ),
+      test_key_signature: z
+        .string()
+        .optional()
+        .describe('Only with test_key: the correct X-QF-SIGN for sign_type under YOUR test key.'),
+      test_key_md5: z.string().optional(),
+      test_key_sha256: z.string().optional(),
+      provided_signature_matches: z.boolean().optional(),
+      case_only_difference: z
+        .boolean()
+        .optional()
+        .describe('True when your signature matches except for hex letter case, which QFPay accepts.'),
+      likely_mistakes: z
+        .array(mistakeSchema)
+        .describe('Mistakes that reproduce your signature when recomputed.'),
+      signed_string_difference: differenceSchema
+        .optional()
+        .describe('Where your signed_string first differs from string_to_sign_masked.'),
+      signed_string_matches: z.boolean().optional(),
+      warnings: z.array(z.string()),
+      next_action: z.string(),
+    },
+    ['test_key_md5', 'test_key_sha256', 'case_only_difference', 'signed_string_matches'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 type CheckedWith = Output['checked_with'];
 
 export const diagnoseSignatureTool = defineTool({
   name: 'diagnose_signature',
-  title: 'Diagnose a QFPay request signature',
-  description: [
-    'Explains QFPay request signing for given parameters: the canonical string (sorted by name, raw values, empty fields left out, joined with "&", key appended directly) and what is hashed, with the key masked.',
-    'Pass the signature your code computed and the server checks it against the configured key and finds the mistake by recomputing the usual ones: URL-encoded values, empty fields signed, "&key=" appended, key prefix, unsorted or case-insensitively sorted names, mchid sent when not assigned (or missing when assigned), SHA-256 vs MD5 mix-up, trailing whitespace in the key. Hex case does not matter to QFPay. Pass signed_string (your hashed string with the key masked) to see where it differs.',
-    'It never shows a signature made with the configured key, in any environment; pass test_key (a key of your own) to get full signatures to compare against. Use it when QFPay answers 1108 (signature error). Sends nothing to QFPay.',
-  ].join('\n'),
+  title: 'Diagnose a signature',
+  description:
+    'Explains QFPay signing for your params: the canonical string, what is hashed (key masked) and, given your signature, the likely mistake. Never signs with the configured key; test_key gets full signatures.',
   inputSchema,
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await

@@ -5,22 +5,28 @@ import { MAX_TXAMT } from '../../qfpay/money.js';
 import { OUT_TRADE_NO_PATTERN, outTradeNoProblem } from '../../qfpay/out-trade-no.js';
 
 /**
- * Input fields shared by several tools, declared once so that every tool describes and
- * validates `txamt`, `out_trade_no` or `pay_type` the same way. Messages name the fix, because
- * the SDK hands them to the model verbatim as the isError text.
+ * Input fields shared by several tools, declared once so that every tool validates `txamt`,
+ * `out_trade_no` or `pay_type` the same way. Messages name the fix, because the SDK hands them
+ * to the model verbatim as the isError text. They carry no description: the server instructions
+ * say once what txamt, txcurrcd, out_trade_no and confirmation_token are (issue #15 ¶1).
  */
 
 export const txamtInput = z
   .int({ error: 'txamt must be a whole number in the smallest currency unit, e.g. 1050 for HKD 10.50' })
   .positive({ error: 'txamt must be greater than 0 (smallest currency unit, e.g. 1050 for HKD 10.50)' })
-  .max(MAX_TXAMT, { error: `txamt must be at most ${MAX_TXAMT} (QFPay Int(11))` })
-  .describe(
-    'Amount as an integer in the smallest unit of txcurrcd: 1050 = HKD 10.50, 100 = JPY 100. Never a decimal.',
-  );
+  // A check rather than `.max`: the bound is QFPay's Int(11), enforced here with its message, and
+  // not worth its tokens in every money tool's schema (issue #15 ¶1).
+  .refine((txamt) => txamt <= MAX_TXAMT, { error: `txamt must be at most ${MAX_TXAMT} (QFPay Int(11))` });
 
+/**
+ * Shown as a three-letter string (list_currencies has the table, issue #15 ¶1: the list is not
+ * repeated in every tool); checked against the catalogue, with a message that names the fix.
+ */
 export const currencyInput = z
-  .enum(CURRENCY_CODES, { error: (issue) => currencyMessage(issue.input) })
-  .describe('ISO 4217 currency code (the credentials must be enabled for it).');
+  .string({ error: (issue) => currencyMessage(issue.input) })
+  .refine((code) => CURRENCY_CODES.includes(code), {
+    error: (issue) => currencyMessage(issue.input),
+  });
 
 /** Missing, wrong case or unknown: each gets its own message naming the fix. */
 function currencyMessage(input: unknown): string {
@@ -43,14 +49,16 @@ export function boundedText(field: string, max: number, hint: string) {
     });
 }
 
+const PAY_TYPE_MESSAGE =
+  'pay_type must be one of the six-digit codes this server can create; call list_pay_types to choose one';
+
+/** Shown as six digits (list_pay_types has the table); checked against the catalogue. */
 export const payTypeInput = z
-  .enum(PAY_TYPE_CODES, {
-    error:
-      'pay_type must be one of the six-digit codes this server can create; call list_pay_types to choose one',
-  })
-  .describe(
-    'QFPay pay type code. The last two digits give the mode: 01 = merchant shows a QR (MPM), 08 = merchant scans the customer code (CPM, needs auth_code), 12 = mobile web (pay_url), 14 = desktop web (pay_url), 10 = in-app (pay_params), 07/13 = WeChat/Alipay JSAPI or mini-program (pay_params). Use list_pay_types.',
-  );
+  .string({ error: PAY_TYPE_MESSAGE })
+  .regex(/^\d{6}$/, { error: PAY_TYPE_MESSAGE })
+  .refine((code) => PAY_TYPE_CODES.includes(code), {
+    error: PAY_TYPE_MESSAGE,
+  });
 
 export const outTradeNoInput = z
   .string({ error: 'out_trade_no must be a string, e.g. "order_20261126_0001"' })
@@ -59,21 +67,11 @@ export const outTradeNoInput = z
     error: (issue) => `out_trade_no ${outTradeNoProblem(String(issue.input)) ?? 'is not valid'}`,
   });
 
-export const syssnInput = z
-  .string()
-  .regex(/^[A-Za-z0-9]{1,40}$/, {
-    error: 'syssn must be the QFPay transaction number: up to 40 letters or digits',
-  })
-  .describe('QFPay transaction number (syssn) as returned by create_payment or query_transaction.');
+export const syssnInput = z.string().regex(/^[A-Za-z0-9]{1,40}$/, {
+  error: 'syssn must be the QFPay transaction number: up to 40 letters or digits',
+});
 
-export const confirmationTokenInput = z
-  .string()
-  .min(1)
-  .max(1024)
-  .optional()
-  .describe(
-    'Only when a previous call answered CONFIRMATION_REQUIRED and the user approved: the token from that answer. All other arguments must be identical.',
-  );
+export const confirmationTokenInput = z.string().min(1).max(1024).optional();
 
 /** `YYYY-MM-DD hh:mm:ss` in Hong Kong time (UTC+8), QFPay's only date format. */
 export const qfpayDateTimeInput = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, {

@@ -5,6 +5,7 @@ import { parseQfpayDateTime } from '../../qfpay/time.js';
 import type { TransactionRecord } from '../../qfpay/types.js';
 import { sharedResultShape } from '../result-shape.js';
 import { defineTool, type ToolCall, type ToolOutput, validationFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { outTradeNoInput, qfpayDateTimeInput, syssnInput } from './inputs.js';
 import { paymentView, paymentViewSchema, sharedFieldsOf } from './views.js';
 import { requireClient } from './write-flow.js';
@@ -22,18 +23,10 @@ const oneOrMany = <T extends z.ZodType>(item: T, what: string) =>
   ]);
 
 const inputSchema = z.strictObject({
-  syssn: oneOrMany(syssnInput, 'syssn').optional().describe('One syssn or a list (payments or refunds).'),
-  out_trade_no: oneOrMany(outTradeNoInput, 'out_trade_no')
-    .optional()
-    .describe('One out_trade_no or a list. After an UNKNOWN outcome, query by the out_trade_no you sent.'),
-  start_time: qfpayDateTimeInput
-    .optional()
-    .describe(
-      'Range start "YYYY-MM-DD hh:mm:ss" in Hong Kong time (UTC+8); with end_time, instead of ids. Same calendar month as end_time.',
-    ),
-  end_time: qfpayDateTimeInput
-    .optional()
-    .describe('Range end, same format and calendar month as start_time.'),
+  syssn: oneOrMany(syssnInput, 'syssn').optional(),
+  out_trade_no: oneOrMany(outTradeNoInput, 'out_trade_no').optional(),
+  start_time: qfpayDateTimeInput.optional().describe('YYYY-MM-DD hh:mm:ss, Hong Kong time'),
+  end_time: qfpayDateTimeInput.optional().describe('Same month as start_time'),
   pay_type: z
     .union([
       z.string().regex(/^\d{6}$/),
@@ -42,42 +35,38 @@ const inputSchema = z.strictObject({
         .min(1)
         .max(20),
     ])
-    .optional()
-    .describe('Only these pay types (six-digit codes).'),
-  page: z.int().min(1).max(10_000).optional().describe('Page number for range queries (default 1).'),
-  page_size: z
-    .int()
-    .min(1)
-    .max(100)
-    .optional()
-    .describe(`Rows per page for range and list queries (default ${DEFAULT_PAGE_SIZE}, max 100).`),
+    .optional(),
+  page: z.int().min(1).max(10_000).optional(),
+  page_size: z.int().min(1).max(100).optional(),
 });
 
-const outputSchema = z.object({
-  ...sharedResultShape,
-  count: z.int().optional().describe('Number of payments in this answer.'),
-  payments: z
-    .array(paymentViewSchema)
-    .optional()
-    .describe(
-      'Each payment with its refunds, normalised status and refundable remainder. Top-level fields repeat the payment when exactly one was found.',
-    ),
-  page: z.int().optional(),
-  page_size: z.int().optional(),
-  has_more: z.boolean().optional().describe('True when the page was full: ask for the next page.'),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...sharedResultShape,
+      count: z.int().optional().describe('Number of payments in this answer.'),
+      payments: z
+        .array(paymentViewSchema)
+        .optional()
+        .describe(
+          'Each payment with its refunds, normalised status and refundable remainder. Top-level fields repeat the payment when exactly one was found.',
+        ),
+      page: z.int().optional(),
+      page_size: z.int().optional(),
+      has_more: z.boolean().optional().describe('True when the page was full: ask for the next page.'),
+    },
+    ['page', 'page_size'],
+  ),
+);
 
 type Input = z.output<typeof inputSchema>;
 type Output = z.output<typeof outputSchema>;
 
 export const queryTransactionTool = defineTool({
   name: 'query_transaction',
-  title: 'Query QFPay transactions',
-  description: [
-    'Reads the real state of payments and their refunds from QFPay. Look up by syssn or out_trade_no (one or a list), or list a time range (start_time/end_time, same calendar month, Hong Kong time) optionally filtered by pay_type, with page/page_size.',
-    'Each payment comes back with a normalised status (PAID, AWAITING_CUSTOMER, PROCESSING, FAILED, CANCELLED, REFUNDED, PARTIALLY_REFUNDED, EXPIRED, UNKNOWN), its refunds, and the refundable remainder (refundable_txamt, minor units).',
-    'This is the tool to use after any UNKNOWN outcome: query by the same out_trade_no instead of creating a new order. Read-only.',
-  ].join('\n'),
+  title: 'Query transactions',
+  description:
+    'Reads payments with their refunds and refundable_txamt from QFPay: by syssn or out_trade_no (one or a list), or a time range (same month). After any UNKNOWN outcome, query the same out_trade_no.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

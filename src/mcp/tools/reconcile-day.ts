@@ -4,6 +4,7 @@ import { formatQfpayDateTime, parseQfpayDateTime } from '../../qfpay/time.js';
 import { type DayDifference, reconcileDay } from '../../safety/reconcile-day.js';
 import { environmentSchema } from '../result-shape.js';
 import { defineTool, type ToolOutput, ToolFailure, validationFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { requireClient } from './write-flow.js';
 
 const inputSchema = z.strictObject({
@@ -11,7 +12,7 @@ const inputSchema = z.strictObject({
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'date must be YYYY-MM-DD (a Hong Kong calendar day)' })
     .optional()
-    .describe('The Hong Kong (UTC+8) day to reconcile, YYYY-MM-DD; default today.'),
+    .describe('Hong Kong day, YYYY-MM-DD; default today'),
 });
 
 const differenceSchema = z.object({
@@ -30,18 +31,23 @@ const differenceSchema = z.object({
   qfpay_txcurrcd: z.string().optional(),
 });
 
-const outputSchema = z.object({
-  environment: environmentSchema,
-  day: z.string(),
-  ledger_actions: z.int().describe('Payments and refunds this server recorded that day.'),
-  qfpay_transactions: z.int().describe("QFPay's rows for that day."),
-  matched: z.int(),
-  differences: z.array(differenceSchema),
-  truncated: z
-    .boolean()
-    .describe('True when QFPay had more rows than were read: the list may be incomplete.'),
-  next_action: z.string(),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      environment: environmentSchema,
+      day: z.string(),
+      ledger_actions: z.int().describe('Payments and refunds this server recorded that day.'),
+      qfpay_transactions: z.int().describe("QFPay's rows for that day."),
+      matched: z.int(),
+      differences: z.array(differenceSchema),
+      truncated: z
+        .boolean()
+        .describe('True when QFPay had more rows than were read: the list may be incomplete.'),
+      next_action: z.string(),
+    },
+    ['day'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 
@@ -54,9 +60,9 @@ const WHAT: Record<DayDifference['kind'], string> = {
 
 export const reconcileDayTool = defineTool({
   name: 'reconcile_day',
-  title: "Reconcile a day with QFPay's records",
+  title: 'Reconcile a day',
   description:
-    "Compares this server's audit ledger for one Hong Kong day with QFPay's transactions of that day (queried by time range) and lists every difference: money QFPay moved that the ledger lacks, ledger payments or refunds QFPay does not know, amount or status differences. Read-only: never sends or changes anything.",
+    "Compares this server's audit ledger for one Hong Kong day with QFPay's transactions: money moved that the ledger lacks, actions QFPay does not know, amount or status differences.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

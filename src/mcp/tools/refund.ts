@@ -15,6 +15,7 @@ import {
   ToolFailure,
   validationFailure,
 } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
 import { payTypeLabel, type TransactionRef } from './views.js';
@@ -29,60 +30,50 @@ import {
 } from './write-flow.js';
 
 const inputSchema = z.strictObject({
-  syssn: syssnInput.optional().describe('syssn of the PAYMENT to refund (preferred).'),
-  orig_out_trade_no: outTradeNoInput
-    .optional()
-    .describe("The payment's own out_trade_no, when its syssn is not at hand."),
-  txamt: txamtInput
-    .optional()
-    .describe(
-      'Amount to refund in the smallest currency unit (1050 = HKD 10.50). Default: everything still refundable.',
-    ),
-  out_trade_no: outTradeNoInput
-    .optional()
-    .describe(
-      "A NEW unique reference for this refund (not the payment's). Generated when absent and always returned; reuse it when retrying the same refund so it cannot happen twice.",
-    ),
+  syssn: syssnInput.optional().describe("The PAYMENT's"),
+  orig_out_trade_no: outTradeNoInput.optional().describe("The payment's"),
+  txamt: txamtInput.optional().describe('Default: all that is refundable'),
+  out_trade_no: outTradeNoInput.optional().describe("The refund's own NEW one; reuse to retry"),
   confirmation_token: confirmationTokenInput,
 });
 
-const outputSchema = z.object({
-  ...writeResultShape,
-  orig_syssn: z.string().optional().describe('syssn of the refunded payment.'),
-  orig_out_trade_no: z.string().optional().describe('out_trade_no of the refunded payment.'),
-  refunded_txamt: z
-    .int()
-    .optional()
-    .describe('Total successfully refunded on the payment, including this refund when it went through.'),
-  refundable_txamt: z.int().optional().describe('What can still be refunded afterwards, in minor units.'),
-  refundable_display: z.string().optional(),
-  reconciled: z
-    .boolean()
-    .optional()
-    .describe(
-      "True when QFPay's answer was lost and this result comes from querying the refund's out_trade_no.",
-    ),
-  replayed: z
-    .boolean()
-    .optional()
-    .describe(
-      "True when this refund's out_trade_no was already sent with the same arguments: nothing was sent again; the result is read from QFPay by that reference.",
-    ),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...writeResultShape,
+      orig_syssn: z.string().optional().describe('syssn of the refunded payment.'),
+      orig_out_trade_no: z.string().optional().describe('out_trade_no of the refunded payment.'),
+      refunded_txamt: z
+        .int()
+        .optional()
+        .describe('Total successfully refunded on the payment, including this refund when it went through.'),
+      refundable_txamt: z.int().optional().describe('What can still be refunded afterwards, in minor units.'),
+      refundable_display: z.string().optional(),
+      reconciled: z
+        .boolean()
+        .optional()
+        .describe(
+          "True when QFPay's answer was lost and this result comes from querying the refund's out_trade_no.",
+        ),
+      replayed: z
+        .boolean()
+        .optional()
+        .describe(
+          "True when this refund's out_trade_no was already sent with the same arguments: nothing was sent again; the result is read from QFPay by that reference.",
+        ),
+    },
+    ['replayed', 'orig_out_trade_no', 'refundable_display', 'reconciled'],
+  ),
+);
 
 type Input = z.output<typeof inputSchema>;
 type Output = z.output<typeof outputSchema>;
 
 export const refundTool = defineTool({
   name: 'refund',
-  title: 'Refund a QFPay payment',
-  description: [
-    'Refunds a paid payment in full or in part. Identify the payment by syssn (or orig_out_trade_no). txamt is in the smallest currency unit and defaults to the whole refundable remainder.',
-    'Before anything is sent the server checks that the payment is PAID or PARTIALLY_REFUNDED, that its pay type can be refunded (FPS 802001 cannot) and that txamt does not exceed the remainder (counting refunds still in flight); refunds of one payment are checked against it one at a time, across every server process sharing the money state. A refused check sends nothing.',
-    "out_trade_no is the refund's own NEW reference (generated when absent, always returned). Repeating a refund with the same out_trade_no and arguments returns its recorded result and never refunds twice. Confirm the amount with the user first: this moves money. If the outcome is UNKNOWN, do not refund again: call query_transaction with the refund's out_trade_no.",
-    "In the answer, status is the payment's state after the refund (REFUNDED or PARTIALLY_REFUNDED), PROCESSING while the refund is pending, and syssn/out_trade_no are the refund transaction's.",
-    'May answer CONFIRMATION_REQUIRED (production, or when the operator requires it): show confirmation_summary to the user and, once they approve, repeat the call with the same arguments plus the returned out_trade_no, txamt and confirmation_token. Clients that support elicitation are asked directly instead.',
-  ].join('\n'),
+  title: 'Refund a payment',
+  description:
+    "Refunds a PAID or PARTIALLY_REFUNDED payment in full or in part; moves money. Checked first against the refundable remainder (refunds in flight count) and the pay type; a refused check sends nothing. The answer's status is the payment's; syssn and out_trade_no are the refund's.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

@@ -30,6 +30,7 @@ import {
   type ToolOutput,
   ToolFailure,
 } from './define.js';
+import { compactInputSchema, compactOutputSchema } from './compact-schema.js';
 import { describeFailure } from './failures.js';
 import { paymentViewLink } from '../app/payment-view.js';
 
@@ -40,10 +41,12 @@ type JsonSchemaObject = Record<string, unknown>;
  * A zod schema whose JSON Schema conversion is done once per process and shared, frozen, by
  * every server instance. The SDK converts a registered tool's schemas on each instance that lists
  * or calls it; with a fresh instance per 2026-07-28 request and per 2025-era session, that
- * conversion was 11–17 % of server CPU (performance audit §5.1). Validation stays zod's own.
+ * conversion was 11–17 % of server CPU (performance audit §5.1). Validation stays zod's own; the
+ * JSON shown is made compact (`compact-schema.ts`), because every tool list is paid for in context.
  */
 function withConvertedOnce<Schema extends z.ZodType>(
   schema: Schema,
+  compact: (json: JsonSchemaObject) => JsonSchemaObject,
 ): StandardSchemaWithJSON<z.input<Schema>, z.output<Schema>> {
   const standard = schema['~standard'];
   const converted = new Map<string, JsonSchemaObject>();
@@ -52,7 +55,7 @@ function withConvertedOnce<Schema extends z.ZodType>(
     let json = converted.get(key);
     if (json === undefined) {
       // Frozen: an instance that tried to edit the shared copy would throw, not corrupt its neighbours.
-      json = deepFreeze(standard.jsonSchema[io](options));
+      json = deepFreeze(compact(standard.jsonSchema[io](options)));
       converted.set(key, json);
     }
     return json;
@@ -104,9 +107,9 @@ function prepareTool(definition: ToolDefinition, access: AccessKind): PreparedTo
       config: {
         title: definition.title,
         description: definition.description,
-        inputSchema: withConvertedOnce(definition.inputSchema),
-        outputSchema: withConvertedOnce(definition.outputSchema),
-        annotations: Object.freeze(annotationsFor(access, definition.title)),
+        inputSchema: withConvertedOnce(definition.inputSchema, compactInputSchema),
+        outputSchema: withConvertedOnce(definition.outputSchema, compactOutputSchema),
+        annotations: Object.freeze(annotationsFor(access)),
       },
     };
     byAccess.set(access, tool);
@@ -233,6 +236,8 @@ function toCallToolResult(
     return failureResult(definition, new Error('output schema mismatch'), deps, false);
   }
   const structured = checked.data;
+  // Said once (docs/ARCHITECTURE.md, "What an agent pays"): the data in structuredContent, one text
+  // stating the essentials for the model and for clients that read only content, and any image.
   return {
     content: [
       { type: 'text', text: output.summary },
@@ -241,9 +246,6 @@ function toCallToolResult(
         data: image.data,
         mimeType: image.mimeType,
       })),
-      // The same data as text for clients that predate structuredContent (a SHOULD of the spec);
-      // compact, because every byte is paid for in latency and in the model's context.
-      { type: 'text', text: JSON.stringify(structured) },
     ],
     structuredContent: structured,
     ...(output.isError ? { isError: true } : {}),
@@ -278,12 +280,7 @@ function failureResult(
   const summary = { type: 'text' as const, text: errorSummary(definition.name, described.info) };
   // Only attach structured content that matches the declared schema; a v2 client may validate it.
   if (!conforms.success) return { content: [summary], isError: true };
-  const data = conforms.data;
-  return {
-    content: [summary, { type: 'text', text: JSON.stringify(data) }],
-    structuredContent: data,
-    isError: true,
-  };
+  return { content: [summary], structuredContent: conforms.data, isError: true };
 }
 
 /**

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { sharedResultShape } from '../result-shape.js';
 import { sanitizeUpstreamText } from '../../safety/sanitize.js';
 import { defineTool, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { findPayment, paymentRef } from './lookup.js';
 import { describeRef, nextActionFor, type TransactionRef } from './views.js';
@@ -11,27 +12,28 @@ import { requireClient } from './write-flow.js';
 const CONTROL_TIMEOUT_MS = 10_000;
 
 const inputSchema = z.strictObject({
-  syssn: syssnInput.optional().describe('syssn of the simulated payment.'),
-  out_trade_no: outTradeNoInput.optional().describe('out_trade_no of the simulated payment.'),
-  outcome: z
-    .enum(['pay', 'fail', 'expire'])
-    .describe(
-      'What the simulated customer does: pay (PAID), fail (wallet declines: FAILED), expire (QR times out: EXPIRED).',
-    ),
+  syssn: syssnInput.optional(),
+  out_trade_no: outTradeNoInput.optional(),
+  outcome: z.enum(['pay', 'fail', 'expire']),
 });
 
-const outputSchema = z.object({
-  ...sharedResultShape,
-  simulated_outcome: z.enum(['pay', 'fail', 'expire']).optional(),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...sharedResultShape,
+      simulated_outcome: z.enum(['pay', 'fail', 'expire']).optional(),
+    },
+    ['simulated_outcome'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 
 export const simulateCustomerPaymentTool = defineTool({
   name: 'simulate_customer_payment',
-  title: 'Simulate the customer (local simulator only)',
+  title: 'Simulate the customer',
   description:
-    'Local environment only: plays the customer for a payment waiting in the embedded simulator (AWAITING_CUSTOMER or PROCESSING) — pay, fail or let it expire — then reads the payment back. Use it to rehearse create_payment → wait_for_payment → refund flows offline. Touches no real money.',
+    'Local simulator only: plays the customer of a waiting payment (pay, fail or expire), then reads it back.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

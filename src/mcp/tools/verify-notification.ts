@@ -5,43 +5,44 @@ import { parseNotification } from '../../qfpay/notification.js';
 import { sharedResultShape, untrustedTextSchema } from '../result-shape.js';
 import { optionalUpstreamText, sanitizeUpstreamText } from '../../safety/sanitize.js';
 import { defineTool, type ToolOutput, ToolFailure } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { nextActionFor } from './views.js';
 
 const inputSchema = z.strictObject({
-  body: z
-    .string()
-    .min(1)
-    .max(65_536)
-    .describe(
-      'The raw notification body exactly as received (the bytes QFPay POSTed, as text). Do not re-serialise parsed JSON: the signature covers the exact bytes.',
-    ),
-  signature: z.string().min(1).max(256).describe('The X-QF-SIGN header of the notification.'),
+  body: z.string().min(1).max(65_536).describe('Raw body as received, not re-serialised'),
+  signature: z.string().min(1).max(256),
 });
 
-const outputSchema = z.object({
-  ...sharedResultShape,
-  valid: z.boolean().optional().describe('True when X-QF-SIGN matches the body under the configured key.'),
-  reason: z
-    .string()
-    .optional()
-    .describe('Why it is not valid, or a note on a valid notification of a kind not interpreted.'),
-  notify_type: z.string().optional().describe('payment or refund.'),
-  pay_type: z.string().optional(),
-  cancel: z.string().optional(),
-  sysdtm: z.string().optional(),
-  paydtm: z.string().optional(),
-  goods_name: untrustedTextSchema.optional(),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...sharedResultShape,
+      valid: z
+        .boolean()
+        .optional()
+        .describe('True when X-QF-SIGN matches the body under the configured key.'),
+      reason: z
+        .string()
+        .optional()
+        .describe('Why it is not valid, or a note on a valid notification of a kind not interpreted.'),
+      notify_type: z.string().optional().describe('payment or refund.'),
+      pay_type: z.string().optional(),
+      cancel: z.string().optional(),
+      sysdtm: z.string().optional(),
+      paydtm: z.string().optional(),
+      goods_name: untrustedTextSchema.optional(),
+    },
+    ['pay_type', 'cancel', 'sysdtm', 'paydtm', 'goods_name'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 
 export const verifyNotificationTool = defineTool({
   name: 'verify_notification',
-  title: 'Verify a QFPay notification',
-  description: [
-    'Checks a QFPay asynchronous notification: X-QF-SIGN must equal upper(MD5(raw body + client key)), computed over the body exactly as received. Returns whether it is valid, the parsed fields and the normalised status.',
-    'Uses the configured client key (the simulator key in the local environment). Never act on an invalid notification; for a valid one, answer HTTP 200 with body SUCCESS and handle duplicates idempotently. Sends nothing to QFPay.',
-  ].join('\n'),
+  title: 'Verify a notification',
+  description:
+    "Checks a QFPay async notification's X-QF-SIGN (upper MD5 of raw body + key) and returns its fields and status. Never act on an invalid one; for a valid one answer HTTP 200 body SUCCESS and handle duplicates idempotently.",
   inputSchema,
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await

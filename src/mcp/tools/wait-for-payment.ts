@@ -5,6 +5,7 @@ import { pollUntilFinal } from '../../qfpay/reconcile.js';
 import { refundViewSchema, sharedResultShape } from '../result-shape.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
 import { defineTool, type ToolCall, type ToolOutput } from './define.js';
+import { unlisting } from './compact-schema.js';
 import { outTradeNoInput, syssnInput } from './inputs.js';
 import { paymentRef } from './lookup.js';
 import { describeRef, nextActionFor, paymentView, sharedFieldsOf } from './views.js';
@@ -18,44 +19,43 @@ const DEFAULT_TIMEOUT_SECONDS = 45;
 const MAX_TIMEOUT_SECONDS = 300;
 
 const inputSchema = z.strictObject({
-  syssn: syssnInput.optional().describe('syssn of the payment to wait for (preferred).'),
-  out_trade_no: outTradeNoInput
-    .optional()
-    .describe('out_trade_no of the payment, e.g. when create_payment returned no syssn.'),
+  syssn: syssnInput.optional(),
+  out_trade_no: outTradeNoInput.optional(),
   timeout_seconds: z
     .int()
     .min(1)
     .max(MAX_TIMEOUT_SECONDS)
     .default(DEFAULT_TIMEOUT_SECONDS)
-    .describe(
-      `How long to wait, 1-${MAX_TIMEOUT_SECONDS} s (default ${DEFAULT_TIMEOUT_SECONDS}). Progress notifications are sent on every poll; above 60 s your client must reset its request timeout on progress.`,
-    ),
+    .describe('Over 60 s, your client must reset its timeout on progress'),
 });
 
-const outputSchema = z.object({
-  ...sharedResultShape,
-  pay_type: z.string().optional(),
-  final: z.boolean().optional().describe('True when the status can no longer change by itself.'),
-  timed_out: z
-    .boolean()
-    .optional()
-    .describe('True when timeout_seconds passed before the payment was final.'),
-  polls: z.int().optional().describe('How many times QFPay was queried.'),
-  waited_seconds: z.number().optional(),
-  refunds: z.array(refundViewSchema).optional(),
-  refundable_txamt: z.int().optional(),
-  refundable_display: z.string().optional(),
-});
+const outputSchema = z.object(
+  unlisting(
+    {
+      ...sharedResultShape,
+      pay_type: z.string().optional(),
+      final: z.boolean().optional().describe('True when the status can no longer change by itself.'),
+      timed_out: z
+        .boolean()
+        .optional()
+        .describe('True when timeout_seconds passed before the payment was final.'),
+      polls: z.int().optional().describe('How many times QFPay was queried.'),
+      waited_seconds: z.number().optional(),
+      refunds: z.array(refundViewSchema).optional(),
+      refundable_txamt: z.int().optional(),
+      refundable_display: z.string().optional(),
+    },
+    ['pay_type', 'polls', 'waited_seconds', 'refunds', 'refundable_display'],
+  ),
+);
 
 type Output = z.output<typeof outputSchema>;
 
 export const waitForPaymentTool = defineTool({
   name: 'wait_for_payment',
-  title: 'Wait for a QFPay payment to finish',
-  description: [
-    'Polls one payment (by syssn or out_trade_no) until it is final (PAID, FAILED, CANCELLED, EXPIRED, REFUNDED…) or timeout_seconds pass, sending MCP progress notifications on every poll. Cancelling the request stops the wait; it never changes the payment.',
-    'Use it after create_payment answers AWAITING_CUSTOMER (QR or link shown to the customer) or PROCESSING (wallet asking for a PIN). At timeout it answers honestly with the current status (AWAITING_CUSTOMER, PROCESSING or UNKNOWN) and timed_out: true; call it again to keep waiting, or cancel_payment if the customer gave up. Never create a new order because a wait timed out. Read-only.',
-  ].join('\n'),
+  title: 'Wait for a payment',
+  description:
+    'Polls one payment until final or timeout_seconds, with progress; cancelling stops only the wait. At timeout: the current status and timed_out: true; wait again, or cancel_payment if the customer gave up, never a new order.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

@@ -64,7 +64,8 @@ function confirmationAnswer(
 ) {
   return {
     structured: { environment, ...known, ...fields },
-    summary: `${headline}\n${fields.confirmation_summary}\nNext: ${fields.next_action}`,
+    // The token is in the text too: a client that reads only text must still be able to confirm.
+    summary: `${headline}\n${fields.confirmation_summary}\nNext: ${fields.next_action}\nconfirmation_token: ${fields.confirmation_token}`,
   };
 }
 
