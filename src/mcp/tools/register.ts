@@ -58,7 +58,9 @@ function withConvertedOnce<Schema extends z.ZodType>(
     '~standard': {
       version: standard.version,
       vendor: standard.vendor,
-      validate: standard.validate,
+      // A result toCallToolResult has just checked is not parsed a second time by the SDK.
+      validate: (value) =>
+        isCheckedOutput(value) ? { value: value as z.output<Schema> } : standard.validate(value),
       ...(standard.types ? { types: standard.types } : {}),
       jsonSchema: {
         input: (options) => convert('input', options),
@@ -67,6 +69,11 @@ function withConvertedOnce<Schema extends z.ZodType>(
     },
   };
 }
+
+/** Structured results already parsed against their tool's output schema (by toCallToolResult). */
+const checkedOutputs = new WeakSet<object>();
+const isCheckedOutput = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && checkedOutputs.has(value);
 
 function deepFreeze<Value>(value: Value): Value {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -225,6 +232,7 @@ function toCallToolResult(
     return failureResult(definition, new Error('output schema mismatch'), deps, false);
   }
   const structured = checked.data;
+  if (typeof structured === 'object' && structured !== null) checkedOutputs.add(structured);
   return {
     content: [
       { type: 'text', text: output.summary },
