@@ -1,10 +1,10 @@
 import { Buffer } from 'node:buffer';
-import process from 'node:process';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { getEncoding } from 'js-tiktoken';
 import { StdioRpc } from './lib/stdio-rpc.mjs';
-import { serverEverythingBin, scratchStateDir } from './lib/paths.mjs';
+import { scratchStateDir } from './lib/paths.mjs';
 import { OUR_SERVER, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
+import { measurePeerContext } from './lib/peers.mjs';
 
 /**
  * Benchmark 5 — context cost: what a host puts in the model's context before the first call
@@ -159,13 +159,9 @@ export async function run({ log }) {
   await sandbox.rpc.close();
   const readOnly = await toolset(OUR_SERVER(embeddedServerEnv(), ['--read-only']));
   await readOnly.rpc.close();
-  const everything = serverEverythingBin();
-  const reference = await toolset({
-    command: process.execPath,
-    args: [everything.path, 'stdio'],
-    env: getDefaultEnvironment(),
-  });
-  await reference.rpc.close();
+  // Stripe, PayPal and the reference server, counted by the same `toolset` (bench/lib/peers.mjs).
+  const peers = await measurePeerContext(toolset, log);
+  const reference = { summary: peers.everything };
   return {
     tokenizer: 'o200k_base (js-tiktoken): tokens of the JSON text as sent',
     targets: targetsMet(full.summary, results),
@@ -174,8 +170,9 @@ export async function run({ log }) {
       'full (QFPAY_ENV=sandbox, no simulator tool)': sandbox.summary,
       'read-only (--read-only)': readOnly.summary,
     },
+    peers,
     reference: {
-      server: `@modelcontextprotocol/server-everything ${everything.version}`,
+      server: peers.everything.server,
       tools: reference.summary.tools,
       tools_list_bytes: reference.summary.tools_list_bytes,
       tools_list_tokens: reference.summary.tools_list_tokens,

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
@@ -50,6 +51,7 @@ async function trial(index) {
   });
   try {
     const started = performance.now();
+    const startedAt = performance.timeOrigin + started;
     const answers = await Promise.all(
       Array.from({ length: N }, (_, i) => client.query({ out_trade_no: [`bench_rate_${index}_${i}`] })),
     );
@@ -66,6 +68,8 @@ async function trial(index) {
     return {
       elapsedMs,
       arrivalSpanMs: admitted[admitted.length - 1] - admitted[0],
+      // The simulator runs in this process: its arrival clock (epoch ms) is this clock.
+      lastArrivalMs: admitted[admitted.length - 1] - startedAt,
       ...judgeArrivals(trade, WINDOWS),
     };
   } finally {
@@ -147,6 +151,10 @@ async function sharedTrial(log) {
       windows,
     );
     const ratio = elapsedMs / minimumMs;
+    // Where the time beyond the minimum went: the limiter's own spacing (last arrival against the
+    // minimum) and the last request's round trip after it arrived, which the minimum leaves out.
+    const lastArrivalMs =
+      Math.max(...requests.filter((r) => r.path === '/trade/v1/query').map((r) => r.at_ms)) - startedAt;
     return {
       instances: SHARED_INSTANCES,
       queries: N,
@@ -154,6 +162,10 @@ async function sharedTrial(log) {
       theoretical_minimum_ms: minimumMs,
       completion_ms: round(elapsedMs),
       ratio: round(ratio),
+      last_arrival_ms: round(lastArrivalMs),
+      arrival_ratio: round(lastArrivalMs / minimumMs),
+      last_round_trip_ms: round(elapsedMs - lastArrivalMs),
+      load_average: os.loadavg().map((x) => round(x)),
       answered_0000: answered,
       upstream_requests: judged.requests,
       http_429: judged.http429,
@@ -188,6 +200,7 @@ export async function run({ log }) {
       completion_ms: round(t.elapsedMs),
       arrival_span_ms: t.arrivalSpanMs,
       ratio: round(ratios[i]),
+      arrival_ratio: round(t.lastArrivalMs / minimumMs),
       upstream_requests: t.requests,
       http_429: t.http429,
       max_per_window: t.maxPerWindow,

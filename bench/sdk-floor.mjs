@@ -6,6 +6,7 @@ import { StdioRpc } from './lib/stdio-rpc.mjs';
 import { serverEverythingBin } from './lib/paths.mjs';
 import { OUR_SERVER, connectOfficialClient, embeddedServerEnv, runIfMain } from './lib/harness.mjs';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { measurePeerRoundTrips } from './lib/peers.mjs';
 
 /**
  * Benchmark 2 — the SDK floor: how close a reference-only tool of ours gets to the official
@@ -20,6 +21,7 @@ import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 
 const CALLS = Number(process.env.BENCH_FLOOR_CALLS ?? 2_000);
 const WARMUP = 200;
+const PEER_CALLS = Number(process.env.BENCH_PEER_CALLS ?? 1_000);
 
 export async function run({ log }) {
   const everything = serverEverythingBin();
@@ -90,7 +92,12 @@ export async function run({ log }) {
     const s = Object.fromEntries(names.map((name) => [name, rounded(summarise(samples[name]))]));
     const pairedRatio = (a, b) => median(samples[a].map((x, i) => x / samples[b][i]));
     const ratio = round(s['sdk:ours'].p50 / s['sdk:everything'].p50);
+    for (const closer of closers.splice(0)) await closer.close();
+    // Stripe, PayPal and the reference side by side with ours (bench/lib/peers.mjs), after the main
+    // loop so the payment peers' extra processes do not load the measurement of the target.
+    const peers = await measurePeerRoundTrips({ oursSpec, calls: PEER_CALLS, warmup: 100, log });
     return {
+      peers,
       calls: CALLS,
       warmup: WARMUP,
       reference: `@modelcontextprotocol/server-everything ${everything.version} (stdio, v1 SDK), tool echo`,

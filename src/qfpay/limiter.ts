@@ -108,27 +108,152 @@ interface Entry {
   open: boolean;
 }
 
-export class MerchantLimiter implements RateLimiter {
-  readonly #clock: LimiterClock;
+/** Gives an admitted request's place back: `used` false when it was never sent (abort race). */
+export type ReleaseAdmission = (used: boolean) => void;
+
+/**
+ * What both per-merchant limiters share: the FIFO line (p-queue, concurrency 1, so one request at
+ * a time is at the gate and requests start in arrival order), leaving it on abort or deadline
+ * (`leaveLine`), the cap on requests in flight, and the wake-up of waiters when one is answered.
+ * A subclass decides admission (`admit`): the in-process log below, or the Redis log of
+ * SharedMerchantLimiter (./shared-limiter.ts).
+ */
+export abstract class QueuedLimiter implements RateLimiter {
+  protected readonly clock: LimiterClock;
   readonly #maxInFlight: number;
-  readonly #stamp: LimiterStamp;
   readonly #line = new PQueue({ concurrency: 1 });
+  #inFlight = 0;
+  /** Woken whenever an admitted request is released: a slot or a log entry may have freed. */
+  #answerWaiters = new Set<() => void>();
+
+  protected constructor(clock: LimiterClock, maxInFlight: number) {
+    this.clock = clock;
+    this.#maxInFlight = maxInFlight;
+  }
+
+  abstract get windows(): readonly RateWindow[];
+  abstract ensureWindows(windows: readonly RateWindow[]): void;
+  abstract holdFor(ms: number): void;
+
+  /**
+   * Waits until every window has room; resolves with the function that releases the admission.
+   * Runs with nothing else at the gate, and must record the admission in the same synchronous step
+   * as its final check.
+   */
+  protected abstract admit(
+    signal: AbortSignal | undefined,
+    options: AcquireOptions,
+  ): Promise<ReleaseAdmission>;
+
+  /**
+   * Runs `task` once every window has room and fewer than `maxInFlight` tasks run. Tasks start in
+   * arrival order. A task whose signal aborts or whose deadline passes while it waits is removed
+   * (QfpayNotSentError); once started, the task is not interrupted by the limiter.
+   */
+  async schedule<T>(task: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
+    const slot = await this.acquire(options);
+    try {
+      return await task();
+    } finally {
+      slot.release();
+    }
+  }
+
+  /** Waits in line for a slot in every window; see AcquireOptions for leaving the line. */
+  async acquire(options: AcquireOptions = {}): Promise<RateSlot> {
+    const leave = leaveLine(options, this.clock);
+    const ticket: { release?: ReleaseAdmission } = {};
+    try {
+      await this.#line.add(() => this.#admitWithinCap(ticket, leave.signal, options), {
+        signal: leave.signal,
+      });
+    } catch (error) {
+      // An abort can race the admission by a microtask; never leak an admitted place.
+      ticket.release?.(false);
+      throw leave.explain(error);
+    } finally {
+      leave.dispose();
+    }
+    const release = ticket.release!;
+    return { release: () => release(true) };
+  }
+
+  protected get queuedCount(): number {
+    return this.#line.size + this.#line.pending;
+  }
+
+  protected get inFlightCount(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once an admitted request of this process is released, or after `ms`; rejects on abort. */
+  protected waitForAnswer(signal: AbortSignal | undefined, ms = Number.POSITIVE_INFINITY): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const stopTimer = new AbortController();
+      const settle = (): void => {
+        this.#answerWaiters.delete(onAnswer);
+        signal?.removeEventListener('abort', onAbort);
+        stopTimer.abort();
+      };
+      const onAnswer = (): void => {
+        settle();
+        resolve();
+      };
+      const onAbort = (): void => {
+        settle();
+        reject(signal?.reason as Error);
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#answerWaiters.add(onAnswer);
+      if (Number.isFinite(ms)) this.clock.sleep(ms, stopTimer.signal).then(onAnswer, () => undefined);
+    });
+  }
+
+  /** Tells every waiter that an admitted request was released. */
+  protected wakeWaiters(): void {
+    for (const wake of [...this.#answerWaiters]) wake();
+  }
+
+  async #admitWithinCap(
+    ticket: { release?: ReleaseAdmission },
+    signal: AbortSignal | undefined,
+    options: AcquireOptions,
+  ): Promise<void> {
+    // Only this gate admits, so while it waits the count of requests in flight can only fall.
+    while (this.#inFlight >= this.#maxInFlight) await this.waitForAnswer(signal);
+    const release = await this.admit(signal, options);
+    this.#inFlight++;
+    let released = false;
+    ticket.release = (used) => {
+      if (released) return;
+      released = true;
+      this.#inFlight--;
+      release(used);
+      this.wakeWaiters();
+    };
+    // Aborted between the admission and this line: give the place back, send nothing.
+    if (signal?.aborted) {
+      ticket.release(false);
+      signal.throwIfAborted();
+    }
+  }
+}
+
+export class MerchantLimiter extends QueuedLimiter {
+  readonly #stamp: LimiterStamp;
   #windows: RateWindow[];
   #longestWindowMs: number;
   #log: Entry[] = [];
-  #inFlight = 0;
-  /** Woken whenever a task finishes: a slot or an open log entry was freed. */
-  #changeWaiters: Array<() => void> = [];
   /** Upstream told us to back off (HTTP 429): no admission before this instant. */
   #holdUntil = Number.NEGATIVE_INFINITY;
 
   constructor(windows: readonly RateWindow[], options: MerchantLimiterOptions = {}) {
+    super(options.clock ?? realClock, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     if (windows.length === 0) throw new Error('MerchantLimiter needs at least one rate window');
     windows.forEach(checkWindow);
     this.#windows = [...windows];
     this.#longestWindowMs = Math.max(...windows.map((w) => w.durationMs));
-    this.#clock = options.clock ?? realClock;
-    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#stamp = options.stamp ?? 'completion';
   }
 
@@ -149,54 +274,16 @@ export class MerchantLimiter implements RateLimiter {
     this.#longestWindowMs = Math.max(...this.#windows.map((w) => w.durationMs));
   }
 
-  /**
-   * Runs `task` once every window has room and fewer than `maxInFlight` tasks run. Tasks start in
-   * arrival order. A task whose signal aborts or whose deadline passes while it waits is removed
-   * (QfpayNotSentError); once started, the task is not interrupted by the limiter.
-   */
-  async schedule<T>(task: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
-    const slot = await this.acquire(options);
-    try {
-      return await task();
-    } finally {
-      slot.release();
-    }
-  }
-
-  /** Waits in line for a slot in every window; see AcquireOptions for leaving the line. */
-  async acquire(options: AcquireOptions = {}): Promise<RateSlot> {
-    const leave = leaveLine(options, this.#clock);
-    const ticket: { entry?: Entry } = {};
-    try {
-      await this.#line.add(() => this.#admit(ticket, leave.signal), { signal: leave.signal });
-    } catch (error) {
-      // An abort can race the admission by a microtask; never leak an in-flight slot.
-      if (ticket.entry) this.#finish(ticket.entry);
-      throw leave.explain(error);
-    } finally {
-      leave.dispose();
-    }
-    const entry = ticket.entry!;
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#finish(entry);
-      },
-    };
-  }
-
   /** No task starts before `clock.now() + ms` (used after an upstream 429). */
   holdFor(ms: number): void {
-    this.#holdUntil = Math.max(this.#holdUntil, this.#clock.now() + ms);
+    this.#holdUntil = Math.max(this.#holdUntil, this.clock.now() + ms);
   }
 
   stats(): MerchantLimiterStats {
-    this.#prune(this.#clock.now());
+    this.#prune(this.clock.now());
     return {
-      queued: this.#line.size + this.#line.pending,
-      inFlight: this.#inFlight,
+      queued: this.queuedCount,
+      inFlight: this.inFlightCount,
       windows: [...this.#windows],
       stamp: this.#stamp,
       recentStamps: this.#log
@@ -229,48 +316,28 @@ export class MerchantLimiter implements RateLimiter {
     return Math.max(0, wait);
   }
 
-  async #admit(ticket: { entry?: Entry }, signal: AbortSignal | undefined): Promise<void> {
+  protected async admit(signal: AbortSignal | undefined): Promise<ReleaseAdmission> {
     for (;;) {
       signal?.throwIfAborted();
-      if (this.#inFlight >= this.#maxInFlight) {
-        await this.#waitForChange(signal);
-        continue;
-      }
-      const now = this.#clock.now();
+      const now = this.clock.now();
       const wait = this.delayUntilFree(now);
       if (wait <= 0) {
         // Check and record happen in one synchronous step: nothing else can slip in between.
-        const entry = { at: now, open: this.#stamp === 'completion' };
+        const entry: Entry = { at: now, open: this.#stamp === 'completion' };
         this.#log.push(entry);
-        this.#inFlight++;
-        ticket.entry = entry;
-        return;
+        // Counted even when unused (abort race): it may not be sent, and over-counting is safe.
+        return () => this.#close(entry);
       }
-      if (wait === Number.POSITIVE_INFINITY) await this.#waitForChange(signal);
-      else await this.#clock.sleep(wait, signal);
+      if (wait === Number.POSITIVE_INFINITY) await this.waitForAnswer(signal);
+      else await this.clock.sleep(wait, signal);
     }
   }
 
-  #finish(entry: Entry): void {
+  #close(entry: Entry): void {
     if (entry.open) {
       entry.open = false;
-      entry.at = this.#clock.now();
+      entry.at = this.clock.now();
     }
-    this.#inFlight--;
-    const waiters = this.#changeWaiters;
-    this.#changeWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  #waitForChange(signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => reject(signal?.reason as Error);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#changeWaiters.push(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      });
-    });
   }
 
   #prune(now: number): void {

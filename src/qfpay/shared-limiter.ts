@@ -1,16 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 
-import PQueue from 'p-queue';
 import type { Redis } from 'ioredis';
 
 import { QfpayNotSentError } from './errors.js';
 import {
   type AcquireOptions,
   DEFAULT_MAX_IN_FLIGHT,
-  leaveLine,
-  type RateLimiter,
-  type RateSlot,
+  QueuedLimiter,
   realClock,
+  type ReleaseAdmission,
 } from './limiter.js';
 import type { RateWindow } from './types.js';
 
@@ -31,9 +29,11 @@ import type { RateWindow } from './types.js';
  * - `hold`: after an HTTP 429, no admission before this instant, for every instance.
  * Every instant is Redis `TIME` in microseconds, read inside the script, so hosts with skewed
  * clocks agree and check-and-record is one atomic step. A refused request is told how long until
- * the earliest slot frees and sleeps exactly that; only when every slot is held by unanswered
- * requests (whose answer time nobody knows) does it look again after `busyPollMs`, or sooner
- * when a request of this process is answered.
+ * the earliest slot frees and sleeps that less the round trip it just measured (its next ask
+ * travels too; Redis re-checks on arrival); only when every slot is held by unanswered requests
+ * (whose answer time nobody knows) does it look again after `busyPollMs`, or sooner when a
+ * request of this process is answered. The line, the in-flight cap and the wake-ups are the
+ * in-process limiter's own (`QueuedLimiter`, ./limiter.ts): only the admission step differs.
  */
 
 const ACQUIRE = `
@@ -181,18 +181,13 @@ export function getSharedMerchantLimiter(
   return limiter;
 }
 
-export class SharedMerchantLimiter implements RateLimiter {
+export class SharedMerchantLimiter extends QueuedLimiter {
   readonly redisUrl: string;
   readonly #connection: Connection;
   readonly #keys: { log: string; open: string; hold: string };
   readonly #leaseUs: number;
-  readonly #maxInFlight: number;
   readonly #busyPollMs: number;
-  readonly #line = new PQueue({ concurrency: 1 });
   #windows: RateWindow[];
-  #inFlight = 0;
-  /** Woken when a request of this process is answered (a slot may have freed). */
-  #changeWaiters: Array<() => void> = [];
 
   constructor(
     merchantKey: string,
@@ -200,6 +195,7 @@ export class SharedMerchantLimiter implements RateLimiter {
     options: SharedLimiterOptions,
     connection: Connection,
   ) {
+    super(realClock, options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     if (windows.length === 0) throw new Error('SharedMerchantLimiter needs at least one rate window');
     this.redisUrl = options.redisUrl;
     this.#connection = connection;
@@ -211,7 +207,6 @@ export class SharedMerchantLimiter implements RateLimiter {
     const base = `${options.keyPrefix ?? 'qfpay-mcp:rate:'}{${id}}`;
     this.#keys = { log: `${base}:log`, open: `${base}:open`, hold: `${base}:hold` };
     this.#leaseUs = Math.round((options.leaseMs ?? 20_000) * 1000);
-    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.#busyPollMs = options.busyPollMs ?? 10;
   }
 
@@ -229,34 +224,6 @@ export class SharedMerchantLimiter implements RateLimiter {
     }
   }
 
-  async schedule<T>(task: () => Promise<T>, options: AcquireOptions = {}): Promise<T> {
-    const slot = await this.acquire(options);
-    try {
-      return await task();
-    } finally {
-      slot.release();
-    }
-  }
-
-  async acquire(options: AcquireOptions = {}): Promise<RateSlot> {
-    const leave = leaveLine(options, realClock);
-    let slot: RateSlot | undefined;
-    try {
-      await this.#line.add(
-        async () => {
-          slot = await this.#admit(leave.signal, options);
-        },
-        { signal: leave.signal },
-      );
-    } catch (error) {
-      slot?.release();
-      throw leave.explain(error);
-    } finally {
-      leave.dispose();
-    }
-    return slot!;
-  }
-
   holdFor(ms: number): void {
     const wholeMs = Math.max(1, Math.ceil(ms));
     void this.#connection.redis
@@ -268,30 +235,23 @@ export class SharedMerchantLimiter implements RateLimiter {
     await disconnect(this.redisUrl, this.#connection);
   }
 
-  async #admit(signal: AbortSignal | undefined, options: AcquireOptions): Promise<RateSlot> {
+  protected async admit(signal: AbortSignal | undefined, options: AcquireOptions): Promise<ReleaseAdmission> {
     for (;;) {
       signal?.throwIfAborted();
-      if (this.#inFlight >= this.#maxInFlight) {
-        await this.#waitForChange(Number.POSITIVE_INFINITY, signal, true);
+      const member = randomUUID();
+      const asked = this.clock.now();
+      const [admitted, waitUs] = await this.#ask(member, options);
+      if (admitted === 1) return (used) => this.#release(member, used);
+      if (waitUs < 0) {
+        // Every slot is held by an unanswered request: look again soon, or when one of ours is answered.
+        await this.waitForAnswer(signal, this.#busyPollMs);
         continue;
       }
-      const member = randomUUID();
-      const [admitted, waitUs] = await this.#ask(member, options);
-      if (admitted === 1) {
-        if (signal?.aborted) {
-          // Admitted while the caller left: give the slot back untouched, send nothing.
-          // If that fails, the lease frees it: nothing was sent either way.
-          await this.#redis(options)
-            .then((redis) => redis.qfpayCancel(this.#keys.open, member))
-            .catch(() => undefined);
-          signal.throwIfAborted();
-        }
-        this.#inFlight++;
-        return this.#slot(member);
-      }
-      // A known wait ends when answered requests slide out of a window; nothing local shortens it.
-      if (waitUs < 0) await this.#waitForChange(this.#busyPollMs, signal, true);
-      else await this.#waitForChange(waitUs / 1000, signal, false);
+      // The wait was worked out on Redis's clock somewhere inside the round trip just made; the
+      // next ask takes a trip too, so start it that much earlier. Redis re-checks, so waking
+      // early costs one more ask at worst, never a slot.
+      const roundTripMs = this.clock.now() - asked;
+      await this.clock.sleep(Math.max(0, waitUs / 1000 - roundTripMs), signal);
     }
   }
 
@@ -320,53 +280,26 @@ export class SharedMerchantLimiter implements RateLimiter {
     }
   }
 
-  #slot(member: string): RateSlot {
-    let released = false;
+  /**
+   * Sent at once, so a later acquire on this connection sees it (Redis runs one connection's
+   * commands in order). An unused place (admitted while its caller left) is given back untouched;
+   * a used one is logged at the instant of its answer. If either fails, the lease frees the place.
+   */
+  #release(member: string, used: boolean): void {
     const ttlMs = Math.ceil((this.#longestUs() + this.#leaseUs) / 1000);
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#inFlight--;
-        // Sent at once, so a later acquire on this connection sees the release (Redis runs one
-        // connection's commands in order). If it fails, the lease counts the request instead.
-        void this.#connection.redis
-          .then((redis) => redis.qfpayRelease(this.#keys.log, this.#keys.open, member, ttlMs))
-          .catch(() => undefined)
-          .finally(() => this.#wake());
-      },
-    };
+    void this.#connection.redis
+      .then((redis) =>
+        used
+          ? redis.qfpayRelease(this.#keys.log, this.#keys.open, member, ttlMs)
+          : redis.qfpayCancel(this.#keys.open, member),
+      )
+      .catch(() => undefined)
+      // Waiters of this process look again once Redis has the release, not before.
+      .finally(() => this.wakeWaiters());
   }
 
   #longestUs(): number {
     return Math.max(...this.#windows.map((w) => w.durationMs)) * 1000;
-  }
-
-  #wake(): void {
-    const waiters = this.#changeWaiters;
-    this.#changeWaiters = [];
-    for (const wake of waiters) wake();
-  }
-
-  /** Resolves after `ms`, or (when `wakeable`) earlier once a request of this process is answered. */
-  #waitForChange(ms: number, signal: AbortSignal | undefined, wakeable: boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (): void => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        if (timer) clearTimeout(timer);
-        this.#changeWaiters = this.#changeWaiters.filter((wake) => wake !== done);
-        reject(signal?.reason as Error);
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(ms)) timer = setTimeout(done, Math.max(1, Math.ceil(ms)));
-      if (wakeable) this.#changeWaiters.push(done);
-    });
   }
 }
 

@@ -64,7 +64,9 @@ function withConvertedOnce<Schema extends z.ZodType>(
     '~standard': {
       version: standard.version,
       vendor: standard.vendor,
-      validate: standard.validate,
+      // A result toCallToolResult has just checked is not parsed a second time by the SDK.
+      validate: (value) =>
+        isCheckedOutput(value) ? { value: value as z.output<Schema> } : standard.validate(value),
       ...(standard.types ? { types: standard.types } : {}),
       jsonSchema: {
         input: (options) => convert('input', options),
@@ -73,6 +75,11 @@ function withConvertedOnce<Schema extends z.ZodType>(
     },
   };
 }
+
+/** Structured results already parsed against their tool's output schema (by toCallToolResult). */
+const checkedOutputs = new WeakSet<object>();
+const isCheckedOutput = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && checkedOutputs.has(value);
 
 function deepFreeze<Value>(value: Value): Value {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
@@ -236,6 +243,7 @@ function toCallToolResult(
     return failureResult(definition, new Error('output schema mismatch'), deps, false);
   }
   const structured = checked.data;
+  if (typeof structured === 'object' && structured !== null) checkedOutputs.add(structured);
   // Said once (docs/ARCHITECTURE.md, "What an agent pays"): the data in structuredContent, one text
   // stating the essentials for the model and for clients that read only content, and any image.
   return {
