@@ -429,7 +429,7 @@ export class SafeGuard implements MoneyGuard {
     // From this check to registering the execution there is no await: identical calls of this
     // process see each other and share one execution.
     for (let local = this.running.get(key); local; local = this.running.get(key)) {
-      const shared = await this.shareLocal<T>(local, fingerprint, intent);
+      const shared = await this.shareLocal<T>(local, key, fingerprint, intent);
       if (shared) return shared;
     }
     let settle!: (shared: Shared) => void;
@@ -463,7 +463,7 @@ export class SafeGuard implements MoneyGuard {
     signal: AbortSignal | undefined,
   ): Promise<GuardOutcome<T> | undefined> {
     const local = this.running.get(key);
-    const shared = local ? await this.shareLocal<T>(local, fingerprint, intent) : undefined;
+    const shared = local ? await this.shareLocal<T>(local, key, fingerprint, intent) : undefined;
     if (shared) return shared;
     let holder: KeyHolder | undefined;
     try {
@@ -634,6 +634,7 @@ export class SafeGuard implements MoneyGuard {
    */
   private async shareLocal<T>(
     local: LocalExecution,
+    key: string,
     fingerprint: string,
     intent: WriteIntent,
   ): Promise<GuardOutcome<T> | undefined> {
@@ -649,9 +650,12 @@ export class SafeGuard implements MoneyGuard {
       throw shared.error;
     }
     const outcome = shared.outcome as GuardOutcome<T>;
-    // A person approved the first call; the calls that joined it did not approve anything themselves.
-    if (outcome.kind === 'executed') return { kind: 'executed', value: outcome.value };
-    return outcome;
+    if (outcome.kind !== 'executed') return outcome;
+    // A call that joined another's execution is told so, as a caller in another process is
+    // (issue #10 ¶5: the loser gets the winner's truth, `replayed: true`); nobody approved it
+    // twice: the person approved the first call only.
+    const holder = await this.options.store.keyHolder(this.scope, key).catch(() => undefined);
+    return holder?.latest ? this.replayOf<T>(holder) : { kind: 'executed', value: outcome.value };
   }
 
   private keepValue(intentId: string, value: unknown): void {
