@@ -334,7 +334,7 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     likelyCause:
       'Sent in QFPay’s daily cut-off (23:30–00:30 Hong Kong time), or the payment was made in that window (the Chinese table bars those), or a promotion forbids refunds.',
     nextAction:
-      'If it is now 23:30–00:30 HKT, send the same refund (same out_trade_no) after 00:30 HKT. A payment made in that window or under a promotion cannot be refunded by API: contact QFPay support or settle with the customer another way.',
+      'If it is now 23:30–00:30 HKT, send the same refund (same out_trade_no) after 00:30 HKT. If the payment was made between 23:30 and 00:30 or under a promotion, QFPay will not refund it by API: contact QFPay support or settle with the customer another way.',
   },
   {
     code: '1266',
