@@ -7,7 +7,7 @@ import { defineTool, type ToolOutput } from './define.js';
 import { currencyInput } from './inputs.js';
 
 const inputSchema = z.strictObject({
-  code: currencyInput.optional(),
+  code: currencyInput.optional().describe('Only this ISO 4217 code'),
 });
 
 const outputSchema = z.object({

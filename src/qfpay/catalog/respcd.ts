@@ -334,7 +334,7 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     likelyCause:
       'Sent in QFPay’s daily cut-off (23:30–00:30 Hong Kong time), or the payment was made in that window (the Chinese table bars those), or a promotion forbids refunds.',
     nextAction:
-      'If it is now 23:30–00:30 HKT, send the same refund (same out_trade_no) after 00:30 HKT. If the payment was made between 23:30 and 00:30 or under a promotion, QFPay will not refund it by API: contact QFPay support or settle with the customer another way.',
+      'If it is now 23:30–00:30 HKT, send the same refund (same out_trade_no) after 00:30 HKT. If the payment was made between 23:30 and 00:30 or under a promotion, QFPay will not refund it by API: contact QFPay support, or settle another way.',
   },
   {
     code: '1266',
@@ -914,7 +914,7 @@ function explainSuccess(
       return {
         ...base,
         context_note:
-          'Without an endpoint this is only the generic reading. Pass endpoint (and mode or payType for payments): a 0000 on a QR/online payment is NOT a payment.',
+          'The generic reading only. Pass endpoint (and mode or payType for payments): a 0000 on a QR/online payment is NOT a payment.',
       };
   }
 }
