@@ -17,6 +17,8 @@ import {
   RESPCD_WORDS,
   STATUS_WORDS,
 } from '../../src/qfpay/catalog/words.js';
+import { KNOWN_VARIABLES } from '../../src/doctor.js';
+import { createRuntime } from '../../src/mcp/runtime.js';
 import { loadConfig } from '../../src/qfpay/config.js';
 import { QfpayConfigError } from '../../src/qfpay/errors.js';
 import {
@@ -160,6 +162,20 @@ describe('choosing the language', () => {
     expect(configError.message).toContain('"zh-TW" is not a supported language');
     expect(configError.nextAction).toContain('en, zh-HK, zh-CN');
     expect(() => loadConfig({ QFPAY_LANG: 'chinese' })).toThrow(/QFPAY_LANG/);
+  });
+
+  it('a bad QFPAY_LANG stops start-up, even for a reference-only server; doctor knows the variable', async () => {
+    const started = createRuntime({
+      env: { QFPAY_LANG: 'zh', QFPAY_ENV: 'local' },
+      toolsets: ['reference'],
+      log: () => {},
+    });
+    await expect(started).rejects.toBeInstanceOf(QfpayConfigError);
+    await expect(started).rejects.toMatchObject({
+      variable: 'QFPAY_LANG',
+      nextAction: expect.stringContaining('en, zh-HK, zh-CN') as unknown,
+    });
+    expect(KNOWN_VARIABLES).toContain('QFPAY_LANG');
   });
 });
 
