@@ -33,6 +33,7 @@ describe('loadConfig: environment selection', () => {
       timeoutMs: 15_000,
       rateLimits: [...DEFAULT_RATE_LIMITS],
       verifyResponseSignatures: true,
+      language: 'en',
     });
   });
 

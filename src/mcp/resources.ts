@@ -39,7 +39,11 @@ export function registerResources(server: McpServer, environment: EnvironmentNam
         'Every pay type with mode, wallet, refund support, required fields, amount rules and cancel endpoint.',
       mimeType: JSON_MIME,
     },
-    (uri) => json(uri, PAY_TYPES.map(payTypeView)),
+    (uri) =>
+      json(
+        uri,
+        PAY_TYPES.map((entry) => payTypeView(entry)),
+      ),
   );
   server.registerResource(
     'currencies',

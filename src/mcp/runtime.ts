@@ -5,6 +5,7 @@ import { InMemoryServerEventBus, type McpServer, type ServerEventBus } from '@mo
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import { type ClientEvent, QfpayClient, type RetryOptions } from '../qfpay/client.js';
 import { loadConfig, type QfpayConfig, resolveEnvironment } from '../qfpay/config.js';
+import { type Language, resolveLanguageSetting } from '../qfpay/language.js';
 import { readBoolean } from '../qfpay/env.js';
 import { PaymentEvents } from '../qfpay/payment-events.js';
 import { QfpayConfigError } from '../qfpay/errors.js';
@@ -141,6 +142,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
   const config = loadOrDegrade(env, requested);
 
   const environment = config ? config.environment : resolveEnvironment(env);
+  const language = config ? config.language : resolveLanguageSetting(env);
   const toolsets = withLocalToolset(requested, environment);
   const tools = selectTools({ environment, toolsets, readOnly });
 
@@ -160,6 +162,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
             log,
             connection,
             servesWrites: tools.some((entry) => entry.access === 'write'),
+            language,
             onApprovalPage: (page) => (approvalPage = page),
           })
         : await buildGuard(options.guard, { environment, merchant, allowProdWrites, env, log });
@@ -178,6 +181,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     simulatorBaseUrl: environment === 'local' ? (connection?.baseUrl ?? null) : null,
     timing: timing(options),
     paymentEvents,
+    language,
     log,
   };
   const toolNames = tools.map((entry) => entry.tool.name);
@@ -256,6 +260,7 @@ async function buildDefaultGuard(context: {
   log: (line: string) => void;
   connection: Connection | undefined;
   servesWrites: boolean;
+  language: Language;
   onApprovalPage: (page: { registrationUrl: () => Promise<string>; routes: ApprovalRoutes }) => void;
 }): Promise<MoneyGuard> {
   const { options, env, environment, allowProdWrites, log, connection } = context;
@@ -286,6 +291,7 @@ async function buildDefaultGuard(context: {
   if (operator) context.onApprovalPage(operator);
   const guard = new SafeGuard({
     environment,
+    language: context.language,
     merchant: connection.client.merchant,
     policy,
     store,

@@ -9,6 +9,7 @@ import {
 import type { EnvironmentName } from './catalog/types.js';
 import { type Env, readBoolean, readVariable } from './env.js';
 import { QfpayConfigError } from './errors.js';
+import { type Language, resolveLanguageSetting } from './language.js';
 import { formatRateWindows, parseRateWindows } from './rate-windows.js';
 import type { SignType } from './signature.js';
 import { maskAppcode } from './text.js';
@@ -38,6 +39,8 @@ export interface QfpayConfig {
   verifyResponseSignatures: boolean;
   /** QFPAY_REDIS_URL: share each merchant's rate budget with every instance on this Redis. */
   redisUrl?: string;
+  /** QFPAY_LANG: the language of words for people when a call names none (default en). */
+  language: Language;
 }
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
@@ -82,6 +85,7 @@ export function loadConfig(env: Env = process.env): QfpayConfig {
     rateLimits: resolveRateLimits(env, environment),
     verifyResponseSignatures: readBoolean(env, 'QFPAY_VERIFY_RESPONSES', true),
     ...resolveRedisUrl(env),
+    language: resolveLanguageSetting(env),
   };
 }
 
@@ -101,6 +105,7 @@ export function describeConfig(config: QfpayConfig): Record<string, string | num
     verifyResponseSignatures: config.verifyResponseSignatures,
     // The URL may carry a password: only whether the budget is shared is shown.
     rateLimiter: config.redisUrl ? 'shared (Redis)' : 'in-process',
+    language: config.language,
   };
 }
 

@@ -4,6 +4,7 @@ import { upstreamWriteVerdict } from '../qfpay/outcome.js';
 import { amountDisplay } from '../qfpay/money.js';
 import type { RespcdEndpoint } from '../qfpay/catalog/types.js';
 import type { QfpayClient } from '../qfpay/client.js';
+import type { Language } from '../qfpay/language.js';
 import {
   QfpayConfigError,
   QfpayNotSentError,
@@ -116,6 +117,8 @@ export interface SafeGuardOptions {
   readonly sharedWaitMs?: number;
   /** Called once after the store is closed (removes a temporary ledger). */
   readonly onClose?: () => Promise<void>;
+  /** Language of the approval summaries shown to people (QFPAY_LANG; default English). */
+  readonly language?: Language;
 }
 
 export interface StartupReconciliation {
@@ -744,7 +747,7 @@ export class SafeGuard implements MoneyGuard {
     approval: HumanApproval | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Confirmation> {
-    const summary = confirmationSummary(intent);
+    const summary = confirmationSummary(intent, this.options.language);
     // A 2026-07-28 request has no channel for a pushed question: it is asked in the answer instead.
     if (ctx.inBand?.kind === 'ask') {
       const question = await this.inBand.issue(binding(intent), intent.out_trade_no);
@@ -788,11 +791,11 @@ export class SafeGuard implements MoneyGuard {
   ): Promise<Confirmation> {
     const operator = this.options.operator as OperatorApprovals;
     if (reference !== undefined) return this.redeemOperator(operator, intent, reference, false);
-    const opened = await operator.open(binding(intent), confirmationSummary(intent));
+    const opened = await operator.open(binding(intent), confirmationSummary(intent, this.options.language));
     const waiting = stop({
       kind: 'confirmation_required',
       token: opened.reference,
-      summary: confirmationSummary(intent),
+      summary: confirmationSummary(intent, this.options.language),
       expires_at: opened.expiresAt,
       approvalUrl: opened.url,
     });

@@ -1,18 +1,101 @@
 import { findPayType, getEnvironment } from '../qfpay/catalog/index.js';
-import { amountInWords, amountDisplay } from '../qfpay/money.js';
+import {
+  amountInChinese,
+  DEFAULT_LANGUAGE,
+  environmentTitle,
+  type Language,
+  payTypeName,
+} from '../qfpay/language.js';
+import { amountDisplay, amountInWords, toMajorString } from '../qfpay/money.js';
 import type { WriteIntent } from './guard.js';
 import { maskAppcode, sanitizeUpstreamText } from './sanitize.js';
+
+/** The fixed words of a summary, per language; every value in them is filled in by the code below. */
+interface SummaryWords {
+  readonly environment: string;
+  readonly realMoney: string;
+  readonly noRealMoney: string;
+  readonly merchant: string;
+  readonly appCode: string;
+  readonly amount: string;
+  readonly smallestUnits: (currency: string) => string;
+  readonly payType: string;
+  readonly orderReference: string;
+  readonly refundReference: string;
+  readonly refundedPayment: string;
+  readonly order: string;
+  readonly cancelledOrder: string;
+  readonly unknown: string;
+  readonly separator: string;
+}
+
+const WORDS: Readonly<Record<Language, SummaryWords>> = {
+  en: {
+    environment: 'Environment',
+    realMoney: 'REAL MONEY',
+    noRealMoney: 'no real money',
+    merchant: 'Merchant',
+    appCode: 'app code',
+    amount: 'Amount',
+    smallestUnits: (currency) => `${currency} smallest units`,
+    payType: 'Pay type',
+    orderReference: 'Order reference',
+    refundReference: 'Refund reference',
+    refundedPayment: 'Refunded payment',
+    order: 'order',
+    cancelledOrder: 'Cancelled order',
+    unknown: 'unknown',
+    separator: ': ',
+  },
+  'zh-HK': {
+    environment: '環境',
+    realMoney: '涉及真實款項',
+    noRealMoney: '不涉及真實款項',
+    merchant: '商戶',
+    appCode: 'app code',
+    amount: '金額',
+    smallestUnits: (currency) => `${currency} 最小單位`,
+    payType: '支付方式',
+    orderReference: '訂單編號',
+    refundReference: '退款編號',
+    refundedPayment: '被退款的付款',
+    order: '訂單',
+    cancelledOrder: '被取消的訂單',
+    unknown: '未知',
+    separator: '：',
+  },
+  'zh-CN': {
+    environment: '环境',
+    realMoney: '涉及真实资金',
+    noRealMoney: '不涉及真实资金',
+    merchant: '商户',
+    appCode: 'app code',
+    amount: '金额',
+    smallestUnits: (currency) => `${currency} 最小单位`,
+    payType: '支付方式',
+    orderReference: '订单编号',
+    refundReference: '退款编号',
+    refundedPayment: '被退款的支付',
+    order: '订单',
+    cancelledOrder: '被取消的订单',
+    unknown: '未知',
+    separator: '：',
+  },
+};
 
 /**
  * What a person is asked to approve: one line for the action as the tool words it, then every
  * fact the approval is bound to, spelled out so a misread amount is hard to miss (display form,
- * words and the exact minor units the API receives).
+ * words and the exact minor units the API receives), in the operator's language (QFPAY_LANG).
+ * Codes, references and field names stay as they are in every language.
  *
  * Parts of it come from QFPay (a payment's order reference, its syssn) or from the caller, so
  * every interpolated value is sanitised: one value can never add a line, hide text or reorder
  * what the person reads (red-team finding B5).
  */
-export function confirmationSummary(intent: WriteIntent): string {
+export function confirmationSummary(intent: WriteIntent, language: Language = DEFAULT_LANGUAGE): string {
+  const words = WORDS[language];
+  const label = (name: string) => `${name}${words.separator}`;
   const environment = getEnvironment(intent.environment);
   const payTypeCode = typeof intent.params.pay_type === 'string' ? shown(intent.params.pay_type) : undefined;
   const payType = payTypeCode ? findPayType(payTypeCode) : undefined;
@@ -20,18 +103,21 @@ export function confirmationSummary(intent: WriteIntent): string {
   const mchid = intent.merchant.mchid ? shown(intent.merchant.mchid) : '';
   const lines = [
     sanitizeUpstreamText(intent.summary, 600),
-    `Environment: ${intent.environment} (${environment.title}) — ${environment.realMoney ? 'REAL MONEY' : 'no real money'}`,
-    `Merchant: app code ${maskAppcode(intent.merchant.appcode)}${mchid ? `, mchid ${mchid}` : ''}`,
-    `Amount: ${amountDisplay(intent.txamt, currency)} — ${wordsFor(intent)} — txamt ${intent.txamt} (${currency} smallest units)`,
+    `${label(words.environment)}${intent.environment} (${environmentTitle(intent.environment, language)}) — ${environment.realMoney ? words.realMoney : words.noRealMoney}`,
+    `${label(words.merchant)}${words.appCode} ${maskAppcode(intent.merchant.appcode)}${mchid ? `, mchid ${mchid}` : ''}`,
+    `${label(words.amount)}${amountDisplay(intent.txamt, currency)} — ${wordsFor(intent, language)} — txamt ${intent.txamt} (${words.smallestUnits(currency)})`,
   ];
-  if (payTypeCode) lines.push(`Pay type: ${payTypeCode}${payType ? ` ${payType.name}` : ''}`);
-  lines.push(...referenceLines(intent));
+  if (payTypeCode) {
+    lines.push(`${label(words.payType)}${payTypeCode}${payType ? ` ${payTypeName(payType, language)}` : ''}`);
+  }
+  lines.push(...referenceLines(intent, words));
   return lines.join('\n');
 }
 
-function wordsFor(intent: WriteIntent): string {
+function wordsFor(intent: WriteIntent, language: Language): string {
   try {
-    return amountInWords(intent.txamt, intent.txcurrcd);
+    if (language === 'en') return amountInWords(intent.txamt, intent.txcurrcd);
+    return amountInChinese(toMajorString(intent.txamt, intent.txcurrcd), intent.txcurrcd, language);
   } catch {
     return `${intent.txamt} minor units`;
   }
@@ -42,22 +128,23 @@ function shown(value: string): string {
   return sanitizeUpstreamText(value, 128);
 }
 
-function referenceLines(intent: WriteIntent): string[] {
+function referenceLines(intent: WriteIntent, words: SummaryWords): string[] {
+  const label = (name: string) => `${name}${words.separator}`;
   const outTradeNo = shown(intent.out_trade_no);
-  const origSyssn = intent.orig_syssn ? shown(intent.orig_syssn) : 'unknown';
+  const origSyssn = intent.orig_syssn ? shown(intent.orig_syssn) : words.unknown;
   const { orig_out_trade_no: origOrder, endpoint } = intent.params;
   switch (intent.tool) {
     case 'create_payment':
     case 'create_checkout_link':
-      return [`Order reference (out_trade_no): ${outTradeNo}`];
+      return [`${label(`${words.orderReference} (out_trade_no)`)}${outTradeNo}`];
     case 'refund':
       return [
-        `Refund reference (out_trade_no): ${outTradeNo}`,
-        `Refunded payment: syssn ${origSyssn}${typeof origOrder === 'string' ? `, order ${shown(origOrder)}` : ''}`,
+        `${label(`${words.refundReference} (out_trade_no)`)}${outTradeNo}`,
+        `${label(words.refundedPayment)}syssn ${origSyssn}${typeof origOrder === 'string' ? `, ${words.order} ${shown(origOrder)}` : ''}`,
       ];
     case 'cancel_payment':
       return [
-        `Cancelled order: out_trade_no ${outTradeNo}, syssn ${origSyssn}${typeof endpoint === 'string' ? ` (via /trade/v1/${shown(endpoint)})` : ''}`,
+        `${label(words.cancelledOrder)}out_trade_no ${outTradeNo}, syssn ${origSyssn}${typeof endpoint === 'string' ? ` (via /trade/v1/${shown(endpoint)})` : ''}`,
       ];
     case 'capture_preauth':
       return [

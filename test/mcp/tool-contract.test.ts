@@ -355,7 +355,7 @@ describe('without credentials', () => {
       expect(runtime.merchant).toBeNull();
       const explained = await call(client, 'explain_respcd', { respcd: '1143' });
       expect(explained.isError).toBe(false);
-      expect((explained.structured.respcd_explanation as { outcome: string }).outcome).toBe('pending');
+      expect(explained.structured.outcome).toBe('pending');
       const payTypes = await call(client, 'list_pay_types', { wallet: 'FPS' });
       expect(payTypes.structured.pay_types).toEqual([
         expect.objectContaining({ pay_type: '802001', refundable: false }),

@@ -1,55 +1,62 @@
 import * as z from 'zod';
 
 import { PAY_TYPES } from '../../qfpay/catalog/index.js';
-import type { CurrencyEntry, PayMode, PayTypeEntry, Wallet } from '../../qfpay/catalog/types.js';
+import type {
+  CurrencyEntry,
+  OutcomeClass,
+  PayMode,
+  PayTypeEntry,
+  Wallet,
+} from '../../qfpay/catalog/types.js';
+import { DEFAULT_LANGUAGE, type Language, payTypeName } from '../../qfpay/language.js';
 import { amountInWords, formatMinor } from '../../qfpay/money.js';
 
 /** Modes and wallets as the catalogue has them, so tool enums cannot drift from the data. */
 export const PAY_MODES = unique(PAY_TYPES.map((p) => p.mode)) as [PayMode, ...PayMode[]];
 export const WALLETS = unique(PAY_TYPES.map((p) => p.wallet)) as [Wallet, ...Wallet[]];
 
+/** Outcome classes of a response code, as explain_respcd and every respcd_explanation give them. */
+export const OUTCOMES = [
+  'success',
+  'pending',
+  'failed',
+  'retryable',
+] as const satisfies readonly OutcomeClass[];
+
 function unique<T>(items: readonly T[]): T[] {
   return [...new Set(items)];
 }
 
+/**
+ * A pay type in full, for `list_pay_types {detail: 'full'}` and the catalogue resources. Field
+ * meanings are said by the tool descriptions and the catalogue resources, not here: this
+ * schema is data, and tool definitions stay small (issue #15 ¶1).
+ */
 export const payTypeViewSchema = z.object({
   pay_type: z.string(),
   name: z.string(),
   wallet: z.string(),
-  mode: z
-    .string()
-    .describe(
-      'CPM: you scan the customer code (auth_code). MPM: customer scans your QR. WEB/WAP: pay_url. APP/JSAPI/MINI: pay_params. PREAUTH: a hold, see capture_preauth. CARD: not creatable here.',
-    ),
+  mode: z.string(),
   region_notes: z.string(),
   refundable: z.boolean(),
-  required_fields: z.array(z.string()).describe('Needed beyond pay_type, txamt, txcurrcd, out_trade_no.'),
+  required_fields: z.array(z.string()),
   optional_fields: z.array(z.string()),
   amount_rule: z.string().optional(),
-  minimum_exclusive_txamt: z
-    .record(z.string(), z.int())
-    .optional()
-    .describe('Per currency: txamt must be greater than this.'),
-  currencies: z
-    .array(z.string())
-    .optional()
-    .describe('The only txcurrcd values this type takes; absent when any enabled currency works.'),
+  minimum_exclusive_txamt: z.record(z.string(), z.int()).optional(),
+  currencies: z.array(z.string()).optional(),
   supports_expired_time: z.boolean(),
-  cancel_endpoint: z
-    .enum(['close', 'reversal', 'none'])
-    .describe('What cancel_payment uses for unpaid orders of this type.'),
-  returns: z
-    .enum(['qrcode', 'pay_url', 'pay_params', 'none'])
-    .describe('What create_payment returns for the customer.'),
-  api_creatable: z.boolean().describe('False: cannot be created with create_payment (cards, terminals).'),
-  legacy: z.boolean().optional().describe('Only in old QFPay docs; may no longer work.'),
+  cancel_endpoint: z.enum(['close', 'reversal', 'none']),
+  returns: z.enum(['qrcode', 'pay_url', 'pay_params', 'none']),
+  api_creatable: z.boolean(),
+  hosted_checkout: z.array(z.string()).optional(),
+  legacy: z.boolean().optional(),
 });
 export type PayTypeView = z.output<typeof payTypeViewSchema>;
 
-export function payTypeView(entry: PayTypeEntry): PayTypeView {
+export function payTypeView(entry: PayTypeEntry, language: Language = DEFAULT_LANGUAGE): PayTypeView {
   return {
     pay_type: entry.payType,
-    name: entry.name,
+    name: payTypeName(entry, language),
     wallet: entry.wallet,
     mode: entry.mode,
     region_notes: entry.regionNotes,
@@ -63,15 +70,45 @@ export function payTypeView(entry: PayTypeEntry): PayTypeView {
     cancel_endpoint: entry.cancelEndpoint,
     returns: entry.returns,
     api_creatable: entry.apiCreatable,
+    ...(entry.hostedCheckout ? { hosted_checkout: [...entry.hostedCheckout] } : {}),
     ...(entry.legacy ? { legacy: true } : {}),
+  };
+}
+
+/**
+ * A pay type in one short row (the default of list_pay_types): what choosing one needs. Its
+ * fields are a subset of the full view's, under the same names, so either reads the same way.
+ */
+export const payTypeRowSchema = z.looseObject({
+  pay_type: z.string(),
+  name: z.string(),
+  wallet: z.string(),
+  mode: z.string(),
+  refundable: z.boolean(),
+  api_creatable: z.boolean(),
+  required_fields: z.array(z.string()).optional(),
+  hosted_checkout: z.array(z.string()).optional(),
+});
+export type PayTypeRow = z.output<typeof payTypeRowSchema>;
+
+export function payTypeRow(entry: PayTypeEntry, language: Language = DEFAULT_LANGUAGE): PayTypeRow {
+  return {
+    pay_type: entry.payType,
+    name: payTypeName(entry, language),
+    wallet: entry.wallet,
+    mode: entry.mode,
+    refundable: entry.refundable,
+    api_creatable: entry.apiCreatable,
+    ...(entry.requiredFields.length > 0 ? { required_fields: [...entry.requiredFields] } : {}),
+    ...(entry.hostedCheckout ? { hosted_checkout: [...entry.hostedCheckout] } : {}),
   };
 }
 
 export const currencyViewSchema = z.object({
   code: z.string(),
   name: z.string(),
-  exponent: z.int().describe('ISO 4217 minor-unit exponent: txamt = amount × 10^exponent.'),
-  one_unit_txamt: z.int().describe('txamt of one major unit (100 for HKD, 1 for JPY).'),
+  exponent: z.int(),
+  one_unit_txamt: z.int(),
   example_txamt: z.int(),
   example_display: z.string(),
   example_in_words: z.string(),

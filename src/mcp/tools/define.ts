@@ -3,6 +3,7 @@ import type * as z from 'zod';
 
 import type { EnvironmentName } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
+import type { Language } from '../../qfpay/language.js';
 import type { Credentials } from '../../qfpay/types.js';
 import type { PaymentEvents } from '../../qfpay/payment-events.js';
 import type { GuardContext, MerchantIdentity, MoneyGuard } from '../../safety/guard.js';
@@ -77,6 +78,8 @@ export interface ToolDeps {
   readonly timing: ReconcileTiming;
   /** News of verified notifications (HTTP receiver), so a wait can end without its next poll. */
   readonly paymentEvents?: PaymentEvents;
+  /** QFPAY_LANG: words for people when a call names no `lang` (absent: English). */
+  readonly language?: Language;
   readonly log: (line: string) => void;
 }
 

@@ -1,74 +1,71 @@
 import * as z from 'zod';
 
-import { explainRespcd, findPayType, RESPCD_ENDPOINTS } from '../../qfpay/catalog/index.js';
-import { environmentSchema, respcdExplanationSchema } from '../result-shape.js';
+import { ENVIRONMENT_NAMES } from '../../qfpay/catalog/environments.js';
+import { explainRespcd, RESPCD_ENDPOINTS } from '../../qfpay/catalog/index.js';
+import { languageInput, resolveLanguage } from '../../qfpay/language.js';
 import { defineTool, type ToolOutput } from './define.js';
-import { PAY_MODES } from './catalog-views.js';
+import { OUTCOMES } from './catalog-views.js';
 
 const inputSchema = z.strictObject({
-  respcd: z
-    .string()
-    .regex(/^\d{1,4}$/, { error: 'respcd is the four-digit QFPay code, e.g. "1143"' })
-    .describe('The QFPay response code, e.g. "1143" (leading zeros may be missing: 0 = 0000).'),
-  endpoint: z
-    .enum(RESPCD_ENDPOINTS)
-    .optional()
-    .describe(
-      'Where the code was read: payment, query (the query call itself), query_row (a transaction inside a query answer), refund, close, reversal, notification. The same code means different things per endpoint.',
-    ),
+  respcd: z.string().regex(/^\d{1,4}$/, { error: 'respcd is the four-digit QFPay code, e.g. "1143"' }),
+  endpoint: z.enum(RESPCD_ENDPOINTS).optional(),
   pay_type: z
     .string()
-    .regex(/^\d{6}$/)
-    .optional()
-    .describe(
-      'The pay type involved; its mode refines the meaning (0000 on CPM = paid, on MPM = order created).',
-    ),
-  mode: z.enum(PAY_MODES).optional().describe('The pay mode, when no pay_type is at hand.'),
+    .regex(/^\d{6}$/, { error: 'pay_type is the six-digit code, e.g. "800101"' })
+    .optional(),
+  lang: languageInput,
 });
 
+/**
+ * Flat and said once: the explanation is the result (next_action where every tool has it). No
+ * environment: a code means the same in every one, and the answer touches none.
+ */
 const outputSchema = z.object({
-  environment: environmentSchema,
+  environment: z.enum(ENVIRONMENT_NAMES),
   respcd: z.string(),
-  respcd_explanation: respcdExplanationSchema,
+  meaning: z.string(),
+  outcome: z.enum(OUTCOMES),
+  likely_cause: z.string(),
   next_action: z.string(),
-  pay_type_name: z.string().optional(),
+  context_note: z.string().optional(),
 });
 
 type Output = z.output<typeof outputSchema>;
 
+const LEGACY_NOTE = 'Only in QFPay’s old code tables.';
+
 export const explainRespcdTool = defineTool({
   name: 'explain_respcd',
-  title: 'Explain a QFPay response code',
+  title: 'Explain a respcd',
   description:
-    'Explains a QFPay respcd from the built-in code table: meaning, outcome class (success, pending = query and never re-send, failed = final, retryable = transient), likely cause and the next action. Pass endpoint and pay_type/mode for the exact meaning in context (0000 on an MPM payment only means the order was created). Works offline, without credentials.',
+    'A QFPay respcd’s meaning, outcome (pending/retryable: query first, never re-send), cause and next action. Pass endpoint and pay_type: 0000 on an MPM payment is only an order.',
   inputSchema,
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await
   async run(args, call): Promise<ToolOutput<Output>> {
-    const explanation = explainRespcd(args.respcd, {
-      ...(args.endpoint ? { endpoint: args.endpoint } : {}),
-      ...(args.mode ? { mode: args.mode } : {}),
-      ...(args.pay_type ? { payType: args.pay_type } : {}),
-    });
-    const payType = args.pay_type ? findPayType(args.pay_type) : undefined;
+    const language = resolveLanguage(args.lang, call.deps.language);
+    const { code, ...explanation } = explainRespcd(
+      args.respcd,
+      {
+        ...(args.endpoint ? { endpoint: args.endpoint } : {}),
+        ...(args.pay_type ? { payType: args.pay_type } : {}),
+      },
+      language,
+    );
+    // `known: false` is said by the meaning itself ("not in QFPay's published tables").
+    const { legacy, known: _known, context_note: note, ...rest } = explanation;
+    // A code only the old tables list says so in its note (one field fewer in every tool list).
+    const contextNote = [note, legacy ? LEGACY_NOTE : undefined].filter(Boolean).join(' ');
     const structured: Output = {
       environment: call.deps.environment,
-      respcd: explanation.code,
-      respcd_explanation: explanation,
-      next_action: explanation.next_action,
-      ...(payType ? { pay_type_name: payType.name } : {}),
+      respcd: code,
+      ...rest,
+      ...(contextNote ? { context_note: contextNote } : {}),
     };
-    const context = [args.endpoint, payType?.name ?? args.mode].filter(Boolean).join(', ');
     return {
       structured,
-      summary: [
-        `${explanation.code}${context ? ` (${context})` : ''}: ${explanation.meaning}${explanation.known ? '' : ' [not in any QFPay table we know]'}`,
-        `Outcome: ${explanation.outcome}. Likely cause: ${explanation.likely_cause}`,
-        explanation.context_note ? `Note: ${explanation.context_note}` : '',
-        `Next: ${explanation.next_action}`,
-      ]
-        .filter(Boolean)
-        .join('\n'),
+      // The model's line: what it means and what to do; the cause and notes are in the structure.
+      summary: `${code} (${explanation.outcome}): ${explanation.meaning}\nNext: ${explanation.next_action}`,
     };
   },
 });

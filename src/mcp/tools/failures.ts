@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { upstreamWriteVerdict } from '../../qfpay/outcome.js';
 import { explainRespcd } from '../../qfpay/catalog/index.js';
 import type { RespcdEndpoint } from '../../qfpay/catalog/types.js';
+import { DEFAULT_LANGUAGE, type Language } from '../../qfpay/language.js';
 import {
   QfpayConfigError,
   QfpayNotSentError,
@@ -42,7 +43,11 @@ export function respcdEndpointOf(endpoint: string): RespcdEndpoint | undefined {
  * explanation and next step; anything else becomes a generic message with an incident id that is
  * logged on the server, so no stack, key, signature or raw upstream body ever reaches the model.
  */
-export function describeFailure(error: unknown, log: (line: string) => void): DescribedFailure {
+export function describeFailure(
+  error: unknown,
+  log: (line: string) => void,
+  language: Language = DEFAULT_LANGUAGE,
+): DescribedFailure {
   if (error instanceof ToolFailure) return { info: error.info, known: error.known };
   if (error instanceof QfpayValidationError) {
     return {
@@ -61,7 +66,7 @@ export function describeFailure(error: unknown, log: (line: string) => void): De
       known: {},
     };
   }
-  if (error instanceof QfpayUpstreamError) return describeUpstream(error);
+  if (error instanceof QfpayUpstreamError) return describeUpstream(error, language);
   if (error instanceof QfpayRateLimitedError) {
     return {
       info: { kind: 'rate_limited', message: error.message, next_action: error.nextAction },
@@ -88,9 +93,10 @@ export function describeFailure(error: unknown, log: (line: string) => void): De
   return describeUnexpected(error, log);
 }
 
-function describeUpstream(error: QfpayUpstreamError): DescribedFailure {
+/** The code's meaning is in the operator's language (QFPAY_LANG); the advice stays English. */
+function describeUpstream(error: QfpayUpstreamError, language: Language): DescribedFailure {
   const endpoint = respcdEndpointOf(error.endpoint);
-  const explanation = explainRespcd(error.respcd, endpoint ? { endpoint } : {});
+  const explanation = explainRespcd(error.respcd, endpoint ? { endpoint } : {}, language);
   const upstreamText = sanitizeUpstreamText(error.upstreamMessage, 160);
   const message =
     `QFPay answered ${error.respcd} (${explanation.meaning})` +

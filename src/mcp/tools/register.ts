@@ -277,7 +277,7 @@ function failureResult(
         // The order number (and whatever else the tool knew) stays in the answer.
         known: error instanceof ToolFailure ? error.known : {},
       }
-    : describeFailure(error, deps.log);
+    : describeFailure(error, deps.log, deps.language);
   const structured: Record<string, unknown> = {
     environment: deps.environment,
     ...described.known,

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
+import { DEFAULT_LANGUAGE, type Language, payTypeName, statusWord } from '../../qfpay/language.js';
 import { amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary, RefundSummary } from '../../qfpay/outcome.js';
 import type { NormalisedStatus } from '../../qfpay/types.js';
@@ -81,6 +82,7 @@ export const paymentViewSchema = z.object({
   pay_type: z.string(),
   pay_type_name: z.string().optional(),
   status: statusSchema,
+  status_text: z.string().optional(),
   txamt: z.int().optional(),
   txcurrcd: z.string(),
   amount_display: z.string().optional(),
@@ -117,7 +119,11 @@ export function refundView(refund: RefundSummary): RefundView {
   };
 }
 
-export function paymentView(summary: PaymentSummary): PaymentView {
+/**
+ * One payment for a tool result. Words for people (the code's meaning, the pay type's name and,
+ * outside English, the status as a word) follow `language`; codes and enums never change.
+ */
+export function paymentView(summary: PaymentSummary, language: Language = DEFAULT_LANGUAGE): PaymentView {
   const shown = {
     syssn: shownId(summary.syssn, 64),
     out_trade_no: shownId(summary.out_trade_no),
@@ -131,15 +137,18 @@ export function paymentView(summary: PaymentSummary): PaymentView {
   const refundableDisplay = amountDisplay(summary.refundable_txamt, shown.txcurrcd);
   const errmsg = optionalUpstreamText(summary.errmsg, 120);
   const meaning = shown.respcd
-    ? explainRespcd(shown.respcd, { endpoint: 'query_row', payType: shown.pay_type })
+    ? explainRespcd(shown.respcd, { endpoint: 'query_row', payType: shown.pay_type }, language)
     : undefined;
+  const payType = findPayType(shown.pay_type);
+  const payTypeWords = payType ? payTypeName(payType, language) : summary.pay_type_name;
   return {
     payment_found: summary.payment_found,
     syssn: shown.syssn,
     out_trade_no: shown.out_trade_no,
     pay_type: shown.pay_type,
-    ...(summary.pay_type_name ? { pay_type_name: summary.pay_type_name } : {}),
+    ...(payTypeWords ? { pay_type_name: payTypeWords } : {}),
     status: summary.status,
+    ...(language === 'en' ? {} : { status_text: statusWord(summary.status, language) }),
     ...(summary.txamt !== null
       ? { txamt: summary.txamt, amount_display: amountDisplay(summary.txamt, shown.txcurrcd) }
       : {}),

@@ -16,7 +16,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     baseUrl: 'https://openapi-int.qfapi.com',
     realMoney: false,
     description:
-      'QFPay integration sandbox. Documented as simulating card payments only, and this server makes no card payments: wallet flows are tested in test (real wallets) or rehearsed in local.',
+      'QFPay integration sandbox. Documented as simulating card payments only: cards are rehearsed there through the hosted checkout (create_checkout_link) with QFPay’s test cards. Wallet flows are tested in test (real wallets) or rehearsed in local.',
   },
   {
     name: 'test',
@@ -38,12 +38,13 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
 
 /**
  * What each environment can rehearse, in the words start-up, `doctor` and references/setup.md use
- * (reference notes §1.1: the sandbox simulates cards only, and this server makes no card payments).
+ * (reference notes §1.1: the sandbox simulates cards only, which this server takes through the hosted
+ * checkout link).
  */
 export const ENVIRONMENT_CAPABILITIES: Readonly<Record<EnvironmentName, string>> = {
   local: 'everything, simulated: every tool and flow, customers simulated; no real money',
   sandbox:
-    'card simulation only; this server makes no card payments, so wallet payments cannot be tested there',
+    'card simulation only: cards through the hosted checkout (create_checkout_link) with QFPay test cards; wallet payments cannot be tested there',
   test: 'real wallets and real money (test accounts are not settled); refund test payments the same day',
   prod: 'real money, settled to the merchant',
 };

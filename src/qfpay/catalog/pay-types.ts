@@ -1,4 +1,5 @@
-import type { CancelEndpoint, PayMode, PayTypeEntry, Wallet } from './types.js';
+import type { CancelEndpoint, EnvironmentName, PayMode, PayTypeEntry, Wallet } from './types.js';
+import { PAY_TYPE_WORDS } from './words.js';
 
 /**
  * QFPay pay types (D `docs/01-preparation/02-paycode.md`, M `paytypes.md`).
@@ -124,6 +125,7 @@ interface Declaration {
   readonly currencies?: readonly string[];
   /** Only for pre-auth types, whose answer follows the doc's own label rather than the mode. */
   readonly returns?: PayTypeEntry['returns'];
+  readonly hostedCheckout?: readonly EnvironmentName[];
 }
 
 function declare(d: Declaration): PayTypeEntry {
@@ -149,6 +151,7 @@ function declare(d: Declaration): PayTypeEntry {
     ...optional('cancelAdvice', cancelAdviceFor(d.mode, apiCreatable, d.hongKong ?? false)),
     returns: d.returns ?? returnsFor(d.mode),
     apiCreatable,
+    ...optional('hostedCheckout', d.hostedCheckout),
     ...(d.legacy ? { legacy: true } : {}),
   };
 }
@@ -156,6 +159,19 @@ function declare(d: Declaration): PayTypeEntry {
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
+
+/**
+ * Where the hosted checkout takes cards (D `03-online-shop/02-checkout.md`, reference notes §10):
+ * QFPay's sandbox exists to simulate cards (its test cards), live testing and production take real
+ * cards, and the embedded simulator's checkout page simulates a card with its own test cards
+ * (docs/simulator.md).
+ */
+const CARD_CHECKOUT: readonly EnvironmentName[] = ['local', 'sandbox', 'test', 'prod'];
+/**
+ * Apple Pay on the checkout needs a real Apple wallet: QFPay documents no Apple Pay simulation in the
+ * sandbox (whose notes say it may not offer every method), and the embedded simulator has none.
+ */
+const APPLE_PAY_CHECKOUT: readonly EnvironmentName[] = ['test', 'prod'];
 
 /** Pay types QFPay documents for Hong Kong dollars only (PayMe, FPS, Octopus). */
 const HKD_ONLY = ['HKD'] as const;
@@ -441,8 +457,9 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Card',
     mode: 'CARD',
     regionNotes:
-      'Taken through the hosted Checkout page or the Payment Element (3-D Secure), not through /trade/v1/payment by this server. A same-day refund is processed as a void.',
+      'Taken through the hosted checkout (create_checkout_link) or the Payment Element (3-D Secure), not through /trade/v1/payment. A same-day refund is processed as a void.',
     apiCreatable: false,
+    hostedCheckout: CARD_CHECKOUT,
   }),
   declare({
     payType: '802808',
@@ -458,8 +475,9 @@ const CURRENT_TYPES: readonly PayTypeEntry[] = [
     wallet: 'Apple Pay',
     mode: 'CARD',
     regionNotes:
-      'Taken through the hosted Checkout page or the Payment Element, not through /trade/v1/payment.',
+      'Taken through the hosted checkout (create_checkout_link) or the Payment Element, not through /trade/v1/payment.',
     apiCreatable: false,
+    hostedCheckout: APPLE_PAY_CHECKOUT,
   }),
   declare({
     payType: '806708',
@@ -589,7 +607,7 @@ export const PAY_TYPE_CODES: readonly [string, ...string[]] = nonEmpty(
 export interface PayTypeFilter {
   readonly mode?: PayMode;
   readonly wallet?: Wallet;
-  /** Case-insensitive substring of the code, name, wallet or region notes. */
+  /** Case-insensitive substring of the code, a name (any language), the wallet or region notes. */
   readonly text?: string;
   /** Defaults to true; false hides types that only old docs list. */
   readonly includeLegacy?: boolean;
@@ -605,6 +623,12 @@ export function filterPayTypes(filter: PayTypeFilter = {}): PayTypeEntry[] {
       (filter.wallet === undefined || p.wallet === filter.wallet) &&
       (filter.includeLegacy !== false || !p.legacy) &&
       (!filter.apiCreatableOnly || p.apiCreatable) &&
-      (!needle || [p.payType, p.name, p.wallet, p.regionNotes].some((s) => s.toLowerCase().includes(needle))),
+      (!needle || searchableText(p).some((s) => s.toLowerCase().includes(needle))),
   );
+}
+
+/** What a text filter searches: the code, the names in every language, the wallet and the notes. */
+function searchableText(p: PayTypeEntry): string[] {
+  const chinese = PAY_TYPE_WORDS[p.payType];
+  return [p.payType, p.name, ...(chinese ? Object.values(chinese) : []), p.wallet, p.regionNotes];
 }

@@ -1,4 +1,6 @@
+import type { Language } from '../language.js';
 import { findPayType } from './pay-types.js';
+import { RESPCD_CONTEXT_WORDS as CONTEXT, RESPCD_WORDS, type Words } from './words.js';
 import type {
   OutcomeClass,
   PayMode,
@@ -25,7 +27,7 @@ export const RESPCD_ENDPOINTS = [
 const QUERY_NEVER_RESEND =
   'Do not send the payment again and do not create a new out_trade_no: call wait_for_payment (or query_transaction) with the syssn, or with the out_trade_no when no syssn came back, until the outcome is final.';
 const QUERY_FIRST_THEN_RETRY =
-  'For a payment, call query_transaction by out_trade_no first: if it finds nothing, re-send the same request with the same out_trade_no after a pause; if it finds a failed transaction, start a new payment with a new out_trade_no; if it finds a successful or pending one, do not pay again. A refund, query or cancel can be re-sent as is (same out_trade_no) after a pause.';
+  'For a payment, query_transaction by out_trade_no first: nothing found → re-send the same request with the same out_trade_no after a pause; failed → a new payment with a new out_trade_no; paid or pending → do not pay again. A refund, query or cancel: re-send as is (same out_trade_no) after a pause.';
 const DUPLICATE_ORDER =
   'The order already exists: call query_transaction by this out_trade_no and continue with the original transaction. Do not create a new order number to get around this, or the customer may be charged twice.';
 const CONTACT_SUPPORT_NO_RETRY =
@@ -44,7 +46,7 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     outcome: 'success',
     likelyCause: 'QFPay accepted the request.',
     nextAction:
-      'For a CPM (auth_code) payment the money is taken. For QR, web, in-app, JSAPI and mini-program payments the order is only created: show the qrcode/pay_url/pay_params and call wait_for_payment. For a query, read each data[].respcd. Pass the endpoint to explain_respcd for the exact meaning.',
+      'CPM (auth_code) payment: the money is taken. QR, web, in-app, JSAPI and mini-program payments: only the order exists; show the qrcode/pay_url/pay_params and call wait_for_payment. A query: read each data[].respcd. Pass endpoint for the exact meaning.',
   },
   {
     code: '1100',
@@ -224,9 +226,8 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     code: '1205',
     meaning: 'The transaction failed; try again later.',
     outcome: 'retryable',
-    likelyCause:
-      'A transient failure at the wallet or bank; for cards, a decline by the issuer (the reason is in resperr).',
-    nextAction: `${QUERY_FIRST_THEN_RETRY} A card decline will not succeed on retry: ask for another card.`,
+    likelyCause: 'A transient wallet or bank failure; for cards, an issuer decline (reason in resperr).',
+    nextAction: `${QUERY_FIRST_THEN_RETRY} A declined card will not pass on retry: ask for another.`,
   },
   {
     code: '1212',
@@ -331,9 +332,9 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
       'Refund not allowed: no refunds for transactions between 23:30 and 00:30 Hong Kong time, nor for some promotions.',
     outcome: 'failed',
     likelyCause:
-      'The refund was sent during QFPay’s daily cut-off, 23:30–00:30 Hong Kong time (UTC+8); or the payment itself was made in that window (the Chinese text bars such orders from refunds); or it belongs to a promotion that forbids refunds.',
+      'Sent in QFPay’s daily cut-off (23:30–00:30 Hong Kong time), or the payment was made in that window (the Chinese table bars those), or a promotion forbids refunds.',
     nextAction:
-      'If it is now between 23:30 and 00:30 Hong Kong time, send the same refund (same out_trade_no) again after 00:30 HKT. If the payment was made between 23:30 and 00:30, or belongs to a promotion, QFPay will not refund it through the API: contact QFPay support or settle the return with the customer another way.',
+      'If it is now 23:30–00:30 HKT, send the same refund (same out_trade_no) after 00:30 HKT. If the payment was made between 23:30 and 00:30 or under a promotion, QFPay will not refund it by API: contact QFPay support, or settle another way.',
   },
   {
     code: '1266',
@@ -481,7 +482,7 @@ const LEGACY_CODES: readonly ResponseCodeEntry[] = [
     '1111',
     'External service unavailable.',
     'retryable',
-    'A wallet or bank service was down. (In the Payment Element browser SDK 1111 means the Apple Pay sheet was cancelled; that is a different code space.)',
+    'A wallet or bank service was down. (In the Payment Element browser SDK, 1111 is a cancelled Apple Pay sheet: another code space.)',
     QUERY_FIRST_THEN_RETRY,
   ),
   legacy(
@@ -801,11 +802,20 @@ const DEFERRED_MODES: ReadonlySet<PayMode> = new Set([
   'PREAUTH',
 ]);
 
-type Explanation = Omit<RespcdExplanation, 'code' | 'known' | 'legacy'>;
+/** An explanation while it is worked out: the meaning in every language, the rest for the model. */
+type Explanation = Omit<RespcdExplanation, 'code' | 'known' | 'legacy' | 'meaning'> & {
+  readonly meaning: Words;
+};
 
 function fromEntry(entry: ResponseCodeEntry): Explanation {
   return {
-    meaning: entry.meaning,
+    // A code without Chinese words keeps its English (test/language catches the gap).
+    meaning: {
+      en: entry.meaning,
+      'zh-HK': entry.meaning,
+      'zh-CN': entry.meaning,
+      ...RESPCD_WORDS[entry.code],
+    },
     outcome: entry.outcome,
     likely_cause: entry.likelyCause,
     next_action: entry.nextAction,
@@ -826,7 +836,7 @@ function explainSuccess(
     case 'payment':
       if (mode === 'CPM') {
         return {
-          meaning: 'Payment successful: the money has been taken from the customer.',
+          meaning: CONTEXT.cpmPaid,
           outcome: 'success',
           likely_cause: 'The customer’s wallet approved the scanned payment code.',
           next_action:
@@ -836,8 +846,7 @@ function explainSuccess(
       }
       if (mode === 'PREAUTH') {
         return {
-          meaning:
-            'Pre-authorisation accepted: by scanned code (801801) the amount is now held; otherwise the customer still has to approve it.',
+          meaning: CONTEXT.preauthAccepted,
           outcome: 'pending',
           likely_cause: 'QFPay created the authorisation; it holds money without taking it.',
           next_action:
@@ -847,7 +856,7 @@ function explainSuccess(
       }
       if (mode && DEFERRED_MODES.has(mode)) {
         return {
-          meaning: 'Order created, NOT paid yet: the customer still has to pay.',
+          meaning: CONTEXT.orderCreated,
           outcome: 'pending',
           likely_cause: `For ${mode} payments QFPay answers 0000 as soon as the order and its QR code / link / app parameters exist.`,
           next_action:
@@ -856,8 +865,7 @@ function explainSuccess(
         };
       }
       return {
-        meaning:
-          'Payment request accepted: final success for CPM (auth_code) payments, but only "order created, not paid yet" for every other mode.',
+        meaning: CONTEXT.paymentAccepted,
         outcome: 'pending',
         likely_cause: 'The pay mode was not given, so the safe reading is "not confirmed yet".',
         next_action:
@@ -866,7 +874,7 @@ function explainSuccess(
       };
     case 'query':
       return {
-        meaning: 'The query itself worked; it says nothing yet about the transactions.',
+        meaning: CONTEXT.queryWorked,
         outcome: 'success',
         likely_cause: 'QFPay answered the query.',
         next_action:
@@ -876,7 +884,7 @@ function explainSuccess(
       };
     case 'query_row':
       return {
-        meaning: 'The transaction succeeded (for a payment: paid; for a refund row: refunded).',
+        meaning: CONTEXT.rowSucceeded,
         outcome: 'success',
         likely_cause: 'The customer paid, or the refund went through.',
         next_action:
@@ -885,7 +893,7 @@ function explainSuccess(
       };
     case 'refund':
       return {
-        meaning: 'Refund accepted: the refund transaction was created.',
+        meaning: CONTEXT.refundAccepted,
         outcome: 'success',
         likely_cause: 'QFPay accepted the refund; it cannot be undone.',
         next_action:
@@ -894,7 +902,7 @@ function explainSuccess(
       };
     case 'authtrade':
       return {
-        meaning: 'Capture accepted: the capture transaction was created.',
+        meaning: CONTEXT.captureAccepted,
         outcome: 'success',
         likely_cause: 'QFPay took this part of the pre-authorised amount.',
         next_action:
@@ -903,7 +911,7 @@ function explainSuccess(
       };
     case 'unfreeze':
       return {
-        meaning: 'Release accepted: the uncaptured rest of the pre-authorisation is freed.',
+        meaning: CONTEXT.releaseAccepted,
         outcome: 'success',
         likely_cause: 'QFPay released the hold; no capture is possible afterwards.',
         next_action: 'Nothing more to do on this authorisation; captures made before stay as they are.',
@@ -912,7 +920,7 @@ function explainSuccess(
     case 'close':
     case 'reversal':
       return {
-        meaning: 'The order was cancelled.',
+        meaning: CONTEXT.orderCancelled,
         outcome: 'success',
         likely_cause: `QFPay accepted the ${endpoint}.`,
         next_action:
@@ -921,7 +929,7 @@ function explainSuccess(
       };
     case 'notification':
       return {
-        meaning: 'Notification of a successful payment or refund (notifications always carry 0000).',
+        meaning: CONTEXT.notificationSuccess,
         outcome: 'success',
         likely_cause: 'QFPay reports a success it processed.',
         next_action:
@@ -933,7 +941,7 @@ function explainSuccess(
       return {
         ...base,
         context_note:
-          'Without an endpoint this is only the generic reading. Pass endpoint (and mode or payType for payments): a 0000 on a QR/online payment is NOT a payment.',
+          'The generic reading only. Pass endpoint (and mode or payType for payments): a 0000 on a QR/online payment is NOT a payment.',
       };
   }
 }
@@ -947,7 +955,7 @@ function explainPending(
     case 'refund':
       return {
         ...base,
-        meaning: `${base.meaning} (refund in progress)`,
+        meaning: affixed(base.meaning, { suffix: CONTEXT.refundInProgressSuffix }),
         next_action:
           'Do not send a new refund. Call query_transaction with the refund’s out_trade_no (or its syssn) until the refund row is final.',
         context_note: 'On /trade/v1/refund this code means the refund is still being processed.',
@@ -956,7 +964,10 @@ function explainPending(
     case 'unfreeze':
       return {
         ...base,
-        meaning: `${base.meaning} (${endpoint === 'authtrade' ? 'capture' : 'release'} in progress)`,
+        meaning: affixed(base.meaning, {
+          suffix:
+            endpoint === 'authtrade' ? CONTEXT.captureInProgressSuffix : CONTEXT.releaseInProgressSuffix,
+        }),
         next_action:
           'Do not send it again. Call query_transaction on the authorisation (or the capture’s out_trade_no) until it is final.',
         context_note: `On /trade/v1/${endpoint} this code means the request is still being processed.`,
@@ -965,7 +976,7 @@ function explainPending(
     case 'reversal':
       return {
         ...base,
-        meaning: `${base.meaning} (cancellation in progress)`,
+        meaning: affixed(base.meaning, { suffix: CONTEXT.cancelInProgressSuffix }),
         next_action:
           'Call query_transaction on the original order until its state is final before doing anything else.',
         context_note: `On /trade/v1/${endpoint} this code means the cancellation is still being processed.`,
@@ -990,7 +1001,7 @@ function explainRetryable(base: Explanation, endpoint: RespcdEndpoint | undefine
       return {
         ...base,
         next_action:
-          'Call query_transaction by out_trade_no first: the payment may have been created. If the query finds nothing, re-send the same request with the same out_trade_no after a pause; if it finds a failed transaction, start a new payment with a new out_trade_no; if it finds a successful or pending one, do not pay again.',
+          'Call query_transaction by out_trade_no first: the payment may exist. Nothing found → re-send the same request, same out_trade_no, after a pause; failed → a new payment with a new out_trade_no; paid or pending → do not pay again.',
         context_note: 'A transient error on a payment: never retry blindly, query first.',
       };
     case 'refund':
@@ -1009,7 +1020,7 @@ function explainRetryable(base: Explanation, endpoint: RespcdEndpoint | undefine
     case 'query_row':
       return {
         ...base,
-        meaning: `The transaction failed: ${base.meaning}`,
+        meaning: affixed(base.meaning, { prefix: CONTEXT.rowFailedPrefix }),
         outcome: 'failed',
         next_action:
           'This transaction is final and the customer was not charged by it. Start a new payment (new out_trade_no) if the purchase is still wanted.',
@@ -1037,7 +1048,7 @@ function explainSpecial(
   if (code === '1297' && (endpoint === 'close' || endpoint === 'reversal')) {
     return {
       ...base,
-      meaning: 'The order cannot be cancelled (or the bank is busy).',
+      meaning: CONTEXT.cannotCancel,
       outcome: 'failed',
       next_action:
         'Call query_transaction. If the order is unpaid let it expire; if it is (or becomes) paid, refund it instead of cancelling.',
@@ -1053,7 +1064,7 @@ function explainSpecial(
   if ((code === '1102' || code === '2011') && endpoint === 'refund') {
     return {
       ...base,
-      meaning: 'Duplicate: a refund or payment with this out_trade_no already exists.',
+      meaning: CONTEXT.duplicateRefund,
       next_action:
         'Call query_transaction with this out_trade_no: if the refund exists, it was already done; do not refund again under a new number.',
     };
@@ -1062,7 +1073,7 @@ function explainSpecial(
 }
 
 function explainUnknown(endpoint: RespcdEndpoint | undefined): Explanation {
-  const meaning = 'This code is not in QFPay’s published tables.';
+  const meaning = CONTEXT.unknownCode;
   switch (endpoint) {
     case 'refund':
     case 'close':
@@ -1108,16 +1119,31 @@ function explainUnknown(endpoint: RespcdEndpoint | undefined): Explanation {
   }
 }
 
+/** Only the meaning is for people; cause, next action and notes stay English, for the model. */
+function inLanguage(explanation: Explanation, language: Language): Omit<RespcdExplanation, 'code' | 'known'> {
+  return { ...explanation, meaning: explanation.meaning[language] };
+}
+
+function affixed(meaning: Words, affix: { readonly prefix?: Words; readonly suffix?: Words }): Words {
+  const around = (language: Language) =>
+    `${affix.prefix?.[language] ?? ''}${meaning[language]}${affix.suffix?.[language] ?? ''}`;
+  return { en: around('en'), 'zh-HK': around('zh-HK'), 'zh-CN': around('zh-CN') };
+}
+
 /**
  * Explains a respcd for an agent. The same code means different things per endpoint: 0000 on a
  * CPM payment is money taken, on an MPM/online payment only an order created, on a query only
  * "the query worked". Unknown codes are never treated as success.
  */
-export function explainRespcd(code: string, context: RespcdContext = {}): RespcdExplanation {
+export function explainRespcd(
+  code: string,
+  context: RespcdContext = {},
+  language: Language = 'en',
+): RespcdExplanation {
   const normalised = normaliseRespcd(code);
   const entry = BY_CODE.get(normalised);
   const { endpoint } = context;
-  if (!entry) return { code: normalised, known: false, ...explainUnknown(endpoint) };
+  if (!entry) return { code: normalised, known: false, ...inLanguage(explainUnknown(endpoint), language) };
 
   const mode = resolveMode(context);
   const base = fromEntry(entry);
@@ -1127,17 +1153,20 @@ export function explainRespcd(code: string, context: RespcdContext = {}): Respcd
     (entry.outcome === 'pending' ? explainPending(base, endpoint, mode) : undefined) ??
     (entry.outcome === 'retryable' ? explainRetryable(base, endpoint) : undefined) ??
     base;
-  const notificationWarning: Partial<Explanation> =
+  // A notification with another code is unexpected (or forged): the code's own advice, written
+  // for a request this server sent, does not apply to it.
+  const notificationWarning: Pick<RespcdExplanation, 'context_note' | 'next_action'> | Record<string, never> =
     endpoint === 'notification' && normalised !== '0000'
       ? {
-          context_note:
-            'QFPay notifications always carry 0000; a different code is unexpected. Verify the signature and call query_transaction before acting.',
+          context_note: 'QFPay notifications always carry 0000; a different code is unexpected.',
+          next_action:
+            'Do not act on it: verify its signature and call query_transaction to learn the real state.',
         }
       : {};
   return {
     code: normalised,
     known: true,
-    ...explained,
+    ...inLanguage(explained, language),
     ...notificationWarning,
     ...(entry.legacy ? { legacy: true } : {}),
   };

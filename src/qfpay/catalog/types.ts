@@ -52,6 +52,12 @@ export interface PayTypeEntry {
   readonly returns: 'qrcode' | 'pay_url' | 'pay_params' | 'none';
   /** True when this type cannot be created through /trade/v1/payment by this server (cards via Checkout/Element, ECR-only). */
   readonly apiCreatable: boolean;
+  /**
+   * Environments where a customer can pay with this type on QFPay's hosted checkout page (the link
+   * create_checkout_link makes); absent when the checkout does not take it. This is how cards and
+   * Apple Pay are taken without any card data passing through this server.
+   */
+  readonly hostedCheckout?: readonly EnvironmentName[];
   /** True when only documented in older QFPay docs. */
   readonly legacy?: boolean;
 }
