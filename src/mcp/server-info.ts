@@ -36,7 +36,7 @@ export function serverInstructions(
   const lines = [
     `QFPay payments (Hong Kong). Environment: ${environment} — ${entry.title}; ${entry.realMoney ? 'REAL MONEY moves' : 'no real money moves'}.`,
     "txamt is an integer in the smallest currency unit of txcurrcd (ISO 4217): HKD 10.50 = 1050, JPY 100 = 100, never a decimal. syssn is QFPay's transaction number; out_trade_no the order reference, generated when absent and always returned.",
-    'A failed call has isError and error {kind, message, next_action}; validation, refused and configuration errors sent nothing.',
+    'Every result carries environment. A failed call has isError and error {kind, message, next_action}; validation, refused and configuration errors sent nothing.',
   ];
   if (canWrite) {
     lines.push(

@@ -91,13 +91,13 @@ describe('the server side of the app', () => {
     });
   });
 
-  it('gives a client without Apps the same text, image and JSON blocks as before', async () => {
+  it('gives a client without Apps the same blocks as a server without the view: one text and the QR image', async () => {
     const created = await env.client.callTool({
       name: 'create_payment',
       arguments: { pay_type: '800101', txamt: 1234, txcurrcd: 'HKD' },
     });
     const content = created.content as { type: string; mimeType?: string }[];
-    expect(content.map((block) => block.type)).toEqual(['text', 'image', 'text']);
+    expect(content.map((block) => block.type)).toEqual(['text', 'image']);
     expect(content[1]!.mimeType).toBe('image/png');
     expect(created._meta).toBeUndefined();
     const structured = created.structuredContent as Record<string, unknown>;

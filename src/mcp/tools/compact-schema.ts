@@ -12,8 +12,9 @@ import type * as z from 'zod';
  *   minus string `pattern`/`minLength`/`maxLength` and list lengths: identifiers are copied from earlier answers and
  *   zod still enforces every one of them with a message naming the field and the fix, which a
  *   client-side pattern failure would not; types, enums, formats and numeric ranges stay;
- * - output: the top-level fields an agent or a client acts on, each with its JSON type, and
- *   `required`; nothing nested, no descriptions, no enums (the tool description and the server
+ * - output: the top-level fields an agent or a client acts on (not `environment`, which every
+ *   result has and the instructions state once), each with its JSON type; no
+ *   `required` list (zod requires them; the list cost ~140 tokens across the tools); nothing nested, no descriptions, no enums (the tool description and the server
  *   instructions say what fields mean). A field declared with `unlisted` (an echo of the input, a
  *   display form, a detail) is still sent and still checked by zod, just not listed: the schema
  *   leaves additional properties open, so it stays true of every result (issue #15 ¶1 counts
@@ -94,15 +95,14 @@ function withBareTypesMerged(node: Json): Json {
 export function compactOutputSchema(schema: Json): Json {
   const properties = isRecord(schema.properties) ? schema.properties : undefined;
   if (!properties) return { type: 'object' };
-  const required = Array.isArray(schema.required) ? schema.required : [];
   return {
     type: 'object',
     properties: Object.fromEntries(
       Object.entries(properties)
-        .filter(([, field]) => !(isRecord(field) && field[UNLISTED] === true))
+        // `environment` is in every result; the server instructions say so once.
+        .filter(([name, field]) => name !== 'environment' && !(isRecord(field) && field[UNLISTED] === true))
         .map(([name, field]) => [name, compactField(field)]),
     ),
-    ...(required.length > 0 ? { required } : {}),
   };
 }
 

@@ -64,7 +64,7 @@ export const createCheckoutLinkTool = defineTool({
   name: 'create_checkout_link',
   title: 'Create a checkout link',
   description:
-    "A signed link to QFPay's hosted checkout (cards with 3-D Secure, Apple Pay, wallets; no card data passes here). It takes money once opened: create_payment's money rules apply. Give checkout_url to the customer, then wait_for_payment.",
+    "A signed QFPay hosted-checkout link (cards with 3-D Secure, Apple Pay, wallets; no card data passes here). Takes money once opened; create_payment's rules apply. Give checkout_url to the customer, then wait_for_payment.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {

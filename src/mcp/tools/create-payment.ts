@@ -111,7 +111,18 @@ const outputSchema = z.object(
           'True when this out_trade_no was already sent with the same arguments: nothing was sent again; the status is the recorded answer, refreshed by a query when it was not final.',
         ),
     },
-    ['txamt', 'replayed', 'pay_type', 'pay_type_name', 'mode', 'sysdtm', 'reconciled'],
+    // pay_url and pay_params: the description names them by mode.
+    [
+      'txamt',
+      'replayed',
+      'pay_type',
+      'pay_type_name',
+      'mode',
+      'sysdtm',
+      'reconciled',
+      'pay_url',
+      'pay_params',
+    ],
   ),
 );
 

@@ -94,7 +94,7 @@ export const diagnoseSignatureTool = defineTool({
   name: 'diagnose_signature',
   title: 'Diagnose a signature',
   description:
-    'Explains QFPay signing for your params: the canonical string, what is hashed (key masked) and, given your signature, the likely mistake. Never signs with the configured key; test_key gets full signatures.',
+    'Explains QFPay signing for your params: canonical string, what is hashed (key masked), and the likely mistake in your signature. Never signs with the configured key; only test_key gives signatures.',
   inputSchema,
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await

@@ -68,7 +68,7 @@ export const queryTransactionTool = defineTool({
   name: 'query_transaction',
   title: 'Query transactions',
   description:
-    'Reads payments with their refunds and refundable_txamt from QFPay: by syssn or out_trade_no (one or a list), or a time range (same month). After any UNKNOWN outcome, query the same out_trade_no.',
+    'Reads payments, their refunds and refundable_txamt from QFPay: by syssn or out_trade_no (one or a list), or a time range in one month. After UNKNOWN, query the same out_trade_no.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
