@@ -183,23 +183,31 @@ describeWithServices(
         await stopShared(shared, redisUrl!);
       }, 60_000);
 
-      it('40 keys × 3–6 identical concurrent create_payment across the hosts: 1 upstream payment per key, every caller PAID', async () => {
+      it('40 keys × 3–6 identical concurrent create_payment across the hosts: 1 upstream payment per key, every caller PAID, every loser replayed', async () => {
         const { simulator, database } = shared!;
         const keys = Array.from({ length: KEYS }, (_, i) => `MH_${i}`);
         const answers = [];
         for (let batch = 0; batch < keys.length; batch += 10) {
           const calls = keys.slice(batch, batch + 10).flatMap((key, i) => {
             const copies = 3 + ((batch + i) % 4); // 3, 4, 5 or 6 callers per key
-            return Array.from({ length: copies }, (_, copy) =>
-              call(hosts[copy % hosts.length]!.client, 'create_payment', payment(key, 10)),
-            );
+            return Array.from({ length: copies }, async (_, copy) => ({
+              key,
+              answer: await call(hosts[copy % hosts.length]!.client, 'create_payment', payment(key, 10)),
+            }));
           });
           answers.push(...(await Promise.all(calls)));
         }
         expect(answers.length).toBeGreaterThanOrEqual(3 * KEYS);
-        for (const answer of answers) {
+        for (const { answer } of answers) {
           expect(answer.isError, answer.text).toBe(false);
           expect(answer.structured.status, answer.text).toBe('PAID');
+        }
+        // The losers, on the winner's host or another one, get the winner's truth (issue #10 ¶5).
+        for (const key of keys) {
+          const fresh = answers.filter(
+            (entry) => entry.key === key && entry.answer.structured.replayed !== true,
+          );
+          expect(fresh, key).toHaveLength(1);
         }
         const sent = simulator.control.requests().filter((entry) => entry.path === PAYMENT);
         const perKey = new Map<string, number>();
