@@ -65,6 +65,17 @@ describe('parseNotification', () => {
     expect(result).toMatchObject({ valid: true, status: 'REFUNDED', body: { txamt: 300, syssn: 'R1' } });
   });
 
+  it('reads an unfreeze notification as CANCELLED (the pre-authorisation is finished)', () => {
+    const body = paymentNotification({
+      notify_type: 'unfreeze',
+      syssn: 'A1',
+      out_trade_no: 'auth-1',
+      txamt: 600,
+    });
+    const result = parseNotification(Buffer.from(body, 'utf8'), signRawBody(body, KEY), KEY);
+    expect(result).toMatchObject({ valid: true, status: 'CANCELLED', body: { txamt: 600, syssn: 'A1' } });
+  });
+
   it('verifies the raw bytes: a re-serialised body with the same data is rejected', () => {
     const body = paymentNotification();
     const signature = signRawBody(body, KEY);

@@ -20,6 +20,9 @@ export interface ParsedNotification {
   status?: NormalisedStatus;
 }
 
+/** payment and refund; unfreeze: a pre-authorisation's rest released (qfpay-api.md §3.6). */
+const INTERPRETED_KINDS: ReadonlySet<string> = new Set(['payment', 'refund', 'unfreeze']);
+
 /** Largest body worth hashing; QFPay's notifications are a few hundred bytes. */
 const MAX_NOTIFICATION_BYTES = 64 * 1024;
 
@@ -62,11 +65,11 @@ function parse(rawBody: string | Uint8Array, signature: string | undefined, key:
     return { valid: false, reason: 'the body is not a JSON object' };
 
   const notifyType = (json as Record<string, unknown>).notify_type;
-  if (notifyType !== 'payment' && notifyType !== 'refund')
-    // Signed by QFPay but not a kind this server interprets (unfreeze, close, recurring events).
+  if (!INTERPRETED_KINDS.has(notifyType as string))
+    // Signed by QFPay but not a kind this server interprets (close, recurring events).
     return {
       valid: true,
-      reason: `notify_type ${typeof notifyType === 'string' ? `"${sanitizeUpstreamText(notifyType, 40)}"` : '(missing)'} is not a payment or refund notification`,
+      reason: `notify_type ${typeof notifyType === 'string' ? `"${sanitizeUpstreamText(notifyType, 40)}"` : '(missing)'} is not a payment, refund or unfreeze notification`,
     };
 
   const parsed = notificationBodySchema.safeParse(json);

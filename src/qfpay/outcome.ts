@@ -165,6 +165,8 @@ export function statusOfNotification(
   if (!succeeded) return 'UNKNOWN';
   if (body.notify_type === 'payment') return 'PAID';
   if (body.notify_type === 'refund') return 'REFUNDED';
+  // The authorisation is finished (query shows cancel 4, read as CANCELLED): nothing more to capture.
+  if (body.notify_type === 'unfreeze') return 'CANCELLED';
   return 'UNKNOWN';
 }
 

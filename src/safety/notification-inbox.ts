@@ -5,7 +5,7 @@ import type { NotificationNote } from './safe-guard.js';
 
 /**
  * QFPay's notifications, received: the signature over the exact bytes is checked with the
- * merchant's key before anything is read; a verified payment or refund notification is recorded
+ * merchant's key before anything is read; a verified payment, refund or unfreeze notification is recorded
  * against the order this server sent (once: QFPay retries until it hears SUCCESS) and wakes
  * whoever waits on that transaction. A forged or altered one changes nothing.
  */
