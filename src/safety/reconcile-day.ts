@@ -1,4 +1,4 @@
-import { isFinal, statusOfRecord } from '../qfpay/outcome.js';
+import { isAuthorisationRow, isFinal, statusOfRecord } from '../qfpay/outcome.js';
 import { formatQfpayDateTime, parseQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus, TransactionRecord } from '../qfpay/types.js';
 import { hongKongDay, type LedgerRecord } from './ledger.js';
@@ -177,6 +177,9 @@ function compareAction(
     };
   const qfpayStatus = statusOfRecord(row, { refunds: refundsByPayment.get(row.syssn) ?? [] });
   if (sameOutcome(action.status, qfpayStatus)) return undefined;
+  // An authorisation the ledger saw PAID (held) that QFPay now shows finished (cancel 4: captured,
+  // released or past its window) agrees: its captures and its release are actions of their own.
+  if (isAuthorisationRow(row) && action.status === 'PAID' && row.cancel === '4') return undefined;
   return {
     kind: 'status_differs',
     out_trade_no: intent.out_trade_no,

@@ -70,6 +70,16 @@ describe('compareDay', () => {
     expect(result.ledger_actions).toBe(3);
   });
 
+  it('agrees on a pre-authorisation the ledger saw held and QFPay shows finished (cancel 4), not on a plain payment', () => {
+    const result = compareDay(
+      DAY,
+      [...action('A1', 'PAID'), ...action('P9', 'PAID')],
+      [row('A1', { pay_type: '801801', cancel: '4' }), row('P9', { cancel: '2' })],
+    );
+    expect(result.differences.map((difference) => difference.out_trade_no)).toEqual(['P9']);
+    expect(result.matched).toBe(2);
+  });
+
   it('lists money QFPay moved that the ledger does not know, and nothing for orders that took no money', () => {
     const result = compareDay(
       DAY,
