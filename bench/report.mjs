@@ -354,8 +354,14 @@ function overhead(o) {
   return `## 1. Per-call overhead
 
 \`query_transaction\` for one PAID payment, ${o.calls} calls per contender after ${o.warmup} warm-up
-rounds, all against one in-process simulator. Rate limits: ${o.rate_limits}. Every MCP call was
-checked to cost exactly ${o.upstream_queries_per_call} upstream query.
+rounds, all against one in-process simulator. Rate limits: ${o.rate_limits}. Upstream queries per
+call, counted at the simulator and checked for every round: ${
+    typeof o.upstream_queries_per_call === 'object'
+      ? Object.entries(o.upstream_queries_per_call)
+          .map(([name, n]) => `${name} ${n}`)
+          .join(', ')
+      : o.upstream_queries_per_call
+  } (a lookup by out_trade_no covers QFPay's current and previous month; the raw contender sends as many POSTs as the client).
 
 ${table(['Contender', 'calls', 'p50', 'p90', 'p99', 'mean'], latencyRows(o.latency_ms, labels))}
 
