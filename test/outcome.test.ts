@@ -168,7 +168,10 @@ describe('statusOfNotification', () => {
     ['refund', '1', '0000', 'REFUNDED'],
     ['payment', '0', '0000', 'UNKNOWN'],
     ['payment', '1', '1143', 'UNKNOWN'],
-    ['unfreeze', '1', '0000', 'UNKNOWN'],
+    // A pre-authorisation's rest released: the authorisation is finished.
+    ['unfreeze', '1', '0000', 'CANCELLED'],
+    ['unfreeze', '0', '0000', 'UNKNOWN'],
+    ['close', '1', '0000', 'UNKNOWN'],
   ])('%s status %s respcd %s → %s', (notify_type, status, respcd, expected) => {
     expect(statusOfNotification({ notify_type, status, respcd })).toBe(expected);
   });
