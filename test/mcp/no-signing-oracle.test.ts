@@ -44,7 +44,8 @@ function visible(answer: ToolAnswer): string {
 }
 
 const paramsArbitrary = fc.dictionary(
-  fc.stringMatching(/^[A-Za-z0-9_]{1,12}$/),
+  // `__proto__` is not a form field name (zod drops it from records, so the signatures would differ).
+  fc.stringMatching(/^[A-Za-z0-9_]{1,12}$/).filter((name) => name !== '__proto__'),
   fc.oneof(fc.string({ maxLength: 24 }), fc.integer(), fc.boolean()),
   { minKeys: 1, maxKeys: 6 },
 );
