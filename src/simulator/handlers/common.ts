@@ -52,3 +52,33 @@ export function transactionAnswer(
     surcharge_rate: '0',
   };
 }
+
+/**
+ * A refund's or a capture's/release's answer (qfpay-api.md §3.4, §3.6): the new transaction's
+ * fields, `orig_syssn` the transaction it acts on; `paydtm` from `paidFrom` (a refund shows the
+ * payment's time, a capture its own).
+ */
+export function modificationAnswer(
+  transaction: SimTransaction,
+  origin: SimTransaction,
+  respmsg: string,
+  paidFrom: SimTransaction,
+): ResponseBody {
+  return {
+    respcd: '0000',
+    resperr: RESPERR_SUCCESS,
+    respmsg,
+    syssn: transaction.syssn,
+    orig_syssn: origin.syssn,
+    out_trade_no: transaction.outTradeNo,
+    pay_type: transaction.payType,
+    txamt: String(transaction.txamt),
+    txcurrcd: transaction.txcurrcd,
+    txdtm: transaction.txdtm,
+    sysdtm: formatUtc8(transaction.createdAtSimMs),
+    paydtm: formatUtc8(paidFrom.paidAtSimMs ?? paidFrom.createdAtSimMs),
+    chnlsn: transaction.chnlsn,
+    cardcd: transaction.cardcd,
+    udid: transaction.udid,
+  };
+}

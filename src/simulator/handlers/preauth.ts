@@ -8,7 +8,7 @@ import {
 } from '../fields.js';
 import { isAuthorisation, type SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
-import { RESPERR_SUCCESS, udidOf } from './common.js';
+import { modificationAnswer, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
 
 /**
@@ -86,7 +86,7 @@ export function handleCapture(context: HandlerContext): ResponseBody {
   engine.settle(capture);
   capture.cardcd = authorisation.cardcd;
   engine.ledger.touch(capture);
-  return answer(capture, authorisation, 'Capture received');
+  return modificationAnswer(capture, authorisation, 'Capture received', capture);
 }
 
 /** POST /trade/v1/unfreeze. */
@@ -117,7 +117,7 @@ export function handleRelease(context: HandlerContext): ResponseBody {
   engine.ledger.touch(authorisation);
   engine.notifyRelease(authorisation, remaining);
   const release = { ...authorisation, syssn: engine.syssn.next(now), txamt: remaining, createdAtSimMs: now };
-  return answer(release, authorisation, 'Void received');
+  return modificationAnswer(release, authorisation, 'Void received', release);
 }
 
 /** The authorisation named by `syssn`, still open for a capture or a release, or the QFPay error. */
@@ -179,25 +179,4 @@ function finish(
   authorisation.finishedBy = by;
   authorisation.finishedAtSimMs = atSimMs;
   authorisation.cancel = '4';
-}
-
-/** Shaped like a refund's answer (§3.6): the new transaction, orig_syssn the authorisation. */
-function answer(transaction: SimTransaction, authorisation: SimTransaction, respmsg: string): ResponseBody {
-  return {
-    respcd: '0000',
-    resperr: RESPERR_SUCCESS,
-    respmsg,
-    syssn: transaction.syssn,
-    orig_syssn: authorisation.syssn,
-    out_trade_no: transaction.outTradeNo,
-    pay_type: transaction.payType,
-    txamt: String(transaction.txamt),
-    txcurrcd: transaction.txcurrcd,
-    txdtm: transaction.txdtm,
-    sysdtm: formatUtc8(transaction.createdAtSimMs),
-    paydtm: formatUtc8(transaction.paidAtSimMs ?? transaction.createdAtSimMs),
-    chnlsn: transaction.chnlsn,
-    cardcd: transaction.cardcd,
-    udid: transaction.udid,
-  };
 }

@@ -1,5 +1,5 @@
 import { channelSerialFor } from '../artefacts.js';
-import { formatUtc8, utc8MinuteOfDay } from '../clock.js';
+import { utc8MinuteOfDay } from '../clock.js';
 import {
   optionalNotifyUrl,
   requiredAmount,
@@ -9,7 +9,7 @@ import {
 } from '../fields.js';
 import { isAuthorisation, type SimTransaction } from '../state.js';
 import { WireError } from '../wire.js';
-import { RESPERR_SUCCESS, udidOf } from './common.js';
+import { modificationAnswer, RESPERR_SUCCESS, udidOf } from './common.js';
 import type { HandlerContext, ResponseBody } from './common.js';
 
 /**
@@ -86,7 +86,7 @@ export function handleRefund(context: HandlerContext): ResponseBody {
   refund.chnlsn = channelSerialFor(engine.payTypeOf(original), now);
   refund.cardcd = original.cardcd;
   engine.ledger.applyRefund(original, refund);
-  return refundAnswer(refund, original);
+  return modificationAnswer(refund, original, '', original);
 }
 
 function checkRefundable(context: HandlerContext, original: SimTransaction, txamt: number): void {
@@ -187,24 +187,4 @@ function checkChannelRules(
       `today's unsettled ${original.txcurrcd} takings (${Math.max(0, takings)}) do not cover the refund of ${txamt}: refunds are paid out of the same day's takings; send it again once they do`,
       "today's unsettled amount is insufficient",
     );
-}
-
-function refundAnswer(refund: SimTransaction, original: SimTransaction): ResponseBody {
-  return {
-    respcd: '0000',
-    resperr: RESPERR_SUCCESS,
-    respmsg: '',
-    syssn: refund.syssn,
-    orig_syssn: original.syssn,
-    out_trade_no: refund.outTradeNo,
-    pay_type: refund.payType,
-    txamt: String(refund.txamt),
-    txcurrcd: refund.txcurrcd,
-    txdtm: refund.txdtm,
-    sysdtm: formatUtc8(refund.createdAtSimMs),
-    paydtm: formatUtc8(original.paidAtSimMs ?? original.createdAtSimMs),
-    chnlsn: refund.chnlsn,
-    cardcd: refund.cardcd,
-    udid: refund.udid,
-  };
 }
