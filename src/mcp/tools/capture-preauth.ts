@@ -13,7 +13,7 @@ import {
   ToolFailure,
   validationFailure,
 } from './define.js';
-import { outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
+import { confirmationTokenInput, outTradeNoInput, syssnInput, txamtInput } from './inputs.js';
 import { findPayment } from './lookup.js';
 import {
   noteReconciliation,
@@ -49,17 +49,11 @@ export const preauthOutputSchema = z.object({
 });
 export type PreauthOutput = z.output<typeof preauthOutputSchema>;
 
-export const tokenInput = z
-  .string()
-  .max(1024)
-  .optional()
-  .describe('Token of an approved CONFIRMATION_REQUIRED');
-
 const inputSchema = z.strictObject({
   syssn: syssnInput.describe('Authorisation syssn'),
   txamt: txamtInput.optional().describe('Default: the rest'),
   out_trade_no: outTradeNoInput.optional().describe('New; reuse to retry'),
-  confirmation_token: tokenInput,
+  confirmation_token: confirmationTokenInput,
 });
 
 type Input = z.output<typeof inputSchema>;

@@ -11,10 +11,9 @@ import {
   openAuthorisation,
   type PreauthOutput,
   preauthOutputSchema,
-  tokenInput,
 } from './capture-preauth.js';
 import { defineTool, type KnownFields, type ToolCall, type ToolOutput, ToolFailure } from './define.js';
-import { syssnInput } from './inputs.js';
+import { confirmationTokenInput, syssnInput } from './inputs.js';
 import {
   noteReconciliation,
   readCurrent,
@@ -34,7 +33,7 @@ import {
 
 const inputSchema = z.strictObject({
   syssn: syssnInput.describe('Authorisation syssn'),
-  confirmation_token: tokenInput,
+  confirmation_token: confirmationTokenInput,
 });
 
 export const releasePreauthTool = defineTool({
