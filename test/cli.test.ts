@@ -255,6 +255,26 @@ describe('qfpay-mcp binary (spawned)', () => {
     expect(cli.stderr()).toContain('shutting down');
   });
 
+  it('serve --http with operator approval still receives QFPay notifications at QFPAY_NOTIFY_PATH', async () => {
+    const cli = spawnCli(['serve', '--http', '--port', '0'], {
+      QFPAY_APPROVAL: 'operator',
+      QFPAY_OPERATOR_SECRET: `operator-${TOKEN}`,
+    });
+    try {
+      const url = await waitFor(
+        () => /serving MCP over Streamable HTTP at (\S+)/.exec(cli.stdout())?.[1],
+        'the URL on stdout',
+      );
+      // An unsigned body reaches the receiver (FAIL, nothing recorded) instead of a 404.
+      const notified = await fetch(url.replace(/\/mcp$/, '/qfpay/notify'), { method: 'POST', body: '{}' });
+      expect(notified.status).toBe(400);
+      expect(await notified.text()).toBe('FAIL');
+    } finally {
+      cli.kill('SIGTERM');
+    }
+    expect(await cli.exited).toBe(0);
+  });
+
   it('serve --http takes its session limits from QFPAY_HTTP_MAX_SESSIONS(_PER_PRINCIPAL)', async () => {
     const tokens = ['a', 'b', 'c'].map((letter) => `${letter}-${TOKEN}`);
     const cli = spawnCli(['serve', '--http', '--port', '0', '--read-only'], {

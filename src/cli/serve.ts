@@ -212,9 +212,12 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
       allowedOrigins: settings.allowedOrigins,
       maxBodyBytes: settings.maxBodyBytes,
       ...settings.sessionLimits,
-      routes: runtime.notifications ? [notificationRoute(runtime.notifications, settings.notifyPath)] : [],
+      // Both receivers share the port: QFPay's notifications and, when configured, the approval page.
+      routes: [
+        ...(runtime.notifications ? [notificationRoute(runtime.notifications, settings.notifyPath)] : []),
+        ...(runtime.approvalRoutes ? [runtime.approvalRoutes.route] : []),
+      ],
       log: (line) => io.err(`${line}\n`),
-      ...(runtime.approvalRoutes ? { routes: [runtime.approvalRoutes.route] } : {}),
     });
     const origin = runtime.approvalRoutes ? approvalOrigin(io.env, settings.host, server.port) : undefined;
     if (origin) await runtime.approvalRoutes?.serveOn(origin);
