@@ -27,20 +27,71 @@ export const REDACTED = '[REDACTED]';
  * are ignored; pass real secrets only (a one-character "secret" would redact that character everywhere).
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
+  const pattern = secretPattern(secrets);
+  return pattern ? text.replace(pattern, REDACTED) : text;
+}
+
+/**
+ * `redactSecrets` applied to every string inside a JSON-like value (keys included), returning the
+ * value itself when nothing needed redacting: a result is checked without being serialised first,
+ * and the common case (no secret anywhere) allocates nothing.
+ */
+export function redactSecretsDeep<Value>(value: Value, secrets: readonly string[]): Value {
+  const pattern = secretPattern(secrets);
+  return pattern ? (redactIn(value, pattern) as Value) : value;
+}
+
+function redactIn(value: unknown, pattern: RegExp): unknown {
+  if (typeof value === 'string') return mentions(value, pattern) ? value.replace(pattern, REDACTED) : value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => redactIn(item, pattern));
+    return items.some((item, index) => item !== value[index]) ? items : value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  let changed = false;
+  const entries = Object.entries(value).map(([key, child]) => {
+    const redactedKey = redactIn(key, pattern) as string;
+    const redactedChild = redactIn(child, pattern);
+    changed ||= redactedKey !== key || redactedChild !== child;
+    return [redactedKey, redactedChild] as const;
+  });
+  return changed ? Object.fromEntries(entries) : value;
+}
+
+function mentions(text: string, pattern: RegExp): boolean {
+  pattern.lastIndex = 0;
+  const found = pattern.test(text);
+  pattern.lastIndex = 0;
+  return found;
+}
+
+/** The last pattern built, keyed by its secrets: a server redacts with the same key on every call. */
+let lastPattern: { readonly key: string; readonly pattern: RegExp | undefined } | undefined;
+
+/** One case-insensitive pattern for every spelling of every secret (undefined: nothing to redact). */
+function secretPattern(secrets: readonly string[]): RegExp | undefined {
+  const real = secrets.filter((secret) => typeof secret === 'string' && secret !== '');
+  const key = real.length === 1 ? `1:${real[0]!}` : JSON.stringify(real);
+  if (lastPattern?.key === key) return lastPattern.pattern;
   const spellings = new Set<string>();
-  for (const secret of secrets) {
-    if (typeof secret !== 'string' || secret === '') continue;
+  for (const secret of real) {
     spellings.add(secret);
     spellings.add(JSON.stringify(secret).slice(1, -1));
     spellings.add(encodeURIComponent(secret));
   }
-  if (spellings.size === 0) return text;
   // Longest first, so a secret that contains another is replaced whole.
-  const pattern = [...spellings]
-    .sort((a, b) => b.length - a.length)
-    .map(escapeRegExp)
-    .join('|');
-  return text.replace(new RegExp(pattern, 'gi'), REDACTED);
+  const pattern =
+    spellings.size === 0
+      ? undefined
+      : new RegExp(
+          [...spellings]
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join('|'),
+          'gi',
+        );
+  lastPattern = { key, pattern };
+  return pattern;
 }
 
 function escapeRegExp(text: string): string {

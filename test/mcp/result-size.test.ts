@@ -49,6 +49,15 @@ describe('results said once, and their size', () => {
     expect(wireBytes(result)).toBeLessThanOrEqual(3_000);
   });
 
+  it('explain_respcd is at most 1,000 bytes for the pending codes agents meet most', async () => {
+    for (const respcd of ['1143', '1145']) {
+      const result = await answer('explain_respcd', { respcd });
+      expectSaidOnce(result);
+      expect(texts(result)[0]).toContain((result.structuredContent as { next_action: string }).next_action);
+      expect(wireBytes(result), respcd).toBeLessThanOrEqual(1_000);
+    }
+  });
+
   it('query_transaction of one payment is at most 1,500 bytes', async () => {
     const paid = await answer('create_payment', {
       pay_type: '800108',

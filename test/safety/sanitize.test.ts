@@ -10,6 +10,7 @@ import {
   maskLuhnPans,
   normaliseForCardSearch,
   redactSecrets,
+  redactSecretsDeep,
   sanitizeUpstreamText,
 } from '../../src/safety/sanitize.js';
 
@@ -211,6 +212,24 @@ describe('masking and redaction', () => {
 
   it('redacts a longer secret whole when it contains a shorter one', () => {
     expect(redactSecrets('token abc123xyz', ['abc', 'abc123xyz'])).toBe('token [REDACTED]');
+  });
+
+  it('redacts inside a result without serialising it, and returns it untouched when clean', () => {
+    const key = 'E1F2A3B4C5D6';
+    const result = {
+      content: [{ type: 'text', text: `echoed ${key.toLowerCase()} back` }],
+      structuredContent: { note: 'fine', nested: [{ [`k${key}`]: encodeURIComponent(key) }] },
+    };
+    const redacted = redactSecretsDeep(result, [key]);
+    expect(JSON.stringify(redacted)).not.toMatch(new RegExp(key, 'i'));
+    expect(redacted.content[0]!.text).toBe('echoed [REDACTED] back');
+    expect(redacted.structuredContent.nested[0]).toEqual({ 'k[REDACTED]': '[REDACTED]' });
+    expect(redacted.structuredContent.note).toBe('fine');
+    // The caller's value is never edited in place.
+    expect(result.content[0]!.text).toContain(key.toLowerCase());
+    const clean = { content: [{ type: 'text', text: 'nothing secret' }], n: 1, flag: true, none: null };
+    expect(redactSecretsDeep(clean, [key])).toBe(clean);
+    expect(redactSecretsDeep(result, [])).toBe(result);
   });
 });
 

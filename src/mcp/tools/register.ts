@@ -12,7 +12,7 @@ import { registerAppTool } from '@modelcontextprotocol/ext-apps/server';
 import type * as z from 'zod';
 
 import type { GuardContext } from '../../safety/guard.js';
-import { redactSecrets } from '../../safety/sanitize.js';
+import { redactSecretsDeep } from '../../safety/sanitize.js';
 import type { ToolErrorInfo } from '../result-shape.js';
 import {
   approvalQuestion,
@@ -300,10 +300,7 @@ function withoutSecrets<Result extends CallToolResult | InputRequiredResult>(
   deps: ToolDeps,
 ): Result {
   const key = deps.credentials?.key;
-  if (!key) return result;
-  const text = JSON.stringify(result);
-  const redacted = redactSecrets(text, [key]);
-  return redacted === text ? result : (JSON.parse(redacted) as Result);
+  return key ? redactSecretsDeep(result, [key]) : result;
 }
 
 export function errorSummary(toolName: string, info: ToolErrorInfo): string {

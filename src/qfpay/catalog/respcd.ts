@@ -25,7 +25,7 @@ export const RESPCD_ENDPOINTS = [
 
 // Phrases shared by many entries, so that the advice for one situation is worded once.
 const QUERY_NEVER_RESEND =
-  'Do not send the payment again and do not create a new out_trade_no: call wait_for_payment (or query_transaction) with the syssn, or with the out_trade_no when no syssn came back, until the outcome is final.';
+  'Do not re-send it and do not create a new out_trade_no: wait_for_payment (or query_transaction) on its syssn, else its out_trade_no, until final.';
 const QUERY_FIRST_THEN_RETRY =
   'For a payment, query_transaction by out_trade_no first: nothing found → re-send the same request with the same out_trade_no after a pause; failed → a new payment with a new out_trade_no; paid or pending → do not pay again. A refund, query or cancel: re-send as is (same out_trade_no) after a pause.';
 const DUPLICATE_ORDER =
@@ -46,7 +46,7 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     outcome: 'success',
     likelyCause: 'QFPay accepted the request.',
     nextAction:
-      'CPM (auth_code) payment: the money is taken. QR, web, in-app, JSAPI and mini-program payments: only the order exists; show the qrcode/pay_url/pay_params and call wait_for_payment. A query: read each data[].respcd. Pass endpoint for the exact meaning.',
+      'CPM (auth_code): the money is taken. QR, web, in-app, JSAPI, mini-program: only the order exists; show qrcode/pay_url/pay_params, then wait_for_payment. A query: read each data[].respcd. Pass endpoint for the exact meaning.',
   },
   {
     code: '1100',
@@ -149,7 +149,7 @@ const CURRENT_CODES: readonly ResponseCodeEntry[] = [
     outcome: 'pending',
     likelyCause:
       'CPM: the wallet asked the customer for a password or confirmation. QR/online: the customer has not paid yet.',
-    nextAction: `${QUERY_NEVER_RESEND} For CPM, if it is still pending after about two minutes, call cancel_payment and only then start again.`,
+    nextAction: `${QUERY_NEVER_RESEND} CPM still pending after ~2 minutes: cancel_payment, then start again.`,
   },
   {
     code: '1145',
