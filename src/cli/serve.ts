@@ -184,6 +184,7 @@ async function serveStdio(runtimeOptions: RuntimeOptions, io: CliIo): Promise<nu
   const runtime = await createRuntime(runtimeOptions);
   const server = startStdioServer({
     createServer: () => runtime.createServer(),
+    eventBus: runtime.resourceEvents,
     log: (line) => io.err(`${line}\n`),
   });
   io.err(`${startupLine(runtime, { transport: 'stdio', options: runtimeOptions })}\n`);

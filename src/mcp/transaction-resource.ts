@@ -17,8 +17,9 @@ import { paymentView } from './tools/views.js';
  * subscription clients use to hear when it changes. A verified notification (the HTTP receiver), a
  * wait_for_payment that saw it become final and a simulated customer publish the change; every
  * 2025-era connection subscribed to that syssn (resources/subscribe) and every 2026-07-28
- * `subscriptions/listen` stream that names its URI gets `notifications/resources/updated` and reads
- * it again. Reading always queries QFPay: the news is only a hint.
+ * `subscriptions/listen` stream that names its URI (over HTTP through the SDK's handler, over stdio
+ * through `src/transports/stdio.ts`) gets `notifications/resources/updated` and reads it again.
+ * Reading always queries QFPay: the news is only a hint.
  */
 export const TRANSACTION_URI_PREFIX = 'qfpay://transactions/';
 const SYSSN = /^[A-Za-z0-9]{1,40}$/;

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { McpServer } from '@modelcontextprotocol/server';
+import type { McpServer, ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 
 /*
@@ -9,6 +9,9 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
  * payment confirmation asks the human through elicitation when the client declared it: pushed as
  * a request on a 2025-era connection, or on a 2026-07-28 one (no push requests) as an
  * `input_required` answer the client fulfils and sends back; otherwise the confirmation token.
+ * Changes (a transaction paid or refunded) reach a 2025-era connection through resources/subscribe
+ * and a 2026-07-28 one through its `subscriptions/listen` streams: the connection's instance sends
+ * each event of `eventBus`, and `serveStdio` delivers it on the streams whose filter names it.
  */
 
 export interface StdioServeOptions {
@@ -18,6 +21,11 @@ export interface StdioServeOptions {
   /** Defaults to process.stdin / process.stdout; tests may pass their own streams. */
   input?: Readable;
   output?: Writable;
+  /**
+   * The change events a 2026-07-28 connection's `subscriptions/listen` streams are fed from (the
+   * runtime's `resourceEvents`). Without it such streams hear nothing.
+   */
+  eventBus?: ServerEventBus;
 }
 
 export interface RunningStdioServer {
@@ -30,10 +38,17 @@ export function startStdioServer(options: StdioServeOptions): RunningStdioServer
   const log = options.log ?? (() => undefined);
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
-  const handle = serveStdio(() => options.createServer(), {
-    transport: new StdioServerTransport(input, output),
-    onerror: (error) => log(`stdio: ${error.message}`),
-  });
+  const handle = serveStdio(
+    ({ era }) => {
+      const server = options.createServer();
+      if (era === 'modern' && options.eventBus) relayChanges(server, options.eventBus);
+      return server;
+    },
+    {
+      transport: new StdioServerTransport(input, output),
+      onerror: (error) => log(`stdio: ${error.message}`),
+    },
+  );
 
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => {
@@ -52,6 +67,33 @@ export function startStdioServer(options: StdioServeOptions): RunningStdioServer
   input.once('end', onInputEnded);
   input.once('close', onInputEnded);
   return { closed, close };
+}
+
+/**
+ * Sends each change event to this connection as the notification it maps to; `serveStdio` stamps
+ * it onto every listen stream that asked for it and drops it otherwise. Stops when the instance
+ * closes (a discarded era probe included).
+ */
+function relayChanges(server: McpServer, bus: ServerEventBus): void {
+  const stop = bus.subscribe((event) => void notifyOf(server, event).catch(() => undefined));
+  const previous = server.server.onclose;
+  server.server.onclose = () => {
+    stop();
+    previous?.();
+  };
+}
+
+function notifyOf(server: McpServer, event: ServerEvent): Promise<void> {
+  switch (event.kind) {
+    case 'resource_updated':
+      return server.server.sendResourceUpdated({ uri: event.uri });
+    case 'resources_list_changed':
+      return server.server.sendResourceListChanged();
+    case 'tools_list_changed':
+      return server.server.sendToolListChanged();
+    case 'prompts_list_changed':
+      return server.server.sendPromptListChanged();
+  }
 }
 
 /**
