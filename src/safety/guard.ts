@@ -1,6 +1,7 @@
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
 import type { LedgerRecord } from './ledger.js';
+import type { CallbackUrlField, PolicyCheck } from './policy.js';
 
 /**
  * The money-movement seam. Every write tool goes tool → guard → client, so that the
@@ -249,6 +250,12 @@ export interface MoneyGuard {
   noteObserved?(
     report: ExecutionReport & { readonly out_trade_no: string },
   ): Promise<'recorded' | 'duplicate' | 'unknown_order'>;
+  /**
+   * The operator's callback-URL allow-list (QFPAY_ALLOWED_URLS) for a URL that is not part of a
+   * write intent: the redirect_uri a signed WeChat OAuth link sends the customer to. Absent on a
+   * guard without a money policy, which checks no URL anywhere.
+   */
+  checkCallbackUrl?(field: CallbackUrlField, url: string): PolicyCheck;
   /** Releases what the guard holds (ledger file, timers); called once when the runtime closes. */
   close?(): Promise<void>;
 }

@@ -17,7 +17,7 @@ import { resolveAuditLogPath } from './state-dir.js';
  * | `QFPAY_CONFIRM` | `real-money` (default): bound confirmation for writes in prod and test (both move real money); `prod`: production only; `always`: every environment. Production cannot be switched off. |
  * | `QFPAY_MAX_TXAMT` | per-transaction caps, `HKD:500000,USD:50000` (minor units) |
  * | `QFPAY_DAILY_LIMIT` | per-day caps (UTC+8 calendar day), same format; payments and refunds counted separately |
- * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes that `notify_url`/`return_url` must start with |
+ * | `QFPAY_ALLOWED_URLS` | comma-separated URL prefixes every callback URL must start with (notify, return, failed, cancel, WeChat OAuth redirect) |
  * | `QFPAY_CONFIRM_SECRET` | HMAC secret for confirmation tokens, ≥ 32 bytes as hex or base64 |
  * | `QFPAY_APPROVAL` | `operator`: confirmations only by the operator on this server's approval page; `agent`: tokens and client elicitation. Default: `operator` in prod once `QFPAY_OPERATOR_SECRET` is set, else `agent` |
  * | `QFPAY_OPERATOR_SECRET` | enrols operator passkeys and is the approval page's fallback proof; ≥ 20 characters |
@@ -397,11 +397,9 @@ function cardNumberRefusal(where: string, masked: string): PolicyCheck {
  * boundaries: prefix `https://shop.example.com/qfpay` allows `/qfpay` and `/qfpay/notify` but
  * not `/qfpay-evil`, and `https://shop.example.com` never allows `shop.example.com.evil.io`.
  */
-export function checkUrlAllowed(
-  policy: MoneyPolicy,
-  field: 'notify_url' | 'return_url' | 'failed_url' | 'cancel_url',
-  url: string,
-): PolicyCheck {
+export type CallbackUrlField = 'notify_url' | 'return_url' | 'failed_url' | 'cancel_url' | 'redirect_uri';
+
+export function checkUrlAllowed(policy: MoneyPolicy, field: CallbackUrlField, url: string): PolicyCheck {
   const parsed = typeof url === 'string' && url.length <= 2048 ? parseUrl(url) : undefined;
   if (!parsed) {
     return {

@@ -56,8 +56,10 @@ import {
   checkAmountCaps,
   checkNoCardNumbers,
   checkUrlAllowed,
+  type CallbackUrlField,
   confirmationRequired,
   type MoneyPolicy,
+  type PolicyCheck,
 } from './policy.js';
 import { confirmationSummary } from './summary.js';
 
@@ -257,6 +259,7 @@ export class SafeGuard implements MoneyGuard {
       auditView: () => this.auditView(),
       dayRecords: (day) => this.dayRecords(day),
       noteObserved: (report) => this.noteObserved(report),
+      checkCallbackUrl: (field, url) => this.checkCallbackUrl(field, url),
     };
   }
 
@@ -848,6 +851,10 @@ export class SafeGuard implements MoneyGuard {
    * URL allow-list, card numbers in free text, the per-transaction cap; undefined when the intent
    * may proceed. Daily caps need the store's totals and are checked in its atomic step (`admit`).
    */
+  checkCallbackUrl(field: CallbackUrlField, url: string): PolicyCheck {
+    return checkUrlAllowed(this.options.policy, field, url);
+  }
+
   private policyProblem(intent: WriteIntent): GuardOutcome<never> | undefined {
     const { policy } = this.options;
     for (const field of ['notify_url', 'return_url', 'failed_url', 'cancel_url'] as const) {

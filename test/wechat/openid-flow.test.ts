@@ -154,6 +154,26 @@ describe('wechat_openid → create_payment 800207', () => {
     expect((await fetch(url)).status).toBe(403);
   });
 
+  it('signs no link to a redirect_uri outside the operator allow-list', async () => {
+    for (const redirect of [
+      'https://evil.example.net/steal',
+      'https://shop.example.com.evil.io/wechat/return',
+      'http://shop.example.com/wechat/return',
+    ]) {
+      const refused = await call(env.client, 'wechat_openid', { redirect_uri: redirect });
+      expect(refused.isError, redirect).toBe(true);
+      expect(refused.text).toMatch(/^wechat_openid failed \(refused\) \[field: redirect_uri\]/);
+      expect(refused.text).toMatch(/No link was signed/);
+      expect(refused.structured['oauth_url']).toBeUndefined();
+      expect(refused.text).not.toContain('sign=');
+    }
+    const outside = await call(env.client, 'wechat_openid', { redirect_uri: 'https://evil.example.net/x' });
+    expect(outside.text).toMatch(/QFPAY_ALLOWED_URLS/);
+    // Loopback stays allowed in the local environment, as for every other callback URL.
+    const loopback = await call(env.client, 'wechat_openid', { redirect_uri: 'http://127.0.0.1:8080/back' });
+    expect(loopback.isError).toBe(false);
+  });
+
   it('refuses an unknown code and bad arguments, with the field named', async () => {
     const unknown = await call(env.client, 'wechat_openid', { code: 'f'.repeat(32) });
     expect(unknown.isError).toBe(true);

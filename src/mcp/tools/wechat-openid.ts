@@ -1,6 +1,6 @@
 import * as z from 'zod';
 
-import { defineTool, type ToolOutput, validationFailure } from './define.js';
+import { defineTool, ToolFailure, type ToolOutput, validationFailure } from './define.js';
 import { requireClient } from './write-flow.js';
 
 // Shapes are checked by the client (QfpayClient.wechatOauthUrl / exchangeWechatCode), which names
@@ -36,6 +36,16 @@ export const wechatOpenidTool = defineTool({
         'First call with redirect_uri, send the customer to the link, then call with the code WeChat adds to redirect_uri.',
       );
     if (args.redirect_uri !== undefined) {
+      // The link is signed as the merchant's: it may only send the customer (and the code) where
+      // the operator allows callbacks, like return_url.
+      const allowed = call.deps.guard.checkCallbackUrl?.('redirect_uri', args.redirect_uri);
+      if (allowed && !allowed.ok)
+        throw new ToolFailure({
+          kind: 'refused',
+          field: 'redirect_uri',
+          message: allowed.message,
+          next_action: allowed.next_action.replace('Nothing was sent to QFPay.', 'No link was signed.'),
+        });
       const oauthUrl = client.wechatOauthUrl(args.redirect_uri);
       const next =
         "Open this link in the customer's WeChat browser (not in chat); when it lands on redirect_uri?code=…, call wechat_openid with that code.";
