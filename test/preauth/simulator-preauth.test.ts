@@ -195,6 +195,8 @@ describe('simulator pre-authorisation', () => {
       expect(received.every((n) => n.signed)).toBe(true);
       const byType = (type: string, syssn: string) =>
         received.find((n) => n.body.notify_type === type && n.body.syssn === syssn)?.body;
+      // The authorisation itself notifies `payment` when approved (docs/simulator.md, a choice: undocumented).
+      expect(byType('payment', auth.syssn)).toMatchObject({ txamt: '900', status: '1', respcd: '0000' });
       expect(byType('payment', capture.syssn!)).toMatchObject({ txamt: '300', status: '1', respcd: '0000' });
       expect(byType('unfreeze', auth.syssn)).toMatchObject({
         txamt: '600',
