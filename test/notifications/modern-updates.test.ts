@@ -16,6 +16,7 @@ import { createRuntime, type QfpayMcpRuntime } from '../../src/mcp/runtime.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/transports/http.js';
 import { DEFAULT_NOTIFY_PATH, notificationRoute } from '../../src/transports/notify-route.js';
 import { call, simulatorControl } from '../mcp/helpers.js';
+import { createAwaitingOrder } from './orders.js';
 
 let stateDir: string;
 let runtime: QfpayMcpRuntime;
@@ -55,16 +56,9 @@ afterAll(async () => {
   await rm(stateDir, { recursive: true, force: true });
 });
 
-async function createOrder(outTradeNo: string, notify: boolean): Promise<string> {
-  const created = await call(client, 'create_payment', {
-    pay_type: '800101',
-    txamt: 900,
-    txcurrcd: 'HKD',
-    out_trade_no: outTradeNo,
-    ...(notify ? { notify_url: `${http.url.replace(/\/mcp$/, '')}${DEFAULT_NOTIFY_PATH}` } : {}),
-  });
-  expect(created.structured['status']).toBe('AWAITING_CUSTOMER');
-  return `qfpay://transactions/${created.structured['syssn'] as string}`;
+function createOrder(outTradeNo: string, notify: boolean): Promise<string> {
+  const notifyUrl = notify ? `${http.url.replace(/\/mcp$/, '')}${DEFAULT_NOTIFY_PATH}` : undefined;
+  return createAwaitingOrder(client, outTradeNo, notifyUrl);
 }
 
 async function statusOf(uri: string): Promise<unknown> {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { call } from '../mcp/helpers.js';
 import { assertFreshDist, CLI, isolatedHome, ROOT } from '../support/dist.js';
+import { createAwaitingOrder } from './orders.js';
 
 const home = isolatedHome('stdio-updates');
 afterAll(() => home.remove());
@@ -42,16 +43,7 @@ async function connect(era: 'modern' | 'legacy'): Promise<Listener> {
   return { client, updated };
 }
 
-async function createOrder(client: Client, outTradeNo: string): Promise<string> {
-  const created = await call(client, 'create_payment', {
-    pay_type: '800101',
-    txamt: 900,
-    txcurrcd: 'HKD',
-    out_trade_no: outTradeNo,
-  });
-  expect(created.structured['status']).toBe('AWAITING_CUSTOMER');
-  return `qfpay://transactions/${created.structured['syssn'] as string}`;
-}
+const createOrder = (client: Client, outTradeNo: string) => createAwaitingOrder(client, outTradeNo);
 
 async function pay(client: Client, outTradeNo: string): Promise<void> {
   const paid = await call(client, 'simulate_customer_payment', { out_trade_no: outTradeNo, outcome: 'pay' });
