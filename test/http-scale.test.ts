@@ -130,7 +130,7 @@ let server: RunningHttpServer;
 beforeAll(async () => {
   runtime = await createRuntime({ env: {}, log: () => undefined });
   server = await startHttpServer({
-    createServer: () => runtime.createServer(),
+    createServer: (scope) => runtime.createServer(scope),
     environment: runtime.environment,
     port: 0,
     bearerTokens: [TOKEN],

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { McpServer } from '@modelcontextprotocol/server';
 import { request } from 'undici';
 
 import type { QfpayMcpRuntime } from '../src/mcp/runtime.js';
@@ -43,11 +44,21 @@ function statelessCall(
 
 let runtime: QfpayMcpRuntime;
 let server: RunningHttpServer;
+/** The tools each instance the HTTP server built registered, in order. */
+const builtWith: string[][] = [];
+
+function registeredTools(instance: McpServer): string[] {
+  return Object.keys((instance as unknown as { _registeredTools: Record<string, unknown> })._registeredTools);
+}
 
 beforeAll(async () => {
   runtime = await createRuntime({ env: {}, log: () => undefined });
   server = await startHttpServer({
-    createServer: () => runtime.createServer(),
+    createServer: (scope) => {
+      const instance = runtime.createServer(scope);
+      builtWith.push(registeredTools(instance));
+      return instance;
+    },
     environment: runtime.environment,
     port: 0,
   });
@@ -94,6 +105,38 @@ describe('built once per process', () => {
     expect(toOutput).toHaveBeenCalledTimes(1);
     toInput.mockRestore();
     toOutput.mockRestore();
+  });
+
+  it('a stateless tools/call builds an instance with only the tool it calls; a list gets them all', async () => {
+    builtWith.length = 0;
+    const called = await statelessCall(
+      server.url,
+      1,
+      'tools/call',
+      { name: 'list_currencies', arguments: { code: 'HKD' } },
+      'list_currencies',
+    );
+    const answer = (await called.body.json()) as { result: { structuredContent: { count: number } } };
+    expect(answer.result.structuredContent.count).toBe(1);
+    const listed = await statelessCall(server.url, 2, 'tools/list', {});
+    const all = ((await listed.body.json()) as { result: { tools: { name: string }[] } }).result.tools;
+    const unknown = await statelessCall(
+      server.url,
+      3,
+      'tools/call',
+      { name: 'no_such_tool', arguments: {} },
+      'no_such_tool',
+    );
+    expect(JSON.stringify(await unknown.body.json())).toMatch(/no_such_tool/);
+    expect(builtWith[0]).toEqual(['list_currencies']);
+    expect(builtWith[1]).toHaveLength(all.length);
+    expect(all.length).toBeGreaterThan(10);
+    // An unknown name gets the whole server, so the SDK answers as it does for any unknown tool.
+    expect(builtWith[2]).toHaveLength(all.length);
+    // Capabilities stay whole: a scoped instance declares what a full one does.
+    expect(runtime.createServer({ tool: 'list_currencies' }).server.getCapabilities()).toEqual(
+      runtime.createServer().server.getCapabilities(),
+    );
   });
 
   it('shares one frozen copy of the converted schema between server instances', () => {

@@ -104,7 +104,7 @@ const running: RunningHttpServer[] = [];
 
 async function serve(options: Partial<HttpServeOptions> = {}): Promise<RunningHttpServer> {
   const server = await startHttpServer({
-    createServer: () => runtime.createServer(),
+    createServer: (scope) => runtime.createServer(scope),
     environment: runtime.environment,
     port: 0,
     ...options,
@@ -308,7 +308,7 @@ describe('idle expiry and shutdown, on an injected clock', () => {
     let holding: ServerResponse | undefined;
     const reached = deferred<void>();
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: runtime.environment,
       port: 0,
       clock,
@@ -346,7 +346,7 @@ describe('idle expiry and shutdown, on an injected clock', () => {
     const { clock, scheduled } = manualClock();
     const reached = deferred<ServerResponse>();
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: runtime.environment,
       port: 0,
       clock,

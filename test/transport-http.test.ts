@@ -128,7 +128,7 @@ describe('Streamable HTTP with a bearer token', () => {
 
   beforeAll(async () => {
     server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: runtime.environment,
       port: 0,
       bearerTokens: [TOKEN, ROTATED_TOKEN],
@@ -391,12 +391,17 @@ describe('Streamable HTTP exposure rules', () => {
     const port = await freePort();
     for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
       await expect(
-        startHttpServer({ createServer: () => runtime.createServer(), environment: 'local', host, port }),
+        startHttpServer({
+          createServer: (scope) => runtime.createServer(scope),
+          environment: 'local',
+          host,
+          port,
+        }),
       ).rejects.toThrow(HttpStartupError);
     }
     await expect(
       startHttpServer({
-        createServer: () => runtime.createServer(),
+        createServer: (scope) => runtime.createServer(scope),
         environment: 'local',
         host: '0.0.0.0',
         port,
@@ -407,7 +412,7 @@ describe('Streamable HTTP exposure rules', () => {
 
   it('starts on all interfaces with a token, still checking Host', async () => {
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: 'local',
       host: '0.0.0.0',
       port: 0,
@@ -433,7 +438,7 @@ describe('Streamable HTTP exposure rules', () => {
 
   it('without a token on loopback, serves clients and closes their sessions on shutdown', async () => {
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: 'local',
       port: 0,
     });
@@ -450,7 +455,7 @@ describe('Streamable HTTP exposure rules', () => {
   it('serves on IPv6 loopback, bracketed or not', async () => {
     for (const host of ['::1', '[::1]']) {
       const server = await startHttpServer({
-        createServer: () => runtime.createServer(),
+        createServer: (scope) => runtime.createServer(scope),
         environment: 'local',
         host,
         port: 0,
@@ -467,7 +472,7 @@ describe('Streamable HTTP exposure rules', () => {
 
   it('answers /healthz with details when no token is configured (loopback only)', async () => {
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: 'local',
       port: 0,
     });
@@ -481,7 +486,7 @@ describe('Streamable HTTP exposure rules', () => {
 
   it('recycles the principal’s own least recently used session at its session limit', async () => {
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: 'local',
       port: 0,
       maxSessionsPerPrincipal: 2,

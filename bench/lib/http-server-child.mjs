@@ -10,7 +10,7 @@ import { startHttpServer } from '../../dist/transports/http.js';
  */
 const runtime = await createRuntime({ log: () => undefined });
 const server = await startHttpServer({
-  createServer: () => runtime.createServer(),
+  createServer: (scope) => runtime.createServer(scope),
   environment: runtime.environment,
   port: 0,
   log: (line) => process.stderr.write(`${line}\n`),

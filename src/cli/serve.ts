@@ -203,7 +203,7 @@ async function serveHttp(runtimeOptions: RuntimeOptions, settings: HttpSettings,
     // Loaded here so a stdio start never pays for the HTTP stack.
     const { startHttpServer } = await import('../transports/http.js');
     server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       eventBus: runtime.resourceEvents,
       environment: runtime.environment,
       host: settings.host,

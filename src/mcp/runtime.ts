@@ -17,7 +17,7 @@ import { ConfirmationTokens, InBandQuestions } from '../safety/confirmation.js';
 import { OperatorApprovals, secretMatcher, storeNonces } from '../safety/operator-approval.js';
 import { BasicGuard, type GuardFactory, type MerchantIdentity, type MoneyGuard } from '../safety/guard.js';
 import { loadMoneyPolicy, type MoneyPolicy } from '../safety/policy.js';
-import { mcpServerFactory } from './server.js';
+import { mcpServerFactory, type ServerScope } from './server.js';
 import { announceTransactionChanges } from './transaction-resource.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
@@ -102,8 +102,11 @@ export interface QfpayMcpRuntime {
    * without credentials or without the money guard that records them.
    */
   readonly notifications: NotificationInbox | null;
-  /** A fresh McpServer per session or request; all share one client, limiter and simulator. */
-  createServer(): McpServer;
+  /**
+   * A fresh McpServer per session or request; all share one client, limiter and simulator. A
+   * `scope` naming one tool builds an instance that serves only that tool's call.
+   */
+  createServer(scope?: ServerScope): McpServer;
   /**
    * Changes of `qfpay://transactions/{syssn}` for 2026-07-28 clients' `subscriptions/listen`
    * streams: hand it to the HTTP server (`startHttpServer({ eventBus })`).

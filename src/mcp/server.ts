@@ -20,11 +20,23 @@ const SERVER_CAPABILITIES = {
 };
 
 /**
+ * What one server instance is built to answer. `tool`: a stateless request that calls only this
+ * tool (a 2026-07-28 `tools/call`), so only that tool is registered — registering all of them
+ * for every such request was most of its cost. Resources, prompts and capabilities stay whole.
+ */
+export interface ServerScope {
+  readonly tool?: string;
+}
+
+/**
  * The factory a runtime hands its transports: a fresh server per connection or request (never
  * one shared between clients), with everything that does not depend on the connection worked out
  * once here: the instructions text now, tool schemas and annotations on first use (`register.ts`).
  */
-export function mcpServerFactory(deps: ToolDeps, tools: readonly ToolEntry[]): () => McpServer {
+export function mcpServerFactory(
+  deps: ToolDeps,
+  tools: readonly ToolEntry[],
+): (scope?: ServerScope) => McpServer {
   const instructions = new Map<boolean, string>();
   const instructionsFor = (hasAuditTrail: boolean): string => {
     let text = instructions.get(hasAuditTrail);
@@ -34,7 +46,7 @@ export function mcpServerFactory(deps: ToolDeps, tools: readonly ToolEntry[]): (
     }
     return text;
   };
-  return () => buildMcpServer(deps, tools, instructionsFor);
+  return (scope) => buildMcpServer(deps, tools, instructionsFor, scope);
 }
 
 /**
@@ -47,6 +59,7 @@ export function buildMcpServer(
   tools: readonly ToolEntry[],
   instructionsFor: (hasAuditTrail: boolean) => string = (hasAuditTrail) =>
     serverInstructions(deps.environment, tools, hasAuditTrail),
+  scope: ServerScope = {},
 ): McpServer {
   const audit = deps.guard.auditView?.();
   const server = new McpServer(
@@ -59,10 +72,18 @@ export function buildMcpServer(
   const guard =
     deps.guard.forConnection?.(elicitationApproval(server, DEFAULT_CONFIRMATION_TTL_MS)) ?? deps.guard;
   const connectionDeps: ToolDeps = { ...deps, guard };
-  for (const entry of tools) registerToolDefinition(server, entry.tool, entry.access, connectionDeps);
+  for (const entry of toolsIn(scope, tools))
+    registerToolDefinition(server, entry.tool, entry.access, connectionDeps);
   registerResources(server, deps.environment, audit);
   registerTransactionResource(server, deps);
   if (tools.some((entry) => paymentViewLink(entry.tool.name))) registerPaymentView(server);
   registerPrompts(server, deps.environment);
   return server;
+}
+
+/** The tools an instance registers: the scoped one when it exists, else all (an unknown name gets the SDK's own answer). */
+function toolsIn(scope: ServerScope, tools: readonly ToolEntry[]): readonly ToolEntry[] {
+  if (scope.tool === undefined) return tools;
+  const named = tools.filter((entry) => entry.tool.name === scope.tool);
+  return named.length > 0 ? named : tools;
 }

@@ -114,8 +114,11 @@ export interface HttpRoute {
 }
 
 export interface HttpServeOptions {
-  /** Builds a fresh McpServer; called once per session (2025 era) or per request (2026 era). */
-  createServer: () => McpServer;
+  /**
+   * Builds a fresh McpServer; called once per session (2025 era) or per request (2026 era). A
+   * 2026-07-28 `tools/call` passes the tool it calls, so the instance may register only that one.
+   */
+  createServer: (scope?: { readonly tool?: string }) => McpServer;
   /** Shown by GET /healthz. */
   environment: string;
   host?: string;
@@ -197,7 +200,7 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
     }
   }
   const sessions = new LegacySessions(options.createServer, { ...limits, clock, log });
-  const modern = createMcpHandler(() => options.createServer(), {
+  const modern = createMcpHandler((context) => options.createServer(toolScopeOf(context.requestInfo)), {
     legacy: 'reject',
     ...(options.eventBus ? { bus: options.eventBus } : {}),
     maxRequestBodySize: maxBodyBytes,
@@ -471,6 +474,22 @@ function healthRoute(environment: string, tokenRequired: boolean): HttpRoute {
   };
 }
 
+/** The tool each 2026-07-28 `tools/call` request in flight names, for the factory it reaches. */
+const toolCalls = new WeakMap<Request, string>();
+
+function toolScopeOf(request: Request | undefined): { tool?: string } | undefined {
+  const tool = request ? toolCalls.get(request) : undefined;
+  return tool === undefined ? undefined : { tool };
+}
+
+/** The tool a single JSON-RPC `tools/call` request names (the SDK checks the rest of it). */
+function calledTool(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const message = body as { method?: unknown; params?: { name?: unknown } };
+  if (message.method !== 'tools/call') return undefined;
+  return typeof message.params?.name === 'string' ? message.params.name : undefined;
+}
+
 async function routeMcpRequest(
   request: Request,
   authInfo: AuthInfo | undefined,
@@ -487,7 +506,11 @@ async function routeMcpRequest(
       parsedBody = parsed.value;
     }
     const legacy = await isLegacyRequest(request, parsedBody, { maxRequestBodySize: maxBodyBytes });
-    if (!legacy) return await modern.fetch(request, { ...(authInfo && { authInfo }), parsedBody });
+    if (!legacy) {
+      const tool = calledTool(parsedBody);
+      if (tool !== undefined) toolCalls.set(request, tool);
+      return await modern.fetch(request, { ...(authInfo && { authInfo }), parsedBody });
+    }
     return await sessions.handle(request, parsedBody, authInfo);
   } catch (error) {
     log(`http: request failed: ${error instanceof Error ? error.message : String(error)}`);

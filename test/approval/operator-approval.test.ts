@@ -355,7 +355,7 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
     const routes = runtime.approvalRoutes;
     expect(routes).toBeDefined();
     const server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: runtime.environment,
       port: 0,
       bearerTokens: [token],

@@ -55,7 +55,7 @@ beforeAll(async () => {
     log: (line) => logs.push(line),
   });
   const common = {
-    createServer: () => runtime.createServer(),
+    createServer: runtime.createServer.bind(runtime),
     environment: runtime.environment,
     port: 0,
     maxBodyBytes: MAX_BODY_BYTES,

@@ -194,7 +194,7 @@ describe('over HTTP, per protocol era', () => {
   beforeAll(async () => {
     runtime = await createRuntime({ env: prodEnv(LEDGER), allowProdWrites: true, log: () => undefined });
     server = await startHttpServer({
-      createServer: () => runtime.createServer(),
+      createServer: (scope) => runtime.createServer(scope),
       environment: runtime.environment,
       port: 0,
     });

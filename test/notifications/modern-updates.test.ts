@@ -32,7 +32,7 @@ beforeAll(async () => {
     pollIntervalMs: 100,
   });
   http = await startHttpServer({
-    createServer: () => runtime.createServer(),
+    createServer: (scope) => runtime.createServer(scope),
     eventBus: runtime.resourceEvents,
     environment: runtime.environment,
     port: 0,

@@ -55,7 +55,7 @@ beforeAll(async () => {
   });
   expect(runtime.notifications).not.toBeNull();
   http = await startHttpServer({
-    createServer: () => runtime.createServer(),
+    createServer: (scope) => runtime.createServer(scope),
     environment: runtime.environment,
     port: 0,
     routes: [notificationRoute(runtime.notifications!)],
