@@ -204,7 +204,8 @@ export async function generateToolsReference({ distUrl }) {
   }
 
   try {
-    const local = await open({ QFPAY_ENV: 'local' });
+    // The operator allows the example shop's callbacks (WeChat's redirect_uri, checkout return URLs).
+    const local = await open({ QFPAY_ENV: 'local', QFPAY_ALLOWED_URLS: 'https://shop.example.com' });
     const { tools } = await local.client.listTools();
 
     // Reference and integration tools.
@@ -311,7 +312,7 @@ export async function generateToolsReference({ distUrl }) {
       'wechat_openid',
       { redirect_uri: 'https://shop.example.com/wechat/return' },
       'WeChat JSAPI: the OAuth link for the customer',
-      "Open it in the customer's WeChat browser; it comes back to redirect_uri?code=….",
+      "Open it in the customer's WeChat browser; it comes back to redirect_uri?code=…. redirect_uri must be under QFPAY_ALLOWED_URLS (here https://shop.example.com), or no link is signed.",
     );
     // What the customer's browser does (the simulator plays WeChat's consent page).
     const consentPage = await (await fetch(link.structured.oauth_url)).text();
