@@ -910,7 +910,8 @@ export class QfpayClient {
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(exchange.body));
     } catch {
-      return untrusted('bad_answer', `the answer (HTTP ${exchange.status}) is not valid JSON`);
+      const expected = spec.fileAnswer ? 'neither a zip file nor JSON' : 'not valid JSON';
+      return untrusted('bad_answer', `the answer (HTTP ${exchange.status}) is ${expected}`);
     }
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success)

@@ -47,7 +47,7 @@ const outputSchema = z.object(
       source_note: z.string().optional(),
       next_action: z.string(),
     },
-    ['day'],
+    ['day', 'source_note'],
   ),
 );
 
