@@ -3,9 +3,9 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { QfpayClient } from '../../src/qfpay/client.js';
-import { QfpayValidationError } from '../../src/qfpay/errors.js';
+import { QfpayUnknownOutcomeError, QfpayValidationError } from '../../src/qfpay/errors.js';
 import { signatureHeaders } from '../../src/qfpay/signature.js';
-import { TRADE_BILL_COLUMNS } from '../../src/qfpay/trade-bill.js';
+import { TRADE_BILL_COLUMNS, TradeBillError } from '../../src/qfpay/trade-bill.js';
 import type { TransactionRecord } from '../../src/qfpay/types.js';
 import { type RunningSimulator, type SimCredential, startSimulator } from '../../src/simulator/index.js';
 import { CPM_AUTH_CODE, randomCredential } from '../money-safety/helpers.js';
@@ -31,7 +31,12 @@ beforeAll(async () => {
   sister = { ...shop, mchid: `${shop.mchid!}b` };
   simulator = await startSimulator({ port: 0, credentials: [shop, sister], quiet: true });
   simulator.control.setClock({ set: `${DAY} 12:00:00` });
-  client = new QfpayClient({ baseUrl: simulator.baseUrl, credentials: shop, timeoutMs: 5_000 });
+  client = new QfpayClient({
+    baseUrl: simulator.baseUrl,
+    credentials: shop,
+    timeoutMs: 5_000,
+    retry: { readBaseDelayMs: 10 },
+  });
   sisterClient = new QfpayClient({ baseUrl: simulator.baseUrl, credentials: sister, timeoutMs: 5_000 });
 });
 afterAll(async () => {
@@ -172,6 +177,18 @@ describe('the simulator serves the trade bill', () => {
     const post = await request(`${simulator.baseUrl}${BILL}`, { method: 'POST', body: '' });
     expect(post.statusCode).toBe(405);
     await post.body.dump();
+  });
+
+  it('is signed over its bytes: a wrong signature or a cut zip is never read as a bill', async () => {
+    simulator.control.addFault({ kind: 'bad_signature', paths: [BILL], count: 3 });
+    const badSignature = await client.downloadTradeBill(DAY).catch((error: unknown) => error);
+    expect(badSignature).toBeInstanceOf(QfpayUnknownOutcomeError);
+    expect((badSignature as Error).message).toContain('X-QF-SIGN');
+    simulator.control.addFault({ kind: 'malformed_json', paths: [BILL], count: 1 });
+    const cut = await client.downloadTradeBill(DAY).catch((error: unknown) => error);
+    expect(cut).toBeInstanceOf(TradeBillError);
+    expect((cut as TradeBillError).problem).toBe('not_zip');
+    expect((await client.downloadTradeBill(DAY)).length).toBeGreaterThan(0);
   });
 
   it('is checked by the client before anything is sent', async () => {
