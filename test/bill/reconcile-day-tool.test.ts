@@ -1,7 +1,8 @@
 /**
  * reconcile_day over a real MCP client: in local it reads the simulator's trade bill and says so;
  * a bill the simulator fails to deliver (a fault on its path) falls back to the query with a note;
- * a sandbox-configured server never asks for the bill (QFPay: production only). The command line
+ * a sandbox-configured server never asks for the bill (QFPay: production only), a production rehearsal
+ * against the simulator does. The command line
  * prints the source.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -116,6 +117,28 @@ describe('reconcile_day in sandbox', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
+  it('reads the bill in a production rehearsal against the simulator', async () => {
+    const agent = await connect({
+      env: {
+        QFPAY_ENV: 'prod',
+        QFPAY_BASE_URL: simulator.baseUrl,
+        QFPAY_APPCODE: credential.appcode,
+        QFPAY_KEY: credential.key,
+        QFPAY_MCHID: credential.mchid!,
+        QFPAY_AUDIT_LOG: path.join(stateDir, 'audit-prod.jsonl'),
+        HOME: stateDir,
+      },
+    });
+    try {
+      const answer = await call(agent.client, 'reconcile_day', { date: today });
+      expect(answer.isError, answer.text).toBe(false);
+      expect(answer.structured['source']).toBe('trade_bill');
+      expect(simulator.control.requests().map((entry) => entry.path)).toContain(BILL);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('uses the query by range and never asks for the bill', async () => {
     const agent = await connect({
       env: {
@@ -130,6 +153,7 @@ describe('reconcile_day in sandbox', () => {
     });
     try {
       await payElsewhere(simulator.baseUrl, credential);
+      const before = simulator.control.requests().length;
       const answer = await call(agent.client, 'reconcile_day', { date: today });
       expect(answer.isError, answer.text).toBe(false);
       expect(answer.structured['source']).toBe('query');
@@ -138,7 +162,10 @@ describe('reconcile_day in sandbox', () => {
       expect((answer.structured['differences'] as { kind: string }[]).map((d) => d.kind)).toEqual([
         'missing_from_ledger',
       ]);
-      const paths = simulator.control.requests().map((entry) => entry.path);
+      const paths = simulator.control
+        .requests()
+        .slice(before)
+        .map((entry) => entry.path);
       expect(paths).toContain('/trade/v1/query');
       expect(paths).not.toContain(BILL);
     } finally {
