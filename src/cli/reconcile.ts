@@ -9,8 +9,10 @@ const RECONCILE_HELP = `Usage: qfpay-mcp reconcile [--date YYYY-MM-DD] [--json]
 
 Compares the audit ledger of one Hong Kong (UTC+8) day with QFPay's transactions of that day and
 lists every difference: money QFPay moved that the ledger lacks, ledger payments or refunds QFPay does
-not know, amount or status differences. Read-only. Uses the same configuration as serve (QFPAY_ENV,
-credentials, QFPAY_AUDIT_LOG or QFPAY_DATABASE_URL).
+not know, amount or status differences. QFPay's side is its trade bill in prod and local (the
+simulator), its query API by range in sandbox and test or when the bill cannot be had; the first
+line says which. Read-only. Uses the same configuration as serve (QFPAY_ENV, credentials,
+QFPAY_AUDIT_LOG or QFPAY_DATABASE_URL).
 
 Options:
   --date YYYY-MM-DD   The day (default: today in Hong Kong)

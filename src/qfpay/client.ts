@@ -47,6 +47,7 @@ import type {
 import { buildWechatOauthUrl, WECHAT_OPENID_PATH } from './wechat-oauth.js';
 import {
   addNoteResponseSchema,
+  answerHeadSchema,
   describeIssues,
   modificationResponseSchema,
   paymentResponseSchema,
@@ -54,6 +55,7 @@ import {
   wechatOpenidResponseSchema,
 } from './wire.js';
 import { sanitizeUpstreamText } from './text.js';
+import { parseTradeBill, TradeBillError } from './trade-bill.js';
 
 /**
  * The QFPay HTTP client. Every call: sign → wait for the merchant's rate limiter → one undici
@@ -76,14 +78,18 @@ export type QfpayEndpoint =
   | 'authtrade'
   | 'unfreeze'
   | 'add_note'
-  | 'wechat_openid';
+  | 'wechat_openid'
+  | 'trade_bill';
 
 /**
  * Every endpoint the client calls, declared once: path, method and whether a second attempt after
  * an untrustworthy answer is forbidden (money moved, or a single-use WeChat code consumed).
  * `acceptsPending`: a pending code (1143/1145) is an answer to return, not an error.
+ * `channelWide`: the answer covers every merchant of the app code, so no mchid is sent.
  */
-export const ENDPOINTS: Readonly<Record<QfpayEndpoint, EndpointDescriptor & { acceptsPending: boolean }>> = {
+export const ENDPOINTS: Readonly<
+  Record<QfpayEndpoint, EndpointDescriptor & { acceptsPending: boolean; channelWide?: true }>
+> = {
   payment: { path: '/trade/v1/payment', method: 'POST', sentOnce: true, acceptsPending: true },
   query: { path: '/trade/v1/query', method: 'POST', sentOnce: false, acceptsPending: false },
   refund: { path: '/trade/v1/refund', method: 'POST', sentOnce: true, acceptsPending: true },
@@ -94,6 +100,14 @@ export const ENDPOINTS: Readonly<Record<QfpayEndpoint, EndpointDescriptor & { ac
   // Notes are overwritten with the same text on a repeat, but a lost answer is still reported, not re-sent.
   add_note: { path: '/trade/v1/add_note', method: 'POST', sentOnce: true, acceptsPending: false },
   wechat_openid: { path: WECHAT_OPENID_PATH, method: 'GET', sentOnce: true, acceptsPending: false },
+  // A zip of the day of every merchant of the channel (qfpay-api.md §3.7): mchid "cannot be passed".
+  trade_bill: {
+    path: '/download/v1/trade_bill',
+    method: 'GET',
+    sentOnce: false,
+    acceptsPending: false,
+    channelWide: true,
+  },
 };
 
 export const ENDPOINT_PATHS: Readonly<Record<QfpayEndpoint, string>> = Object.fromEntries(
@@ -110,6 +124,8 @@ const SECRET_FIELD_NAMES: ReadonlySet<string> = new Set(['key', 'client_key', 's
 
 /** Bigger than any sane answer (a 100-row query page is ~100 KB); anything larger is not QFPay. */
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+/** A compressed trade bill: a day of a whole channel; its uncompressed size has its own cap (trade-bill.ts). */
+const MAX_BILL_BYTES = 16 * 1024 * 1024;
 /** Retry-After beyond this is treated as this: the caller's signal is the way to give up sooner. */
 const MAX_RETRY_AFTER_MS = 60_000;
 const DEFAULT_WRITE_QUEUE_TIMEOUT_MS = 10_000;
@@ -246,6 +262,9 @@ interface QfpayAnswer {
   respmsg: string;
 }
 
+/** A trade-bill answer: a zip's bytes, or (JSON) QFPay's error head without a file. */
+type BillAnswer = QfpayAnswer & { file?: Buffer };
+
 /** What a step adds to an event; the loop adds endpoint, attempt, duration and out_trade_no. */
 type EventFields = Omit<ClientEvent, 'endpoint' | 'attempt' | 'durationMs'>;
 
@@ -256,6 +275,7 @@ interface PreparedRequest {
   headers: Record<string, string>;
   /** Undefined for a GET: its fields travel in the query string. */
   body: string | undefined;
+  maxAnswerBytes: number;
 }
 
 interface CallSpec<T> {
@@ -265,6 +285,8 @@ interface CallSpec<T> {
   outTradeNo?: string;
   /** Extra checks that the answer belongs to this request; returns a reason when it does not. */
   crossCheck?: (answer: T) => string | undefined;
+  /** For a file download: the answer made of a zip's bytes (a JSON answer is QFPay's error shape). */
+  fileAnswer?: (bytes: Buffer) => T;
 }
 
 /** The fields of a checkout link a caller chooses; the client adds its own app code and mchid. */
@@ -503,6 +525,33 @@ export class QfpayClient {
     return [...rows.values()];
   }
 
+  /**
+   * GET /download/v1/trade_bill: QFPay's bill of one UTC+8 day (`YYYY-MM-DD`), unzipped and parsed
+   * (trade-bill.ts) into this merchant's rows. Production only at QFPay (qfpay-api.md §3.7); the
+   * simulator serves it too. A JSON answer is QFPay's error: QfpayUpstreamError; a file this server
+   * cannot read: TradeBillError.
+   */
+  async downloadTradeBill(day: string, opts: CallOptions = {}): Promise<TransactionRecord[]> {
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || !parseQfpayDateTime(`${day} 00:00:00`))
+      throw new QfpayValidationError(
+        'trade_date',
+        'must be a calendar day as YYYY-MM-DD',
+        'Give the Hong Kong day of the bill, e.g. 2026-12-01.',
+      );
+    const answer = await this.#call<BillAnswer>(
+      {
+        endpoint: 'trade_bill',
+        params: { trade_date: day },
+        // A JSON answer has no file: the head is all it carries.
+        schema: answerHeadSchema,
+        fileAnswer: (bytes) => ({ respcd: '0000', resperr: '', respmsg: '', file: bytes }),
+      },
+      opts,
+    );
+    if (!answer.file) throw new TradeBillError('no_file', 'QFPay answered 0000 without a file');
+    return parseTradeBill(answer.file, { mchid: this.#credentials.mchid });
+  }
+
   /** Closes the client's connection pool (a no-op for a dispatcher passed in). */
   async destroy(): Promise<void> {
     if (this.#ownsDispatcher && this.#dispatcher) await (await this.#dispatcher).close();
@@ -668,16 +717,21 @@ export class QfpayClient {
    * byte-identical. A GET signs its query parameters exactly as a POST signs its form fields.
    */
   #prepare<T>(spec: CallSpec<T>): PreparedRequest {
-    const { path, method } = ENDPOINTS[spec.endpoint];
-    const sent = this.#wire(spec.params);
+    const { path, method, channelWide } = ENDPOINTS[spec.endpoint];
+    const sent = this.#wire(spec.params, channelWide !== true);
+    const maxAnswerBytes = spec.fileAnswer ? MAX_BILL_BYTES : MAX_ANSWER_BYTES;
     const encoded = new URLSearchParams(sent).toString();
     const signed = signatureHeaders(sent, this.#credentials.appcode, this.#credentials.key, this.#signType);
     if (method === 'GET')
       return {
         method,
         path: `${this.#pathPrefix}${path}${encoded === '' ? '' : `?${encoded}`}`,
-        headers: { ...signed, accept: 'application/json' },
+        headers: {
+          ...signed,
+          accept: spec.fileAnswer ? 'application/zip, application/json' : 'application/json',
+        },
         body: undefined,
+        maxAnswerBytes,
       };
     return {
       method,
@@ -688,6 +742,7 @@ export class QfpayClient {
         accept: 'application/json',
       },
       body: encoded,
+      maxAnswerBytes,
     };
   }
 
@@ -760,8 +815,8 @@ export class QfpayClient {
    * into the hash and nowhere else; QFPay's own refund sample puts `key=` in the body, so a field
    * named like a secret, or any value containing the key, is refused before anything is sent.
    */
-  #wire(params: Params): Record<string, string> {
-    const sent = wireParams({ ...params, mchid: this.#credentials.mchid });
+  #wire(params: Params, withMchid: boolean): Record<string, string> {
+    const sent = wireParams(withMchid ? { ...params, mchid: this.#credentials.mchid } : params);
     for (const [name, value] of Object.entries(sent)) {
       if (SECRET_FIELD_NAMES.has(name.toLowerCase()) || this.#containsKey(value))
         throw new QfpayValidationError(
@@ -781,7 +836,7 @@ export class QfpayClient {
 
   /** One HTTP exchange under the deadline. Never throws: every failure becomes a classification. */
   async #exchange(request: PreparedRequest, callerSignal: AbortSignal | undefined): Promise<Exchange> {
-    const { method, path, headers, body } = request;
+    const { method, path, headers, body, maxAnswerBytes } = request;
     const deadline = AbortSignal.timeout(this.#timeoutMs);
     const signal = callerSignal ? AbortSignal.any([deadline, callerSignal]) : deadline;
     let response: Dispatcher.ResponseData;
@@ -818,7 +873,7 @@ export class QfpayClient {
     }
     let raw: Buffer;
     try {
-      raw = await readCapped(response.body, MAX_ANSWER_BYTES);
+      raw = await readCapped(response.body, maxAnswerBytes);
     } catch (error) {
       return transportFailure(error, deadline, this.#timeoutMs, 'while reading the answer', statusCode);
     }
@@ -849,11 +904,14 @@ export class QfpayClient {
       );
       if (!check.ok) return untrusted('bad_signature', check.reason);
     }
+    if (spec.fileAnswer && isZip(exchange.body))
+      return { kind: 'trusted', answer: spec.fileAnswer(exchange.body), status: exchange.status };
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(exchange.body));
     } catch {
-      return untrusted('bad_answer', `the answer (HTTP ${exchange.status}) is not valid JSON`);
+      const expected = spec.fileAnswer ? 'neither a zip file nor JSON' : 'not valid JSON';
+      return untrusted('bad_answer', `the answer (HTTP ${exchange.status}) is ${expected}`);
     }
     const parsed = spec.schema.safeParse(json);
     if (!parsed.success)
@@ -975,6 +1033,11 @@ export class QfpayClient {
       lang,
     );
   }
+}
+
+/** A zip archive starts with a local file header (or, empty, with the end of its directory). */
+function isZip(body: Buffer): boolean {
+  return body.length >= 4 && body[0] === 0x50 && body[1] === 0x4b && (body[2] === 3 || body[2] === 5);
 }
 
 function untrustedFields(verdict: Untrusted): EventFields {

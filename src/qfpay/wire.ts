@@ -276,6 +276,13 @@ export const wechatOpenidResponseSchema = z.object({
   openid: optional(openidText),
 }) satisfies z.ZodType<WechatOpenidResponse, unknown>;
 
+/** The head every QFPay answer shares: all a JSON answer to a file download carries (its error). */
+export const answerHeadSchema = z.object({
+  respcd: responseCode,
+  resperr: upstreamText,
+  respmsg: upstreamText,
+});
+
 /** Answer of POST /trade/v1/add_note: `{respcd, resperr, respmsg, data: {syssn}}` (data lifted). */
 export const addNoteResponseSchema = z.preprocess(
   liftDataObject,

@@ -1,3 +1,4 @@
+import { QfpayError } from '../qfpay/errors.js';
 import { isAuthorisationRow, isFinal, statusOfRecord } from '../qfpay/outcome.js';
 import { formatQfpayDateTime, parseQfpayDateTime } from '../qfpay/time.js';
 import type { NormalisedStatus, TransactionRecord } from '../qfpay/types.js';
@@ -81,6 +82,19 @@ export function dayQueryRange(day: string, marginMinutes = 30): { start_time: st
     start_time: formatQfpayDateTime(new Date(start.getTime() - margin)),
     end_time: formatQfpayDateTime(new Date(start.getTime() + 86_400_000 - 1000 + margin)),
   };
+}
+
+/**
+ * The margins of the day alone (the 30 minutes before and after it), each inside one calendar
+ * month: what a day read from the trade bill, which holds exactly the day, still needs from the query.
+ */
+export function dayMarginRanges(day: string, marginMinutes = 30): { start_time: string; end_time: string }[] {
+  const { start_time, end_time } = dayQueryRange(day, marginMinutes);
+  const dayStart = parseQfpayDateTime(`${day} 00:00:00`)!.getTime();
+  return [
+    { start_time, end_time: formatQfpayDateTime(new Date(dayStart - 1000)) },
+    { start_time: formatQfpayDateTime(new Date(dayStart + 86_400_000)), end_time },
+  ];
 }
 
 /** The same range cut at month boundaries: QFPay answers range queries within one calendar month. */
@@ -258,18 +272,69 @@ export interface DaySources {
     page: number;
     page_size: number;
   }) => Promise<readonly TransactionRecord[]>;
+  /**
+   * QFPay's trade bill of the day, where the environment has one (QFPay: production only); the
+   * day's margins still come from the query. Absent: the whole day comes from the query.
+   */
+  readonly bill?: () => Promise<readonly TransactionRecord[]>;
 }
 
 export interface DayReport extends DayReconciliation {
   /** True when QFPay had more rows than were read (MAX_PAGES): the differences may be incomplete. */
   readonly truncated: boolean;
+  /** Where QFPay's side of the day came from. */
+  readonly source: 'trade_bill' | 'query';
+  /** Why the query was used although a bill source was given (its download failed). */
+  readonly source_note?: string;
 }
 
-/** Reads both sides of `day` and compares them. Read-only on both: nothing is sent that moves money. */
+/**
+ * Reads both sides of `day` and compares them. Read-only on both: nothing is sent that moves money.
+ * With a bill source, QFPay's side is the bill; if the bill cannot be had (network, QFPay error,
+ * a file this server cannot read), the query by range, and the report says so.
+ */
 export async function reconcileDay(day: string, sources: DaySources): Promise<DayReport> {
+  const bill = sources.bill ? await readBill(sources.bill) : undefined;
+  if (bill && 'rows' in bill) {
+    const margins = await queryRanges(dayMarginRanges(day), sources);
+    return {
+      ...compareDay(day, await sources.records(), [...bill.rows, ...margins.rows]),
+      truncated: margins.truncated,
+      source: 'trade_bill',
+    };
+  }
+  const note = bill?.note;
+  const { rows, truncated } = await queryRanges(dayQueryRanges(day), sources);
+  return {
+    ...compareDay(day, await sources.records(), rows),
+    truncated,
+    source: 'query',
+    ...(note ? { source_note: note } : {}),
+  };
+}
+
+async function readBill(
+  bill: () => Promise<readonly TransactionRecord[]>,
+): Promise<{ rows: readonly TransactionRecord[] } | { note: string }> {
+  try {
+    return { rows: await bill() };
+  } catch (error) {
+    // A caller that gave up, or a budget that could not be reached, is not a bill problem.
+    if (!(error instanceof QfpayError) || error.kind === 'not_sent' || error.kind === 'validation')
+      throw error;
+    return {
+      note: `The trade-bill download failed (${error.message.slice(0, 200)}); QFPay's query API was used instead.`,
+    };
+  }
+}
+
+async function queryRanges(
+  ranges: readonly { start_time: string; end_time: string }[],
+  sources: DaySources,
+): Promise<{ rows: TransactionRecord[]; truncated: boolean }> {
   const rows: TransactionRecord[] = [];
   let truncated = false;
-  for (const range of dayQueryRanges(day)) {
+  for (const range of ranges) {
     let complete = false;
     for (let page = 1; page <= MAX_PAGES && !complete; page += 1) {
       const batch = await sources.queryPage({ ...range, page, page_size: PAGE_SIZE });
@@ -278,5 +343,5 @@ export async function reconcileDay(day: string, sources: DaySources): Promise<Da
     }
     truncated ||= !complete;
   }
-  return { ...compareDay(day, await sources.records(), rows), truncated };
+  return { rows, truncated };
 }

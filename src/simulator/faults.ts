@@ -11,6 +11,7 @@ export const TRADE_PATHS = [
   '/trade/v1/unfreeze',
   '/trade/v1/add_note',
   '/tool/v1/get_weixin_openid',
+  '/download/v1/trade_bill',
 ] as const;
 export type TradePath = (typeof TRADE_PATHS)[number];
 

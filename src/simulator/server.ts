@@ -20,6 +20,7 @@ import { handleQuery } from './handlers/query.js';
 import { handleCapture, handleRelease } from './handlers/preauth.js';
 import { handleRefund } from './handlers/refund.js';
 import { handleAddNote } from './handlers/note.js';
+import { type BillFile, handleTradeBill, TRADE_BILL_PATH } from './handlers/bill.js';
 import { handleWechatOpenid, isWechatOauthPath, WechatOauthRoute } from './handlers/tool.js';
 import { resolveSimulatorOptions } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
@@ -44,7 +45,7 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-const HANDLERS: Record<TradePath, TradeHandler> = {
+const HANDLERS: Record<Exclude<TradePath, typeof TRADE_BILL_PATH>, TradeHandler> = {
   '/trade/v1/payment': handlePayment,
   '/trade/v1/query': handleQuery,
   '/trade/v1/refund': handleRefund,
@@ -59,10 +60,11 @@ const HANDLERS: Record<TradePath, TradeHandler> = {
 /** QFPay documents GET for close and reversal although every sample POSTs. */
 const GET_ALLOWED: ReadonlySet<TradePath> = new Set(['/trade/v1/close', '/trade/v1/reversal']);
 /** QFPay's header-signed `tool` endpoints are GETs only. */
-const GET_ONLY: ReadonlySet<TradePath> = new Set(['/tool/v1/get_weixin_openid']);
+const GET_ONLY: ReadonlySet<TradePath> = new Set(['/tool/v1/get_weixin_openid', TRADE_BILL_PATH]);
 
 const MAX_BODY_BYTES = 64 * 1024;
 const JSON_CONTENT_TYPE = 'application/json; charset=UTF-8';
+const ZIP_CONTENT_TYPE = 'application/zip';
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const resolved = resolveSimulatorOptions(options);
@@ -131,6 +133,8 @@ function listen(server: Server, host: string, port: number): Promise<void> {
 interface TradeResult {
   readonly body: ResponseBody | Record<string, string>;
   readonly signingKey: string | undefined;
+  /** A download's file (the trade bill): sent instead of the JSON body. */
+  readonly file?: BillFile;
 }
 
 class SimulatorApp {
@@ -259,11 +263,14 @@ class SimulatorApp {
     let signingKey = this.keyForAppcode(headerText(req, 'x-qf-appcode'));
     try {
       if (parsed instanceof WireError) throw parsed;
-      const outcome = authenticate(req.headers, parsed, this.engine.credentials);
+      const scope = path === TRADE_BILL_PATH ? 'channel' : 'merchant';
+      const outcome = authenticate(req.headers, parsed, this.engine.credentials, scope);
       signingKey = outcome.signingKey;
       if (!outcome.ok) throw outcome.error;
-      const body = HANDLERS[path]({ engine: this.engine, auth: outcome.auth, params: parsed });
-      return { body, signingKey };
+      const context = { engine: this.engine, auth: outcome.auth, params: parsed };
+      if (path === TRADE_BILL_PATH)
+        return { body: { respcd: '0000' }, signingKey, file: handleTradeBill(context) };
+      return { body: HANDLERS[path](context), signingKey };
     } catch (error) {
       if (!(error instanceof WireError)) throw error;
       return { body: { respcd: error.respcd, resperr: error.resperr, respmsg: error.respmsg }, signingKey };
@@ -276,12 +283,15 @@ class SimulatorApp {
     fault: ActiveFault | undefined,
     entry: RequestLogEntry,
   ): void {
-    const text = pythonJsonDumps(result.body);
+    const text = result.file ? Buffer.from(result.file.bytes) : pythonJsonDumps(result.body);
+    const contentType = result.file ? ZIP_CONTENT_TYPE : JSON_CONTENT_TYPE;
     switch (fault?.kind) {
       case undefined:
       case 'latency':
         entry.http_status = 200;
-        this.sendTradeText(res, 200, text, JSON_CONTENT_TYPE, result.signingKey);
+        if (result.file)
+          res.setHeader('Content-Disposition', `attachment; filename="${result.file.filename}"`);
+        this.sendTradeText(res, 200, text, contentType, result.signingKey);
         return;
       case 'drop_after_commit':
         entry.http_status = null;
@@ -290,12 +300,12 @@ class SimulatorApp {
       case 'malformed_json': {
         entry.http_status = 200;
         const truncated = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
-        this.sendTradeText(res, 200, truncated, JSON_CONTENT_TYPE, result.signingKey);
+        this.sendTradeText(res, 200, truncated, contentType, result.signingKey);
         return;
       }
       case 'bad_signature':
         entry.http_status = 200;
-        this.sendTradeText(res, 200, text, JSON_CONTENT_TYPE, `${result.signingKey ?? ''}\u0000not-the-key`);
+        this.sendTradeText(res, 200, text, contentType, `${result.signingKey ?? ''}\u0000not-the-key`);
         return;
       case 'http5xx':
       case 'html_error':
@@ -357,7 +367,7 @@ class SimulatorApp {
   private sendTradeText(
     res: ServerResponse,
     status: number,
-    text: string,
+    text: string | Buffer,
     contentType: string,
     key: string | undefined,
   ): void {
@@ -506,8 +516,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8');
 }
 
-function sendText(res: ServerResponse, status: number, text: string, contentType: string): void {
-  const bytes = Buffer.from(text, 'utf8');
+function sendText(res: ServerResponse, status: number, text: string | Buffer, contentType: string): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(bytes.length) });
   res.end(bytes);
 }

@@ -83,10 +83,18 @@ export type AuthOutcome =
   | { ok: true; auth: Authenticated; signingKey: string }
   | { ok: false; error: WireError; signingKey: string | undefined };
 
+/**
+ * `merchant`: the request names one merchant by its mchid (the rule below). `channel`: the answer
+ * covers every merchant of the app code (the trade bill), so mchid must not be sent and the
+ * signature may be any of the app code's keys.
+ */
+export type AuthScope = 'merchant' | 'channel';
+
 export function authenticate(
   headers: IncomingHttpHeaders,
   params: FormParams,
   credentials: readonly SimCredential[],
+  scope: AuthScope = 'merchant',
 ): AuthOutcome {
   const appcode = singleHeader(headers, 'x-qf-appcode');
   if (appcode === undefined || appcode === '')
@@ -100,6 +108,7 @@ export function authenticate(
       undefined,
     );
 
+  if (scope === 'channel') return authenticateChannel(headers, params, candidates);
   const mchidCheck = pickCredential(candidates, params.get('mchid'));
   if (mchidCheck instanceof WireError) return { ok: false, error: mchidCheck, signingKey: first.key };
   const credential = mchidCheck;
@@ -121,6 +130,42 @@ export function authenticate(
   return {
     ok: true,
     auth: { credential, merchant: merchantKey(credential.appcode, credential.mchid), signType },
+    signingKey: credential.key,
+  };
+}
+
+/** The channel-wide check: the first credential of the app code whose key the signature matches. */
+function authenticateChannel(
+  headers: IncomingHttpHeaders,
+  params: FormParams,
+  candidates: readonly SimCredential[],
+): AuthOutcome {
+  const answerKey = candidates[0]!.key;
+  if (params.has('mchid'))
+    return fail(
+      '1104',
+      'mchid cannot be passed: this answer covers every merchant of the app code; remove the field',
+      answerKey,
+    );
+  const signature = singleHeader(headers, 'x-qf-sign');
+  if (signature === undefined || signature.trim() === '')
+    return fail('1108', 'missing X-QF-SIGN header; sign the request and send the hex digest', answerKey);
+  const signType = parseSignType(singleHeader(headers, 'x-qf-signtype'));
+  if (signType === undefined)
+    return fail('1108', 'X-QF-SIGNTYPE must be SHA256 (or MD5, or absent for MD5)', answerKey);
+  const fields = Object.fromEntries(params);
+  const credential = candidates.find(
+    (c) => matchRequestSignature(fields, signature, c.key, signType) !== undefined,
+  );
+  if (!credential)
+    return fail(
+      '1108',
+      `signature mismatch (${signType}): sort the fields by name, join them as name=value with &, append the key with no separator, hash, hex-encode`,
+      answerKey,
+    );
+  return {
+    ok: true,
+    auth: { credential, merchant: credential.appcode, signType },
     signingKey: credential.key,
   };
 }

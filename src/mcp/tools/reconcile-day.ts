@@ -43,13 +43,26 @@ const outputSchema = z.object(
       truncated: z
         .boolean()
         .describe('True when QFPay had more rows than were read: the list may be incomplete.'),
+      source: z.enum(['trade_bill', 'query']),
+      source_note: z.string().optional(),
       next_action: z.string(),
     },
-    ['day'],
+    ['day', 'source_note'],
   ),
 );
 
 type Output = z.output<typeof outputSchema>;
+
+/**
+ * QFPay serves the trade bill in production only (qfpay-api.md §3.7); the simulator serves it too.
+ * Sandbox and test are reconciled from the query by range.
+ */
+const BILL_ENVIRONMENTS: ReadonlySet<string> = new Set(['prod', 'local']);
+
+const SOURCE_TEXT: Record<'trade_bill' | 'query', string> = {
+  trade_bill: "QFPay's trade bill",
+  query: "QFPay's query API",
+};
 
 const WHAT: Record<DayDifference['kind'], string> = {
   missing_from_ledger: 'QFPay moved money this server has no record of',
@@ -80,6 +93,9 @@ export const reconcileDayTool = defineTool({
     const report = await reconcileDay(day, {
       records: () => dayRecords(day),
       queryPage: async (range) => (await client.query(range, { signal: call.signal })).data,
+      ...(BILL_ENVIRONMENTS.has(call.deps.environment)
+        ? { bill: () => client.downloadTradeBill(day, { signal: call.signal }) }
+        : {}),
     });
     const next =
       report.differences.length === 0
@@ -99,7 +115,8 @@ export const reconcileDayTool = defineTool({
     return {
       structured,
       summary: [
-        `Reconciled ${day}: ${report.ledger_actions} ledger action(s), ${report.qfpay_transactions} QFPay transaction(s), ${report.matched} matched, ${report.differences.length} difference(s).`,
+        `Reconciled ${day} from ${SOURCE_TEXT[report.source]}: ${report.ledger_actions} ledger action(s), ${report.qfpay_transactions} QFPay transaction(s), ${report.matched} matched, ${report.differences.length} difference(s).`,
+        report.source_note ?? '',
         ...lines,
         report.differences.length > lines.length
           ? `… and ${report.differences.length - lines.length} more in the structured result.`

@@ -135,7 +135,8 @@ function newestFirst(a: SimTransaction, b: SimTransaction): number {
   return b.createdAtSimMs - a.createdAtSimMs || (a.syssn < b.syssn ? 1 : a.syssn > b.syssn ? -1 : 0);
 }
 
-function queryRow(transaction: SimTransaction): Record<string, string> {
+/** A transaction as a query `data[]` row (and, with two more columns, a trade-bill line). */
+export function queryRow(transaction: SimTransaction): Record<string, string> {
   const row: Record<string, string> = {
     syssn: transaction.syssn,
     out_trade_no: transaction.outTradeNo,

@@ -1,0 +1,197 @@
+import { unzipSync } from 'fflate';
+import * as z from 'zod';
+
+import { QfpayError } from './errors.js';
+import type { TransactionRecord } from './types.js';
+import { describeIssues, transactionRecordSchema } from './wire.js';
+
+/**
+ * QFPay's trade bill (`GET /download/v1/trade_bill`, qfpay-api.md §3.7): a zip of one day's
+ * transactions of every merchant of the channel. QFPay does not document the file inside the zip,
+ * so this server reads the layout docs/simulator.md ("Trade bill") defines and the simulator
+ * serves: one UTF-8 CSV (a BOM is allowed) whose header row names the fields of a query row. Columns
+ * are found by name, in any order; unknown columns are ignored.
+ */
+
+/** The columns the simulator writes, in its order; `origssn` is read as a synonym of `orig_syssn`. */
+export const TRADE_BILL_COLUMNS = [
+  'syssn',
+  'out_trade_no',
+  'orig_syssn',
+  'order_type',
+  'pay_type',
+  'txamt',
+  'txcurrcd',
+  'txdtm',
+  'sysdtm',
+  'paydtm',
+  'respcd',
+  'errmsg',
+  'cancel',
+  'mchid',
+  'goods_name',
+] as const;
+
+/** Without these a row cannot be reconciled: the file is not a bill this server can read. */
+const REQUIRED_COLUMNS = [
+  'syssn',
+  'out_trade_no',
+  'order_type',
+  'txamt',
+  'txcurrcd',
+  'sysdtm',
+  'respcd',
+  'cancel',
+];
+
+/** A day of one channel is far below this; a zip declaring more is refused before inflating (zip bombs). */
+export const MAX_BILL_UNCOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+export type TradeBillProblem = 'not_zip' | 'no_csv' | 'too_large' | 'not_a_bill' | 'no_file';
+
+/** A bill answer this server cannot use. The message names what is wrong, never the file's content. */
+export class TradeBillError extends QfpayError {
+  readonly kind = 'upstream' as const;
+  constructor(
+    readonly problem: TradeBillProblem,
+    detail: string,
+  ) {
+    super(
+      `QFPay's trade bill is not a bill this server can read: ${detail}`,
+      "Reconcile from QFPay's query API instead (reconcile_day falls back by itself).",
+    );
+  }
+}
+
+export interface TradeBillOptions {
+  /** The configured QFPAY_MCHID: rows of other merchants of the channel are left out. */
+  readonly mchid?: string | undefined;
+  readonly maxUncompressedBytes?: number;
+}
+
+/** Unzips and parses a bill into query-shaped rows: the rows of this merchant, in file order. */
+export function parseTradeBill(zip: Uint8Array, options: TradeBillOptions = {}): TransactionRecord[] {
+  return parseTradeBillCsv(
+    unzipBill(zip, options.maxUncompressedBytes ?? MAX_BILL_UNCOMPRESSED_BYTES),
+    options,
+  );
+}
+
+/** The zip's first `.csv` entry, inflated only once its declared size is known to be within `cap`. */
+export function unzipBill(zip: Uint8Array, cap: number): Uint8Array {
+  let chosen: string | undefined;
+  let declared = 0;
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(zip, {
+      filter: (file) => {
+        if (chosen !== undefined || !/\.csv$/i.test(file.name)) return false;
+        chosen = file.name;
+        declared = file.originalSize;
+        return declared <= cap;
+      },
+    });
+  } catch {
+    throw new TradeBillError('not_zip', 'the answer is not a readable zip archive');
+  }
+  if (chosen === undefined) throw new TradeBillError('no_csv', 'the zip holds no .csv file');
+  if (declared > cap)
+    throw new TradeBillError(
+      'too_large',
+      `the zip declares ${declared} bytes uncompressed, over the ${cap}-byte limit`,
+    );
+  // fflate inflates into a buffer of the declared size, so a lying header cannot make it larger.
+  return files[chosen]!;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The CSV of a bill (bytes) → this merchant's rows. */
+export function parseTradeBillCsv(bytes: Uint8Array, options: TradeBillOptions = {}): TransactionRecord[] {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new TradeBillError('not_a_bill', 'the CSV is not UTF-8');
+  }
+  const [header, ...lines] = parseCsv(text.replace(/^\uFEFF/, ''));
+  const names = (header ?? []).map((name) => columnName(name));
+  const missing = REQUIRED_COLUMNS.filter((name) => !names.includes(name));
+  if (missing.length > 0)
+    throw new TradeBillError('not_a_bill', `its header lacks the column(s) ${missing.join(', ')}`);
+  const hasMchid = names.includes('mchid');
+  const rows: TransactionRecord[] = [];
+  lines.forEach((cells, index) => {
+    if (cells.length === 1 && cells[0] === '') return;
+    const fields = rowFields(names, cells);
+    if (hasMchid && (fields['mchid'] ?? '') !== (options.mchid ?? '')) return;
+    const parsed = billRowSchema.safeParse(fields);
+    if (!parsed.success)
+      throw new TradeBillError('not_a_bill', `row ${index + 2}: ${describeIssues(parsed.error)}`);
+    rows.push(parsed.data);
+  });
+  return rows;
+}
+
+/** A header cell as a field name: trimmed, lower case, `orig_syssn` under its query-row name. */
+function columnName(cell: string): string {
+  const name = cell.trim().toLowerCase();
+  return name === 'orig_syssn' ? 'origssn' : name;
+}
+
+const KNOWN: ReadonlySet<string> = new Set([...TRADE_BILL_COLUMNS.map(columnName), 'mchid']);
+
+function rowFields(names: readonly string[], cells: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  names.forEach((name, column) => {
+    if (KNOWN.has(name) && cells[column] !== undefined) fields[name] = cells[column];
+  });
+  return fields;
+}
+
+/** A bill row is a query row (same shapes, same strictness on amounts and codes); mchid only filters. */
+const billRowSchema = z.preprocess((fields) => {
+  const { mchid: _mchid, ...rest } = fields as Record<string, string>;
+  return rest;
+}, transactionRecordSchema);
+
+/**
+ * RFC 4180 CSV: comma-separated, fields optionally in double quotes (`""` inside is a quote),
+ * records ended by CRLF or LF. No CSV library is installed, and the bill needs no more than this.
+ */
+export function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (quoted) {
+      if (char !== '"') field += char;
+      else if (text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = false;
+    } else if (char === '"' && field === '') quoted = true;
+    else if (char === ',') {
+      record.push(field);
+      field = '';
+    } else if (char === '\n' || char === '\r') {
+      if (char === '\r' && text[i + 1] === '\n') i++;
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+    } else field += char;
+  }
+  if (field !== '' || record.length > 0) {
+    record.push(field);
+    records.push(record);
+  }
+  return records;
+}
+
+/** One CSV field, quoted when it holds a comma, a quote or a line break. */
+export function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
