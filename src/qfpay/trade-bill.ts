@@ -1,4 +1,5 @@
 import { unzipSync } from 'fflate';
+import { parse as parseCsv } from 'csv-parse/sync';
 import * as z from 'zod';
 
 import { QfpayError } from './errors.js';
@@ -114,7 +115,7 @@ export function parseTradeBillCsv(bytes: Uint8Array, options: TradeBillOptions =
   } catch {
     throw new TradeBillError('not_a_bill', 'the CSV is not UTF-8');
   }
-  const [header, ...lines] = parseCsv(text.replace(/^\uFEFF/, ''));
+  const [header, ...lines] = csvRecords(text);
   const names = (header ?? []).map((name) => columnName(name));
   const missing = REQUIRED_COLUMNS.filter((name) => !names.includes(name));
   if (missing.length > 0)
@@ -122,7 +123,6 @@ export function parseTradeBillCsv(bytes: Uint8Array, options: TradeBillOptions =
   const hasMchid = names.includes('mchid');
   const rows: TransactionRecord[] = [];
   lines.forEach((cells, index) => {
-    if (cells.length === 1 && cells[0] === '') return;
     const fields = rowFields(names, cells);
     if (hasMchid && (fields['mchid'] ?? '') !== (options.mchid ?? '')) return;
     const parsed = billRowSchema.safeParse(fields);
@@ -155,43 +155,15 @@ const billRowSchema = z.preprocess((fields) => {
   return rest;
 }, transactionRecordSchema);
 
-/**
- * RFC 4180 CSV: comma-separated, fields optionally in double quotes (`""` inside is a quote),
- * records ended by CRLF or LF. No CSV library is installed, and the bill needs no more than this.
- */
-export function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const char = text[i]!;
-    if (quoted) {
-      if (char !== '"') field += char;
-      else if (text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else quoted = false;
-    } else if (char === '"' && field === '') quoted = true;
-    else if (char === ',') {
-      record.push(field);
-      field = '';
-    } else if (char === '\n' || char === '\r') {
-      if (char === '\r' && text[i + 1] === '\n') i++;
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-    } else field += char;
+/** The CSV's records (RFC 4180, a leading BOM dropped, blank lines skipped); malformed quoting is not a bill. */
+function csvRecords(text: string): string[][] {
+  try {
+    return parseCsv(text, { bom: true, relax_column_count: true, skip_empty_lines: true });
+  } catch (error) {
+    const line = (error as { lines?: unknown }).lines;
+    throw new TradeBillError(
+      'not_a_bill',
+      `the CSV is malformed${typeof line === 'number' ? ` at line ${line}` : ''}`,
+    );
   }
-  if (field !== '' || record.length > 0) {
-    record.push(field);
-    records.push(record);
-  }
-  return records;
-}
-
-/** One CSV field, quoted when it holds a comma, a quote or a line break. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }

@@ -1,7 +1,7 @@
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 
-import { parseCsv, parseTradeBill, TradeBillError } from '../../src/qfpay/trade-bill.js';
+import { parseTradeBill, TradeBillError } from '../../src/qfpay/trade-bill.js';
 import { withDeclaredSize } from './helpers.js';
 
 /** The bill layout this server reads (docs/simulator.md, "Trade bill"), from bytes built here. */
@@ -95,12 +95,19 @@ describe('parseTradeBill', () => {
   });
 });
 
-describe('parseCsv', () => {
-  it('reads RFC 4180: quoted commas, doubled quotes, line breaks inside quotes, CRLF and LF', () => {
-    expect(parseCsv('a,"b,c","d""e"\r\n"f\ng",,h\n')).toEqual([
-      ['a', 'b,c', 'd"e'],
-      ['f\ng', '', 'h'],
-    ]);
-    expect(parseCsv('last,line')).toEqual([['last', 'line']]);
+describe('the CSV inside', () => {
+  it('keeps a line break quoted inside a field, and calls broken quoting not a bill', () => {
+    const header = 'syssn,out_trade_no,order_type,txamt,txcurrcd,sysdtm,respcd,cancel,goods_name';
+    const rows = parseTradeBill(
+      zipOf(`${header}\nS1,o1,payment,100,HKD,2026-03-16 12:00:00,0000,0,"two\nlines"\n`),
+    );
+    // Read as one field (upstream text is then made single-line, as every answer's is).
+    expect(rows[0]?.goods_name).toBe('two lines');
+    const broken = problemOf(() =>
+      parseTradeBill(zipOf(`${header}\nS1,o1,payment,100,HKD,2026-03-16 12:00:00,0000,0,"unclosed\n`)),
+    );
+    expect(broken.problem).toBe('not_a_bill');
+    expect(broken.message).toMatch(/malformed/);
+    expect(broken.message).not.toContain('unclosed');
   });
 });

@@ -1,6 +1,7 @@
+import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import { zipSync } from 'fflate';
 
-import { csvField, TRADE_BILL_COLUMNS } from '../../qfpay/trade-bill.js';
+import { TRADE_BILL_COLUMNS } from '../../qfpay/trade-bill.js';
 import { parseUtc8 } from '../clock.js';
 import { requiredField } from '../fields.js';
 import { merchantKey } from '../options.js';
@@ -44,7 +45,11 @@ export function handleTradeBill(context: HandlerContext): BillFile {
     .sort((a, b) => a.createdAtSimMs - b.createdAtSimMs || (a.syssn < b.syssn ? -1 : 1));
   // A pre-authorisation past its capture window shows as finished, as it does in a query.
   for (const transaction of rows) engine.expirePreauthIfDue(transaction);
-  const csv = [TRADE_BILL_COLUMNS.join(','), ...rows.map(billLine)].join('\r\n') + '\r\n';
+  const csv = stringifyCsv(rows.map(billLine), {
+    header: true,
+    columns: [...TRADE_BILL_COLUMNS],
+    record_delimiter: 'windows',
+  });
   const filename = `trade_bill_${day}.csv`;
   return {
     filename: `trade_bill_${day}.zip`,
@@ -52,11 +57,11 @@ export function handleTradeBill(context: HandlerContext): BillFile {
   };
 }
 
-function billLine(transaction: SimTransaction): string {
+function billLine(transaction: SimTransaction): Record<string, string> {
   const row: Record<string, string> = {
     ...queryRow(transaction),
     orig_syssn: transaction.origSyssn ?? '',
     mchid: transaction.mchid ?? '',
   };
-  return TRADE_BILL_COLUMNS.map((column) => csvField(row[column] ?? '')).join(',');
+  return Object.fromEntries(TRADE_BILL_COLUMNS.map((column) => [column, row[column] ?? '']));
 }
