@@ -124,9 +124,9 @@ export const waitForPaymentTool = defineTool({
       ...base,
       ...sharedFieldsOf(view),
       pay_type: view.pay_type,
-      // Words for people, in the call's language (status_text outside English only).
+      // Words for people, outside English only: the English answer stays as short as it was.
       ...(view.status_text ? { status_text: view.status_text } : {}),
-      ...(view.respcd_meaning ? { respcd_meaning: view.respcd_meaning } : {}),
+      ...(call.language !== 'en' && view.respcd_meaning ? { respcd_meaning: view.respcd_meaning } : {}),
       refunds: view.refunds,
       refundable_txamt: view.refundable_txamt,
       ...(view.refundable_display ? { refundable_display: view.refundable_display } : {}),
