@@ -181,6 +181,34 @@ describe('create_payment approval in the call’s language', () => {
   });
 });
 
+describe('create_checkout_link', () => {
+  it('its checkout-page lang (zh-cn) also words the approval summary', async () => {
+    const session = await openSession({
+      env: envFor('local', simulator, credential, ledger('checkout'), {
+        QFPAY_LANG: 'zh-HK',
+        QFPAY_CONFIRM: 'always',
+        QFPAY_ALLOWED_URLS: 'https://shop.example.com/',
+      }),
+    });
+    try {
+      const asked = await call(session.client, 'create_checkout_link', {
+        txamt: 1_099,
+        txcurrcd: 'HKD',
+        return_url: 'https://shop.example.com/return',
+        failed_url: 'https://shop.example.com/failed',
+        notify_url: 'https://shop.example.com/notify',
+        lang: 'zh-cn',
+      });
+      expect(asked.structured.status, asked.text).toBe('CONFIRMATION_REQUIRED');
+      const summary = String(asked.structured.confirmation_summary).split('\n');
+      expect(summary[0]).toBe('发出网上收款链接（顾客付款即收款）：HKD 10.99');
+      expect(summary).toContain(`订单编号 (out_trade_no)：${String(asked.structured.out_trade_no)}`);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
 describe('refund failure words', () => {
   it('QFPay’s refusal is explained in the call’s language, else QFPAY_LANG; the code stays', async () => {
     const session = await openSession({
