@@ -59,7 +59,7 @@ import {
   confirmationRequired,
   type MoneyPolicy,
 } from './policy.js';
-import { confirmationSummary } from './summary.js';
+import { confirmationSummary, operatorPageMessage } from './summary.js';
 
 /**
  * The full money guard: every rule that stands between an agent and QFPay, enforced here and
@@ -808,7 +808,7 @@ export class SafeGuard implements MoneyGuard {
     });
     if (ctx.inBand !== undefined || !approval?.canOpenUrl?.() || !approval.openUrl) return waiting;
     const answer = await approval.openUrl(
-      `Approve on the server's own page: ${intent.summary}`,
+      operatorPageMessage(intent, this.languageOf(intent)),
       opened.url,
       ctx,
       signal,

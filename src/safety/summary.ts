@@ -151,6 +151,18 @@ export function confirmationSummary(intent: WriteIntent, language: Language = DE
   return lines.join('\n');
 }
 
+const OPERATOR_PAGE: Readonly<Record<Exclude<Language, 'en'>, string>> = {
+  'zh-HK': '請在伺服器自己的批准頁面批准',
+  'zh-CN': '请在服务器自己的批准页面批准',
+};
+
+/** What the client shows its person with the approval page's address (URL-mode elicitation). */
+export function operatorPageMessage(intent: WriteIntent, language: Language = DEFAULT_LANGUAGE): string {
+  if (language === 'en') return `Approve on the server's own page: ${intent.summary}`;
+  const action = WORDS[language].actions?.[intent.tool] ?? intent.tool;
+  return `${OPERATOR_PAGE[language]}${WORDS[language].separator}${action}${WORDS[language].separator}${amountDisplay(intent.txamt, shown(intent.txcurrcd))}`;
+}
+
 function wordsFor(intent: WriteIntent, language: Language): string {
   try {
     if (language === 'en') return amountInWords(intent.txamt, intent.txcurrcd);

@@ -4,7 +4,7 @@ import { approvalQuestion } from '../../src/mcp/approval.js';
 import { LANGUAGES, languageNamed } from '../../src/qfpay/language.js';
 import type { WriteIntent } from '../../src/safety/guard.js';
 import { intentFingerprint } from '../../src/safety/safe-guard.js';
-import { confirmationSummary } from '../../src/safety/summary.js';
+import { confirmationSummary, operatorPageMessage } from '../../src/safety/summary.js';
 
 /** The approval summary and question of every write tool in the three languages, as a person reads them. */
 const capture: WriteIntent = {
@@ -36,6 +36,13 @@ describe('approval summaries of the pre-authorisation tools', () => {
     const english = confirmationSummary(capture, 'en').split('\n');
     expect(english[0]).toBe(capture.summary);
     expect(english).toContain('Capture reference (out_trade_no): cap-1');
+  });
+
+  it('the approval page’s message names the action in the language', () => {
+    expect(operatorPageMessage(capture, 'zh-HK')).toBe(
+      '請在伺服器自己的批准頁面批准：從預授權扣取款項：HKD 30.00',
+    );
+    expect(operatorPageMessage(capture)).toBe(`Approve on the server's own page: ${capture.summary}`);
   });
 
   it('the language is not part of the intent’s identity', () => {
