@@ -24,6 +24,8 @@ import {
   updatedPayment,
 } from './payment-state.js';
 import { applyHostTheme, HostBridge } from './host-bridge.js';
+import type { Language } from '../qfpay/language.js';
+import { VIEW_WORDS, viewLanguageOf, type ViewWords } from './words.js';
 
 /** One wait stays under the 60 s request timeout hosts apply; the view asks at most this often. */
 const WAIT_SECONDS = 25;
@@ -33,18 +35,9 @@ const MAX_WAITS = 24;
 /** A wait that comes back sooner than this while still pending is followed by a pause, not a burst. */
 const MIN_ROUND_MS = 2_000;
 
-const STATUS_TEXT: Record<string, string> = {
-  CONFIRMATION_REQUIRED: 'Not sent yet: waiting for your confirmation in the conversation',
-  AWAITING_CUSTOMER: 'Waiting for the customer to pay',
-  PROCESSING: 'The wallet is still deciding',
-  PAID: 'Paid',
-  PARTIALLY_REFUNDED: 'Paid, partly refunded',
-  REFUNDED: 'Refunded in full',
-  CANCELLED: 'Cancelled',
-  FAILED: 'Failed: no money was taken',
-  EXPIRED: 'Expired unpaid',
-  UNKNOWN: 'Outcome not known yet',
-};
+/** The person's language: the host's locale (English until the host says otherwise). */
+let language: Language = 'en';
+let words: ViewWords = VIEW_WORDS.en;
 
 function element<Kind extends HTMLElement>(id: string): Kind {
   const found = document.getElementById(id);
@@ -75,11 +68,46 @@ const ui = {
   cancelButton: element<HTMLButtonElement>('cancel-button'),
   checkButton: element<HTMLButtonElement>('check-button'),
   message: element('message'),
+  brand: element('brand'),
+  qrCaption: element('qr-caption'),
+  confirmTitle: element('confirm-title'),
+  refundLabel: element('refund-label'),
 };
+
+/** The words written into the page itself, in the person's language. */
+function applyWords(): void {
+  document.documentElement.lang = language;
+  document.title = words.title;
+  ui.brand.textContent = words.title;
+  ui.qr.alt = words.qrAlt;
+  ui.qrCaption.textContent = words.qrCaption;
+  ui.link.textContent = words.openCheckout;
+  ui.confirmTitle.textContent = words.confirmTitle;
+  ui.confirmNo.textContent = words.doNotSend;
+  ui.refundLabel.textContent = words.refund;
+  ui.refundButton.textContent = words.refund;
+  ui.cancelButton.textContent = words.cancelOrder;
+  ui.checkButton.textContent = words.checkAgain;
+}
+
+/** A host context (whole, or the part that changed): its theme, and its locale when it names one. */
+function applyHostContext(context: Parameters<typeof applyHostTheme>[0]): void {
+  applyHostTheme(context);
+  if (typeof context.locale !== 'string') return;
+  language = viewLanguageOf(context.locale);
+  words = VIEW_WORDS[language];
+  applyWords();
+  render();
+}
+
+/** Tools answer a person's words in the view's language; English is their default. */
+function withLanguage(args: Record<string, unknown>): Record<string, unknown> {
+  return language === 'en' ? args : { ...args, lang: language };
+}
 
 const host = new HostBridge({
   onToolResult: (result) => showResult(result),
-  onHostContext: (context) => applyHostTheme(context),
+  onHostContext: (context) => applyHostContext(context),
   onTeardown: () => {
     tornDown = true;
   },
@@ -100,21 +128,21 @@ function render(): void {
   const shown = payment;
   document.body.dataset['ready'] = shown ? 'true' : 'false';
   if (!shown) return;
-  const amount = describeAmount(shown.txamt, shown.txcurrcd);
+  const amount = describeAmount(shown.txamt, shown.txcurrcd, language);
   ui.amountMajor.textContent = amount.major;
   ui.amountMinor.textContent = amount.minor;
   ui.words.textContent = amount.words;
-  ui.status.textContent = STATUS_TEXT[shown.status] ?? shown.status;
+  ui.status.textContent = words.status[shown.status] ?? shown.status;
   ui.status.dataset['status'] = shown.status;
   ui.qrBox.hidden = !(shown.qrImage && isPending(shown));
   if (shown.qrImage && ui.qr.src !== shown.qrImage) ui.qr.src = shown.qrImage;
   ui.linkBox.hidden = !(shown.link && isPending(shown));
   ui.reference.textContent = [
-    shown.outTradeNo ? `Order ${shown.outTradeNo}` : '',
+    shown.outTradeNo ? words.order(shown.outTradeNo) : '',
     shown.syssn ? `QFPay ${shown.syssn}` : '',
   ]
     .filter(Boolean)
-    .join(' · ');
+    .join(words.separator);
   renderRefunds(shown);
   renderActions(shown);
   renderConfirmation();
@@ -122,11 +150,11 @@ function render(): void {
 
 function renderRefunds(shown: Payment): void {
   const parts: string[] = [];
-  if (shown.refundedTxamt) parts.push(`Refunded ${amountDisplay(shown.refundedTxamt, shown.txcurrcd)}`);
+  if (shown.refundedTxamt) parts.push(words.refunded(amountDisplay(shown.refundedTxamt, shown.txcurrcd)));
   if (shown.refundableTxamt !== undefined && shown.status !== 'AWAITING_CUSTOMER') {
-    parts.push(`${amountDisplay(shown.refundableTxamt, shown.txcurrcd)} still refundable`);
+    parts.push(words.stillRefundable(amountDisplay(shown.refundableTxamt, shown.txcurrcd)));
   }
-  ui.refunds.textContent = parts.join(' · ');
+  ui.refunds.textContent = parts.join(words.separator);
 }
 
 function renderActions(shown: Payment): void {
@@ -146,9 +174,9 @@ function renderConfirmation(): void {
   ui.confirmSummary.textContent = pending.summary;
   ui.confirmOperator.hidden = !pending.operatorApprovalUrl;
   ui.confirmOperator.textContent = pending.operatorApprovalUrl
-    ? `Only the operator can approve this, on the approval page: ${pending.operatorApprovalUrl} — once approved there, press "Send".`
+    ? words.operatorOnly(pending.operatorApprovalUrl)
     : '';
-  ui.confirmYes.textContent = pending.operatorApprovalUrl ? 'Send' : 'Confirm';
+  ui.confirmYes.textContent = pending.operatorApprovalUrl ? words.send : words.confirm;
   ui.confirmYes.disabled = busy;
   ui.confirmNo.disabled = busy;
 }
@@ -161,7 +189,7 @@ async function callTool(name: string, args: Record<string, unknown>): Promise<To
     const reason = error instanceof Error ? error.message : String(error);
     return {
       isError: true,
-      structuredContent: { error: { message: `The host could not reach the server (${reason}).` } },
+      structuredContent: { error: { message: words.hostUnreachable(reason) } },
     };
   }
 }
@@ -174,10 +202,10 @@ async function watch(): Promise<void> {
   try {
     for (let round = 0; round < MAX_WAITS && payment && isPending(payment) && !tornDown; round += 1) {
       const started = Date.now();
-      const result = await callTool('wait_for_payment', {
-        ...paymentReference(payment),
-        timeout_seconds: WAIT_SECONDS,
-      });
+      const result = await callTool(
+        'wait_for_payment',
+        withLanguage({ ...paymentReference(payment), timeout_seconds: WAIT_SECONDS }),
+      );
       if (result.isError) {
         say(failureText(result), 'error');
         return;
@@ -188,7 +216,7 @@ async function watch(): Promise<void> {
       const early = MIN_ROUND_MS - (Date.now() - started);
       if (early > 0 && isPending(payment)) await new Promise((resolve) => setTimeout(resolve, early));
     }
-    if (payment && isPending(payment)) say('Still not final. Press "Check again" to keep waiting.');
+    if (payment && isPending(payment)) say(words.stillNotFinal);
   } finally {
     watching = false;
     render();
@@ -199,7 +227,7 @@ async function refresh(): Promise<void> {
   if (!payment || busy) return;
   busy = true;
   render();
-  const result = await callTool('query_transaction', paymentReference(payment));
+  const result = await callTool('query_transaction', withLanguage(paymentReference(payment)));
   busy = false;
   if (result.isError) say(failureText(result), 'error');
   else payment = updatedPayment(payment, result, 'query_transaction');
@@ -225,7 +253,7 @@ async function write(tool: 'refund' | 'cancel_payment', args: Record<string, unk
     pending = undefined;
     payment = updatedPayment(payment, result, tool);
     suggestRefundAmount();
-    say(tool === 'refund' ? 'Refund sent.' : 'Order cancelled.');
+    say(tool === 'refund' ? words.refundSent : words.orderCancelled);
     void tellModel(tool, result);
   }
   render();
@@ -259,7 +287,7 @@ function onRefund(): void {
     say(error instanceof Error ? error.message : String(error), 'error');
     return;
   }
-  void write('refund', { ...paymentReference(payment), txamt });
+  void write('refund', withLanguage({ ...paymentReference(payment), txamt }));
 }
 
 function wire(): void {
@@ -268,7 +296,7 @@ function wire(): void {
     if (event.key === 'Enter' && !ui.refundButton.disabled) onRefund();
   });
   ui.cancelButton.addEventListener('click', () => {
-    if (payment) void write('cancel_payment', paymentReference(payment));
+    if (payment) void write('cancel_payment', withLanguage(paymentReference(payment)));
   });
   ui.checkButton.addEventListener('click', () => void refresh());
   ui.confirmYes.addEventListener('click', () => {
@@ -276,11 +304,11 @@ function wire(): void {
   });
   ui.confirmNo.addEventListener('click', () => {
     pending = undefined;
-    say('Nothing was sent.');
+    say(words.nothingSent);
     render();
   });
   ui.link.addEventListener('click', () => {
-    if (payment?.link) host.openLink(payment.link).catch(() => say(`Open ${payment?.link ?? ''}`));
+    if (payment?.link) host.openLink(payment.link).catch(() => say(words.openFailed(payment?.link ?? '')));
   });
 }
 
@@ -306,5 +334,5 @@ function showResult(result: ToolResultLike): void {
 wire();
 render();
 host.connect({ name: 'qfpay-payment-view', version: '1.0.0' }).catch((error: unknown) => {
-  say(`This view needs an MCP Apps host: ${error instanceof Error ? error.message : String(error)}`, 'error');
+  say(words.needsHost(error instanceof Error ? error.message : String(error)), 'error');
 });

@@ -6,7 +6,10 @@
  */
 import * as z from 'zod/mini';
 
-import { amountDisplay, amountInWords } from '../qfpay/money.js';
+import { amountInChinese } from '../qfpay/chinese-numerals.js';
+import type { Language } from '../qfpay/language.js';
+import { amountDisplay, amountInWords, toMajorString } from '../qfpay/money.js';
+import { VIEW_WORDS } from './words.js';
 
 const resultFields = z.looseObject({
   status: z.optional(z.string()),
@@ -148,14 +151,22 @@ export function refundable(payment: Payment): number {
 export function describeAmount(
   txamt: number,
   txcurrcd: string,
+  language: Language = 'en',
 ): { major: string; minor: string; words: string } {
   let words: string;
   try {
-    words = amountInWords(txamt, txcurrcd);
+    words =
+      language === 'en'
+        ? amountInWords(txamt, txcurrcd)
+        : amountInChinese(toMajorString(txamt, txcurrcd), txcurrcd, language);
   } catch {
     words = '';
   }
-  return { major: amountDisplay(txamt, txcurrcd), minor: `(${txamt} minor units)`, words };
+  return {
+    major: amountDisplay(txamt, txcurrcd),
+    minor: VIEW_WORDS[language].minorUnits(txamt),
+    words,
+  };
 }
 
 /** The payment's reference for read and write calls: syssn when known, else its out_trade_no. */

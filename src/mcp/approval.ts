@@ -12,6 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
+import { DEFAULT_LANGUAGE, type Language } from '../qfpay/language.js';
 import type { GuardContext, HumanApproval, InBandConfirmation } from '../safety/guard.js';
 import { inBandStateOutTradeNo } from '../safety/confirmation.js';
 
@@ -52,19 +53,38 @@ export function supportsFormElicitation(capabilities: ClientCapabilities | undef
   return elicitation !== undefined && elicitation.form !== undefined;
 }
 
+/** The words around the summary, in the summary's language (the field name never changes). */
+const QUESTION_WORDS: Readonly<Record<Language, { ask: string; title: string; tick: string }>> = {
+  en: {
+    ask: 'Approve this? Nothing is sent to QFPay unless you accept.',
+    title: 'Approve',
+    tick: 'Tick to carry out exactly the action described above.',
+  },
+  'zh-HK': {
+    ask: '是否批准？除非你接受，否則不會向 QFPay 發送任何請求。',
+    title: '批准',
+    tick: '勾選即執行上面所述的操作，不多不少。',
+  },
+  'zh-CN': {
+    ask: '是否批准？除非你接受，否则不会向 QFPay 发送任何请求。',
+    title: '批准',
+    tick: '勾选即执行上面所述的操作，不多不少。',
+  },
+};
+
 /** The one question asked of the person, whichever way it travels. */
-export function approvalQuestion(summary: string): ElicitRequestFormParams {
+export function approvalQuestion(
+  summary: string,
+  language: Language = DEFAULT_LANGUAGE,
+): ElicitRequestFormParams {
+  const words = QUESTION_WORDS[language];
   return {
     mode: 'form',
-    message: `${summary}\n\nApprove this? Nothing is sent to QFPay unless you accept.`,
+    message: `${summary}\n\n${words.ask}`,
     requestedSchema: {
       type: 'object',
       properties: {
-        [APPROVAL_FIELD]: {
-          type: 'boolean',
-          title: 'Approve',
-          description: 'Tick to carry out exactly the action described above.',
-        },
+        [APPROVAL_FIELD]: { type: 'boolean', title: words.title, description: words.tick },
       },
       required: [APPROVAL_FIELD],
     },
@@ -102,9 +122,9 @@ export function elicitationApproval(server: McpServer, timeoutMs: number): Human
         return 'unavailable';
       }
     },
-    async ask(summary: string, ctx: GuardContext, signal?: AbortSignal) {
+    async ask(summary: string, ctx: GuardContext, signal?: AbortSignal, language?: Language) {
       try {
-        const answer = await server.server.elicitInput(approvalQuestion(summary), {
+        const answer = await server.server.elicitInput(approvalQuestion(summary, language), {
           timeout: timeoutMs,
           ...(signal ? { signal } : {}),
           ...(ctx.requestId !== undefined ? { relatedRequestId: ctx.requestId } : {}),

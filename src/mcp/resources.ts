@@ -54,7 +54,11 @@ export function registerResources(server: McpServer, environment: EnvironmentNam
         'Currencies QFPay accepts, with minor-unit exponents: txamt is always in the smallest unit.',
       mimeType: JSON_MIME,
     },
-    (uri) => json(uri, CURRENCIES.map(currencyView)),
+    (uri) =>
+      json(
+        uri,
+        CURRENCIES.map((entry) => currencyView(entry)),
+      ),
   );
   server.registerResource(
     'response-codes',

@@ -1,6 +1,7 @@
 import { explainRespcd, findPayType, findResponseCode, PENDING_CODES } from './catalog/index.js';
 import type { PayMode, PayTypeEntry, RespcdEndpoint, RespcdExplanation } from './catalog/types.js';
 import type { QfpayUpstreamError } from './errors.js';
+import { DEFAULT_LANGUAGE, type Language } from './language.js';
 import { FINAL_STATUSES } from './types.js';
 import type { NormalisedStatus, NotificationBody, PaymentResponse, TransactionRecord } from './types.js';
 
@@ -365,7 +366,9 @@ export function upstreamWriteVerdict(
   error: QfpayUpstreamError,
   endpoint: RespcdEndpoint,
   payType?: string,
+  language: Language = DEFAULT_LANGUAGE,
 ): { readonly explanation: RespcdExplanation; readonly status: 'FAILED' | 'UNKNOWN' } {
-  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) });
+  // The language changes the meaning's words only, never the outcome class.
+  const explanation = explainRespcd(error.respcd, { endpoint, ...(payType ? { payType } : {}) }, language);
   return { explanation, status: explanation.outcome === 'failed' ? 'FAILED' : 'UNKNOWN' };
 }

@@ -1,4 +1,5 @@
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import type { Language } from '../qfpay/language.js';
 import type { NormalisedStatus } from '../qfpay/types.js';
 import type { LedgerRecord } from './ledger.js';
 import type { CallbackUrlField, PolicyCheck } from './policy.js';
@@ -57,6 +58,13 @@ export interface WriteIntent {
   };
   /** Human-readable, with the amount in words, for a person to approve. */
   readonly summary: string;
+  /**
+   * The language of what a person reads about this intent (the approval summary and question):
+   * the call's `lang`, else the operator's QFPAY_LANG. Words only: it is not part of `params`,
+   * so it never enters the fingerprint or a confirmation's binding — the same payment asked for
+   * in two languages is the same payment.
+   */
+  readonly language?: Language;
 }
 
 /** Who is asking, as far as the transport knows. */
@@ -186,10 +194,12 @@ export interface AuditView {
  */
 export interface HumanApproval {
   canAsk(): boolean;
+  /** `language`: of the question around the summary (the summary is already in it). */
   ask(
     summary: string,
     ctx: GuardContext,
     signal?: AbortSignal,
+    language?: Language,
   ): Promise<'approved' | 'declined' | 'cancelled' | 'unavailable'>;
   /** Whether the client declared URL-mode elicitation (it can open a page for its person). */
   canOpenUrl?(): boolean;

@@ -61,7 +61,7 @@ import {
   type MoneyPolicy,
   type PolicyCheck,
 } from './policy.js';
-import { confirmationSummary } from './summary.js';
+import { confirmationSummary, operatorPageMessage } from './summary.js';
 
 /**
  * The full money guard: every rule that stands between an agent and QFPay, enforced here and
@@ -744,13 +744,19 @@ export class SafeGuard implements MoneyGuard {
     );
   }
 
+  /** The call's own language, else the operator's (QFPAY_LANG), else English. */
+  private languageOf(intent: WriteIntent): Language | undefined {
+    return intent.language ?? this.options.language;
+  }
+
   private async askOrIssue(
     intent: WriteIntent,
     ctx: GuardContext,
     approval: HumanApproval | undefined,
     signal: AbortSignal | undefined,
   ): Promise<Confirmation> {
-    const summary = confirmationSummary(intent, this.options.language);
+    const language = this.languageOf(intent);
+    const summary = confirmationSummary(intent, language);
     // A 2026-07-28 request has no channel for a pushed question: it is asked in the answer instead.
     if (ctx.inBand?.kind === 'ask') {
       const question = await this.inBand.issue(binding(intent), intent.out_trade_no);
@@ -763,7 +769,7 @@ export class SafeGuard implements MoneyGuard {
       });
     }
     if (ctx.inBand === undefined && approval?.canAsk()) {
-      const answer = await approval.ask(summary, ctx, signal);
+      const answer = await approval.ask(summary, ctx, signal, language);
       // An approval that arrives after the caller gave up must not move money nobody will hear of.
       if (answer === 'approved' && !signal?.aborted)
         return { kind: 'approved', via: 'client-elicitation', waited: true };
@@ -794,17 +800,18 @@ export class SafeGuard implements MoneyGuard {
   ): Promise<Confirmation> {
     const operator = this.options.operator as OperatorApprovals;
     if (reference !== undefined) return this.redeemOperator(operator, intent, reference, false);
-    const opened = await operator.open(binding(intent), confirmationSummary(intent, this.options.language));
+    const summary = confirmationSummary(intent, this.languageOf(intent));
+    const opened = await operator.open(binding(intent), summary);
     const waiting = stop({
       kind: 'confirmation_required',
       token: opened.reference,
-      summary: confirmationSummary(intent, this.options.language),
+      summary,
       expires_at: opened.expiresAt,
       approvalUrl: opened.url,
     });
     if (ctx.inBand !== undefined || !approval?.canOpenUrl?.() || !approval.openUrl) return waiting;
     const answer = await approval.openUrl(
-      `Approve on the server's own page: ${intent.summary}`,
+      operatorPageMessage(intent, this.languageOf(intent)),
       opened.url,
       ctx,
       signal,

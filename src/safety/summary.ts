@@ -7,7 +7,7 @@ import {
   payTypeName,
 } from '../qfpay/language.js';
 import { amountDisplay, amountInWords, toMajorString } from '../qfpay/money.js';
-import type { WriteIntent } from './guard.js';
+import type { WriteIntent, WriteToolName } from './guard.js';
 import { maskAppcode, sanitizeUpstreamText } from './sanitize.js';
 
 /** The fixed words of a summary, per language; every value in them is filled in by the code below. */
@@ -25,8 +25,16 @@ interface SummaryWords {
   readonly refundedPayment: string;
   readonly order: string;
   readonly cancelledOrder: string;
+  readonly captureReference: string;
+  readonly preauthorisation: string;
+  readonly releasedPreauthorisation: string;
   readonly unknown: string;
   readonly separator: string;
+  /**
+   * Outside English, the first line names the action in these words (the tool's own English
+   * sentence is for the model); every fact it carries follows on the lines below.
+   */
+  readonly actions?: Readonly<Record<WriteToolName, string>>;
 }
 
 const WORDS: Readonly<Record<Language, SummaryWords>> = {
@@ -44,6 +52,9 @@ const WORDS: Readonly<Record<Language, SummaryWords>> = {
     refundedPayment: 'Refunded payment',
     order: 'order',
     cancelledOrder: 'Cancelled order',
+    captureReference: 'Capture reference',
+    preauthorisation: 'Pre-authorisation',
+    releasedPreauthorisation: 'Released pre-authorisation',
     unknown: 'unknown',
     separator: ': ',
   },
@@ -61,8 +72,19 @@ const WORDS: Readonly<Record<Language, SummaryWords>> = {
     refundedPayment: '被退款的付款',
     order: '訂單',
     cancelledOrder: '被取消的訂單',
+    captureReference: '扣款編號',
+    preauthorisation: '預授權',
+    releasedPreauthorisation: '被釋放的預授權',
     unknown: '未知',
     separator: '：',
+    actions: {
+      create_payment: '向顧客收款',
+      create_checkout_link: '發出網上收款連結（顧客付款即收款）',
+      refund: '退款給顧客',
+      cancel_payment: '取消未完成的訂單',
+      capture_preauth: '從預授權扣取款項',
+      release_preauth: '釋放預授權餘下的款項',
+    },
   },
   'zh-CN': {
     environment: '环境',
@@ -78,15 +100,27 @@ const WORDS: Readonly<Record<Language, SummaryWords>> = {
     refundedPayment: '被退款的支付',
     order: '订单',
     cancelledOrder: '被取消的订单',
+    captureReference: '扣款编号',
+    preauthorisation: '预授权',
+    releasedPreauthorisation: '被释放的预授权',
     unknown: '未知',
     separator: '：',
+    actions: {
+      create_payment: '向顾客收款',
+      create_checkout_link: '发出网上收款链接（顾客付款即收款）',
+      refund: '退款给顾客',
+      cancel_payment: '取消未完成的订单',
+      capture_preauth: '从预授权扣取款项',
+      release_preauth: '释放预授权剩余的款项',
+    },
   },
 };
 
 /**
  * What a person is asked to approve: one line for the action as the tool words it, then every
  * fact the approval is bound to, spelled out so a misread amount is hard to miss (display form,
- * words and the exact minor units the API receives), in the operator's language (QFPAY_LANG).
+ * words and the exact minor units the API receives), in the call's language (its `lang`, else
+ * QFPAY_LANG, else English: the caller resolves it).
  * Codes, references and field names stay as they are in every language.
  *
  * Parts of it come from QFPay (a payment's order reference, its syssn) or from the caller, so
@@ -101,8 +135,11 @@ export function confirmationSummary(intent: WriteIntent, language: Language = DE
   const payType = payTypeCode ? findPayType(payTypeCode) : undefined;
   const currency = shown(intent.txcurrcd);
   const mchid = intent.merchant.mchid ? shown(intent.merchant.mchid) : '';
+  const action = words.actions?.[intent.tool];
   const lines = [
-    sanitizeUpstreamText(intent.summary, 600),
+    action
+      ? `${action}${words.separator}${amountDisplay(intent.txamt, currency)}`
+      : sanitizeUpstreamText(intent.summary, 600),
     `${label(words.environment)}${intent.environment} (${environmentTitle(intent.environment, language)}) — ${environment.realMoney ? words.realMoney : words.noRealMoney}`,
     `${label(words.merchant)}${words.appCode} ${maskAppcode(intent.merchant.appcode)}${mchid ? `, mchid ${mchid}` : ''}`,
     `${label(words.amount)}${amountDisplay(intent.txamt, currency)} — ${wordsFor(intent, language)} — txamt ${intent.txamt} (${words.smallestUnits(currency)})`,
@@ -112,6 +149,18 @@ export function confirmationSummary(intent: WriteIntent, language: Language = DE
   }
   lines.push(...referenceLines(intent, words));
   return lines.join('\n');
+}
+
+const OPERATOR_PAGE: Readonly<Record<Exclude<Language, 'en'>, string>> = {
+  'zh-HK': '請在伺服器自己的批准頁面批准',
+  'zh-CN': '请在服务器自己的批准页面批准',
+};
+
+/** What the client shows its person with the approval page's address (URL-mode elicitation). */
+export function operatorPageMessage(intent: WriteIntent, language: Language = DEFAULT_LANGUAGE): string {
+  if (language === 'en') return `Approve on the server's own page: ${intent.summary}`;
+  const action = WORDS[language].actions?.[intent.tool] ?? intent.tool;
+  return `${OPERATOR_PAGE[language]}${WORDS[language].separator}${action}${WORDS[language].separator}${amountDisplay(intent.txamt, shown(intent.txcurrcd))}`;
 }
 
 function wordsFor(intent: WriteIntent, language: Language): string {
@@ -148,10 +197,10 @@ function referenceLines(intent: WriteIntent, words: SummaryWords): string[] {
       ];
     case 'capture_preauth':
       return [
-        `Capture reference (out_trade_no): ${outTradeNo}`,
-        `Pre-authorisation: syssn ${origSyssn}${typeof origOrder === 'string' ? `, order ${shown(origOrder)}` : ''}`,
+        `${label(`${words.captureReference} (out_trade_no)`)}${outTradeNo}`,
+        `${label(words.preauthorisation)}syssn ${origSyssn}${typeof origOrder === 'string' ? `, ${words.order} ${shown(origOrder)}` : ''}`,
       ];
     case 'release_preauth':
-      return [`Released pre-authorisation: out_trade_no ${outTradeNo}, syssn ${origSyssn}`];
+      return [`${label(words.releasedPreauthorisation)}out_trade_no ${outTradeNo}, syssn ${origSyssn}`];
   }
 }

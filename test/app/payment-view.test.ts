@@ -112,9 +112,10 @@ function cspFor(csp: McpUiResourceCsp | undefined): string {
   ].join('; ');
 }
 
-function hostContext(theme: 'light' | 'dark'): McpUiHostContext {
+function hostContext(theme: 'light' | 'dark', locale?: string): McpUiHostContext {
   return {
     theme,
+    ...(locale ? { locale } : {}),
     displayMode: 'inline',
     styles: {
       variables: {
@@ -183,6 +184,7 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
     resourceUri: string,
     toolInput: Record<string, unknown>,
     toolResult: Awaited<ReturnType<Client['callTool']>>,
+    context: McpUiHostContext = hostContext('dark'),
   ): Promise<{ bridge: AppBridge; relay: PageRelay; view: FrameLocator }> {
     const resource = await client.readResource({ uri: resourceUri });
     const content = resource.contents[0] as {
@@ -198,7 +200,7 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
       client,
       { name: 'qfpay-test-host', version: '1.0.0' },
       { serverTools: {}, openLinks: {}, updateModelContext: { text: {} } },
-      { hostContext: hostContext('dark') },
+      { hostContext: context },
     );
     const initialized = new Promise<void>((resolve) => (bridge.oninitialized = () => resolve()));
     bridge.onsizechange = ({ height }) => {
@@ -336,6 +338,55 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
 
     const queried = await client.callTool({ name: 'query_transaction', arguments: { syssn: payment.syssn } });
     expect((queried.structuredContent as { status: string }).status).toBe('CANCELLED');
+    await page.close();
+  }, 90_000);
+
+  it('speaks the host’s locale: zh-HK words, the tools asked in zh-HK, and zh-CN after a locale change', async () => {
+    const created = await createMpmPayment();
+    const payment = created.structuredContent as { out_trade_no: string; syssn: string };
+    const page = await browser.newPage({ viewport: { width: 480, height: 640 } });
+    const { bridge, relay, view } = await openView(
+      page,
+      'ui://qfpay/payment',
+      { pay_type: '800101' },
+      created,
+      hostContext('light', 'zh-Hant-HK'),
+    );
+
+    await expect.poll(() => view.locator('#status').textContent()).toBe('等待顧客付款');
+    expect(await view.locator('html').getAttribute('lang')).toBe('zh-HK');
+    expect(await view.locator('#amount').innerText()).toBe('HKD 12.34 （1234 最小單位）');
+    expect(await view.locator('#amount-words').textContent()).toBe('十二點三四港元');
+    expect(await view.locator('#qr-caption').textContent()).toBe('請向顧客出示此二維碼');
+    expect(await view.locator('#cancel-button').textContent()).toBe('取消訂單');
+    await expect.poll(() => relay.toolCalls().some((call) => call.name === 'wait_for_payment')).toBe(true);
+    expect(relay.toolCalls()[0]).toEqual({
+      name: 'wait_for_payment',
+      arguments: { syssn: payment.syssn, timeout_seconds: 25, lang: 'zh-HK' },
+    });
+
+    await client.callTool({
+      name: 'simulate_customer_payment',
+      arguments: { out_trade_no: payment.out_trade_no, outcome: 'pay' },
+    });
+    await expect.poll(() => view.locator('#status').textContent(), { timeout: 20_000 }).toBe('已付款');
+
+    // The guard's question for a refund from the view is in the person's language too.
+    await view.locator('#refund-amount').fill('2.00');
+    await view.locator('#refund-button').click();
+    await expect.poll(() => view.locator('#confirm-box').isVisible()).toBe(true);
+    expect((await view.locator('#confirm-summary').textContent())?.split('\n')[0]).toBe(
+      '退款給顧客：HKD 2.00',
+    );
+    expect(await view.locator('#confirm-yes').textContent()).toBe('確認');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'payment-view-confirm-zh-hk.png') });
+    await view.locator('#confirm-no').click();
+    expect(await view.locator('#message').textContent()).toBe('沒有發送任何請求。');
+
+    await bridge.sendHostContextChange({ locale: 'zh-CN' });
+    await expect.poll(() => view.locator('#status').textContent()).toBe('已支付');
+    expect(await view.locator('#refund-button').textContent()).toBe('退款');
+    expect(await view.locator('#amount-words').textContent()).toBe('十二点三四港元');
     await page.close();
   }, 90_000);
 });

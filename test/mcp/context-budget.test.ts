@@ -16,11 +16,6 @@ const tokensOf = (value: unknown): number =>
 const LIST_BUDGET = 4_000;
 const TOOL_BUDGET = 400;
 const INSTRUCTIONS_BUDGET = 300;
-/**
- * Tools whose own definition files are being compacted in the parallel languages change
- * (issue #15 ¶5); the central compaction already applies to them. Remove on merge.
- */
-const COMPACTED_ELSEWHERE = new Set(['explain_respcd', 'list_pay_types', 'list_currencies']);
 
 describe('context cost of the default tool list', () => {
   let env: Connected;
@@ -40,7 +35,6 @@ describe('context cost of the default tool list', () => {
 
   it(`keeps every tool within ${TOOL_BUDGET} tokens`, () => {
     const over = tools
-      .filter((tool) => !COMPACTED_ELSEWHERE.has(tool.name))
       .map((tool) => ({ name: tool.name, tokens: tokensOf(tool) }))
       .filter((row) => row.tokens > TOOL_BUDGET);
     expect(over).toEqual([]);
@@ -67,7 +61,6 @@ describe('context cost of the default tool list', () => {
 
   it('shows no input field description longer than 60 characters and no description over 350', () => {
     for (const tool of tools) {
-      if (COMPACTED_ELSEWHERE.has(tool.name)) continue;
       expect(tool.description?.length ?? 0, tool.name).toBeLessThanOrEqual(350);
       const properties = (tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>;
       for (const [name, field] of Object.entries(properties)) {

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
 import type { QfpayClient } from '../../qfpay/client.js';
@@ -33,6 +34,7 @@ const inputSchema = z.strictObject({
   syssn: syssnInput.optional(),
   out_trade_no: outTradeNoInput.optional(),
   txamt: txamtInput.optional().describe('Looked up when absent'),
+  lang: languageInput,
   confirmation_token: confirmationTokenInput,
 });
 
@@ -70,7 +72,7 @@ export const cancelPaymentTool = defineTool({
   name: 'cancel_payment',
   title: 'Cancel an unpaid payment',
   description:
-    "Stops a payment that is NOT paid: closes an unpaid QR/online order or reverses a stuck scanned code (chosen from the pay type). Refuses a PAID (use refund) or final payment, sending nothing. Answers the payment's state queried afterwards.",
+    "Stops a payment that is NOT paid: closes an unpaid QR/online order or reverses a stuck scanned code (chosen from the pay type). Refuses a PAID (use refund) or final payment. Answers the payment's state queried afterwards.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -232,6 +234,8 @@ function writeIntent(
 ): WriteIntent {
   return {
     tool: 'cancel_payment',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: { syssn: payment.syssn, out_trade_no: payment.out_trade_no, txamt, endpoint },
@@ -254,7 +258,7 @@ async function answered(
   response: ModificationResponse,
 ): Promise<ToolOutput<Output>> {
   const endpoint = known.cancel_endpoint as 'close' | 'reversal';
-  const explanation = explainRespcd(response.respcd, { endpoint, payType: payment.pay_type });
+  const explanation = explainRespcd(response.respcd, { endpoint, payType: payment.pay_type }, call.language);
   const common = {
     environment: call.deps.environment,
     ...known,

@@ -1,10 +1,12 @@
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { amountDisplay, amountInWords } from '../../qfpay/money.js';
 import { isPendingCode, type PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
 import type { ExecutionReport, WriteIntent } from '../../safety/guard.js';
 import { generateOutTradeNo } from '../order-number.js';
+import { unlisting } from './compact-schema.js';
 import {
   defineTool,
   type KnownFields,
@@ -32,27 +34,37 @@ import {
  * it, and that no release came first, in the same atomic step that records the capture's intent.
  */
 
-/** Short on purpose (context budget): top-level fields with types only. */
-export const preauthOutputSchema = z.object({
-  environment: z.string(),
-  status: z.string().optional(),
-  syssn: z.string().optional(),
-  out_trade_no: z.string().optional(),
-  txamt: z.number().optional(),
-  capturable_txamt: z.number().optional(),
-  replayed: z.boolean().optional(),
-  confirmation_token: z.string().optional(),
-  confirmation_summary: z.string().optional(),
-  next_action: z.string().optional(),
-  // The shared error object (result-shape.ts), unconstrained here to keep the definition short.
-  error: z.looseObject({}).optional(),
-});
+/**
+ * Short on purpose (context budget): top-level fields with types only; like the other write tools,
+ * the echo of the input, the replay flag, the summary and the error object are sent and checked
+ * but not listed (compact-schema.ts `unlisting`).
+ */
+export const preauthOutputSchema = z.object(
+  unlisting(
+    {
+      environment: z.string(),
+      status: z.string().optional(),
+      syssn: z.string().optional(),
+      out_trade_no: z.string().optional(),
+      txamt: z.number().optional(),
+      capturable_txamt: z.number().optional(),
+      replayed: z.boolean().optional(),
+      confirmation_token: z.string().optional(),
+      confirmation_summary: z.string().optional(),
+      next_action: z.string().optional(),
+      // The shared error object (result-shape.ts), unconstrained here to keep the definition short.
+      error: z.looseObject({}).optional(),
+    },
+    ['txamt', 'replayed', 'confirmation_summary', 'error'],
+  ),
+);
 export type PreauthOutput = z.output<typeof preauthOutputSchema>;
 
 const inputSchema = z.strictObject({
   syssn: syssnInput.describe('Authorisation syssn'),
   txamt: txamtInput.optional().describe('Default: the rest'),
   out_trade_no: outTradeNoInput.optional().describe('New; reuse to retry'),
+  lang: languageInput,
   confirmation_token: confirmationTokenInput,
 });
 
@@ -62,7 +74,7 @@ export const capturePreauthTool = defineTool({
   name: 'capture_preauth',
   title: 'Capture a pre-authorisation',
   description:
-    'Takes txamt of a PAID pre-authorisation, in parts up to the authorised total, inside the capture window, none after release_preauth. Moves money: confirm first. Same out_trade_no and arguments replays, never twice. Refund a capture by its syssn.',
+    'Takes txamt of a PAID pre-authorisation, in parts up to the authorised total, inside the capture window, none after release_preauth. Moves money: confirm first. Refund a capture by its syssn.',
   inputSchema,
   outputSchema: preauthOutputSchema,
   async run(args, call): Promise<ToolOutput<PreauthOutput>> {
@@ -243,6 +255,8 @@ function captureIntent(
   const currency = authorisation.txcurrcd;
   return {
     tool: 'capture_preauth',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: {

@@ -8,8 +8,14 @@ import type {
   PayTypeEntry,
   Wallet,
 } from '../../qfpay/catalog/types.js';
-import { DEFAULT_LANGUAGE, type Language, payTypeName } from '../../qfpay/language.js';
-import { amountInWords, formatMinor } from '../../qfpay/money.js';
+import {
+  amountInChinese,
+  currencyName,
+  DEFAULT_LANGUAGE,
+  type Language,
+  payTypeName,
+} from '../../qfpay/language.js';
+import { amountInWords, formatMinor, toMajorString } from '../../qfpay/money.js';
 
 /** Modes and wallets as the catalogue has them, so tool enums cannot drift from the data. */
 export const PAY_MODES = unique(PAY_TYPES.map((p) => p.mode)) as [PayMode, ...PayMode[]];
@@ -117,14 +123,18 @@ export type CurrencyView = z.output<typeof currencyViewSchema>;
 
 const EXAMPLE_TXAMT = 1050;
 
-export function currencyView(entry: CurrencyEntry): CurrencyView {
+/** A currency for people: its name and the example read out in `language`; numbers never change. */
+export function currencyView(entry: CurrencyEntry, language: Language = DEFAULT_LANGUAGE): CurrencyView {
   return {
     code: entry.code,
-    name: entry.name,
+    name: currencyName(entry, language),
     exponent: entry.exponent,
     one_unit_txamt: 10 ** entry.exponent,
     example_txamt: EXAMPLE_TXAMT,
     example_display: formatMinor(EXAMPLE_TXAMT, entry.code),
-    example_in_words: amountInWords(EXAMPLE_TXAMT, entry.code),
+    example_in_words:
+      language === 'en'
+        ? amountInWords(EXAMPLE_TXAMT, entry.code)
+        : amountInChinese(toMajorString(EXAMPLE_TXAMT, entry.code), entry.code, language),
   };
 }

@@ -108,6 +108,8 @@ function checkoutIntent(call: ToolCall, args: Input, outTradeNo: string): WriteI
   const { confirmation_token: _token, out_trade_no: _ref, ...rest } = args;
   return {
     tool: 'create_checkout_link',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: { ...rest, out_trade_no: outTradeNo },

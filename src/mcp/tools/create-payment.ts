@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
 import { amountInWords, validateAmount, amountDisplay } from '../../qfpay/money.js';
@@ -75,6 +76,7 @@ const inputSchema = z.strictObject({
   limit_pay: z.literal('no_credit').optional(),
   pay_tag: z.enum(['ALIPAYHK', 'ALIPAYCN']).optional(),
   rmb_tag: z.literal('Y').optional(),
+  lang: languageInput,
   confirmation_token: confirmationTokenInput,
 });
 
@@ -111,9 +113,10 @@ const outputSchema = z.object(
           'True when this out_trade_no was already sent with the same arguments: nothing was sent again; the status is the recorded answer, refreshed by a query when it was not final.',
         ),
     },
-    // pay_url and pay_params: the description names them by mode.
+    // qrcode, pay_url and pay_params: the description names them by mode.
     [
       'txamt',
+      'qrcode',
       'replayed',
       'pay_type',
       'pay_type_name',
@@ -147,7 +150,7 @@ export const createPaymentTool = defineTool({
   name: 'create_payment',
   title: 'Create a payment',
   description:
-    'Takes a payment; moves money. txamt in the smallest currency unit. pay_type ending 08 = CPM: auth_code; 01 = MPM: qrcode + image; web: pay_url; app: pay_params. Then wait_for_payment unless PAID. To retry, reuse the SAME out_trade_no; after UNKNOWN do not create a new order.',
+    'Moves money. txamt in the smallest currency unit. pay_type ending 08 (CPM): auth_code; 01 (MPM): qrcode + image; web: pay_url; app: pay_params; then wait_for_payment. To retry, reuse the SAME out_trade_no; after UNKNOWN do not create a new order.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -306,6 +309,8 @@ function writeIntent(call: ToolCall, payType: PayTypeEntry, request: PaymentRequ
   const { txamt, txcurrcd, out_trade_no: outTradeNo, auth_code: authCode, extend_info: extendInfo } = request;
   return {
     tool: 'create_payment',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: {
@@ -334,7 +339,11 @@ async function answered(
   response: PaymentResponse,
 ): Promise<ToolOutput<Output>> {
   const status = statusOfPaymentResponse(response, payType);
-  const explanation = explainRespcd(response.respcd, { endpoint: 'payment', payType: payType.payType });
+  const explanation = explainRespcd(
+    response.respcd,
+    { endpoint: 'payment', payType: payType.payType },
+    call.language,
+  );
   const ref = {
     ...(response.syssn ? { syssn: response.syssn } : {}),
     out_trade_no: known.out_trade_no as string,

@@ -99,6 +99,8 @@ export interface ToolCall {
    */
   readonly signal: AbortSignal;
   readonly guardContext: GuardContext;
+  /** Words for people in this call's answers: its `lang`, else QFPAY_LANG, else English. */
+  readonly language: Language;
   /** Sends notifications/progress when the caller asked for progress; otherwise does nothing. */
   reportProgress(update: ProgressUpdate): Promise<void>;
   /**
@@ -111,6 +113,8 @@ export interface ToolCall {
 /** A confirmation to ask within the call's answer; `state` (server-signed, naming the out_trade_no) comes back as request state. */
 export interface InBandQuestion {
   readonly summary: string;
+  /** The summary's language, for the words of the question around it. */
+  readonly language?: Language;
   readonly state: string;
   readonly out_trade_no: string;
 }

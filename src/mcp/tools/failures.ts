@@ -93,7 +93,7 @@ export function describeFailure(
   return describeUnexpected(error, log);
 }
 
-/** The code's meaning is in the operator's language (QFPAY_LANG); the advice stays English. */
+/** The code's meaning is in the call's language (`lang`, else QFPAY_LANG); the advice stays English. */
 function describeUpstream(error: QfpayUpstreamError, language: Language): DescribedFailure {
   const endpoint = respcdEndpointOf(error.endpoint);
   const explanation = explainRespcd(error.respcd, endpoint ? { endpoint } : {}, language);
@@ -133,8 +133,9 @@ function upstreamFailure(
   endpoint: RespcdEndpoint,
   payType: string | undefined,
   known: KnownFields,
+  language: Language,
 ): ToolFailure {
-  const { explanation, status } = upstreamWriteVerdict(error, endpoint, payType);
+  const { explanation, status } = upstreamWriteVerdict(error, endpoint, payType, language);
   const upstreamText = sanitizeUpstreamText(error.upstreamMessage, 160);
   return new ToolFailure(
     {
@@ -182,9 +183,10 @@ export function explainWriteError(
 ): ToolFailure {
   const { endpoint, payType, ref, known } = context;
   if (error instanceof ToolFailure) return new ToolFailure(error.info, { ...known, ...error.known });
-  if (error instanceof QfpayUpstreamError) return upstreamFailure(error, endpoint, payType, known);
+  if (error instanceof QfpayUpstreamError)
+    return upstreamFailure(error, endpoint, payType, known, call.language);
   if (error instanceof QfpayRateLimitedError) return rateLimitFailure(error, ref, known);
-  const described = describeFailure(error, call.deps.log);
+  const described = describeFailure(error, call.deps.log, call.language);
   if (
     error instanceof QfpayValidationError ||
     error instanceof QfpayConfigError ||

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { explainRespcd, findPayType } from '../../qfpay/catalog/index.js';
 import { amountInWords, amountDisplay } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
@@ -34,6 +35,7 @@ const inputSchema = z.strictObject({
   orig_out_trade_no: outTradeNoInput.optional().describe("The payment's"),
   txamt: txamtInput.optional().describe('Default: all that is refundable'),
   out_trade_no: outTradeNoInput.optional().describe("The refund's own NEW one; reuse to retry"),
+  lang: languageInput,
   confirmation_token: confirmationTokenInput,
 });
 
@@ -73,7 +75,7 @@ export const refundTool = defineTool({
   name: 'refund',
   title: 'Refund a payment',
   description:
-    "Refunds a PAID or PARTIALLY_REFUNDED payment in full or in part; moves money. Checked first against the refundable remainder (refunds in flight count) and the pay type; a refused check sends nothing. The answer's status is the payment's; syssn and out_trade_no are the refund's.",
+    "Refunds a PAID or PARTIALLY_REFUNDED payment in full or in part; moves money. Checked first against the refundable remainder (refunds in flight count) and the pay type. The answer's status is the payment's; syssn and out_trade_no are the refund's.",
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -288,6 +290,8 @@ function writeIntent(
   const original = payment.txamt !== null ? amountDisplay(payment.txamt, payment.txcurrcd) : 'unknown';
   return {
     tool: 'refund',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: { syssn: payment.syssn, out_trade_no: refundNo, txamt, orig_out_trade_no: payment.out_trade_no },
@@ -320,7 +324,11 @@ function answered(
   known: KnownFields,
   response: ModificationResponse,
 ): ToolOutput<Output> {
-  const explanation = explainRespcd(response.respcd, { endpoint: 'refund', payType: payment.pay_type });
+  const explanation = explainRespcd(
+    response.respcd,
+    { endpoint: 'refund', payType: payment.pay_type },
+    call.language,
+  );
   const refundNo = known.out_trade_no as string;
   if (response.respcd !== '0000') {
     // Accepted but pending (1143/1145): the money is reserved, the result is not final.
@@ -410,7 +418,11 @@ async function reconcile(
     });
   }
   if (record && result.status === 'FAILED') {
-    const explanation = explainRespcd(record.respcd, { endpoint: 'query_row', payType: payment.pay_type });
+    const explanation = explainRespcd(
+      record.respcd,
+      { endpoint: 'query_row', payType: payment.pay_type },
+      call.language,
+    );
     throw new ToolFailure(
       {
         kind: 'upstream',

@@ -11,6 +11,7 @@ import {
 import { registerAppTool } from '@modelcontextprotocol/ext-apps/server';
 import type * as z from 'zod';
 
+import { type Language, languageNamed, resolveLanguage } from '../../qfpay/language.js';
 import type { GuardContext } from '../../safety/guard.js';
 import { redactSecretsDeep } from '../../safety/sanitize.js';
 import type { ToolErrorInfo } from '../result-shape.js';
@@ -143,14 +144,15 @@ export function registerToolDefinition(
       return withoutSecrets(failureResult(definition, foreignStateFailure(), deps, false), deps);
     }
     let question: InBandQuestion | undefined;
-    const call = buildCall(deps, ctx, inBand, (asked) => (question = asked));
+    const language = resolveLanguage(languageNamed((args as { lang?: unknown }).lang), deps.language);
+    const call = buildCall(deps, ctx, inBand, language, (asked) => (question = asked));
     let result: CallToolResult;
     try {
       const output = await definition.run(withRestoredReference(args, inBand), call);
       if (question) return withoutSecrets(askPerson(question), deps);
       result = toCallToolResult(definition, output, deps);
     } catch (error) {
-      result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted);
+      result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted, language);
     }
     return withoutSecrets(result, deps);
   };
@@ -163,7 +165,9 @@ export function registerToolDefinition(
 /** The 2026-07-28 answer that has the client ask its person, then send this call again. */
 function askPerson(question: InBandQuestion): InputRequiredResult {
   return inputRequired({
-    inputRequests: { [CONFIRM_INPUT_KEY]: inputRequired.elicit(approvalQuestion(question.summary)) },
+    inputRequests: {
+      [CONFIRM_INPUT_KEY]: inputRequired.elicit(approvalQuestion(question.summary, question.language)),
+    },
     requestState: question.state,
   });
 }
@@ -196,6 +200,7 @@ function buildCall(
   deps: ToolDeps,
   ctx: ServerContext,
   inBand: InBandReading,
+  language: Language,
   askInBand: (question: InBandQuestion) => void,
 ): ToolCall {
   const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -210,6 +215,7 @@ function buildCall(
     deps,
     signal: ctx.mcpReq.signal,
     guardContext,
+    language,
     askInBand,
     async reportProgress(update) {
       if (progressToken === undefined || ctx.mcpReq.signal.aborted) return;
@@ -265,6 +271,7 @@ function failureResult(
   error: unknown,
   deps: ToolDeps,
   cancelled: boolean,
+  language = deps.language,
 ): CallToolResult {
   const described = cancelled
     ? {
@@ -277,7 +284,7 @@ function failureResult(
         // The order number (and whatever else the tool knew) stays in the answer.
         known: error instanceof ToolFailure ? error.known : {},
       }
-    : describeFailure(error, deps.log, deps.language);
+    : describeFailure(error, deps.log, language);
   const structured: Record<string, unknown> = {
     environment: deps.environment,
     ...described.known,

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { amountDisplay, amountInWords } from '../../qfpay/money.js';
 import type { PaymentSummary } from '../../qfpay/outcome.js';
 import type { ModificationResponse, NormalisedStatus } from '../../qfpay/types.js';
@@ -33,6 +34,7 @@ import {
 
 const inputSchema = z.strictObject({
   syssn: syssnInput.describe('Authorisation syssn'),
+  lang: languageInput,
   confirmation_token: confirmationTokenInput,
 });
 
@@ -40,7 +42,7 @@ export const releasePreauthTool = defineTool({
   name: 'release_preauth',
   title: 'Release a pre-authorisation',
   description:
-    'Frees the uncaptured rest of a pre-authorisation, once; no capture afterwards. Confirm with the user first. A repeat replays the recorded result and sends nothing.',
+    'Frees the uncaptured rest of a pre-authorisation, once; no capture afterwards. Confirm first. A repeat replays, sending nothing.',
   inputSchema,
   outputSchema: preauthOutputSchema,
   async run(args, call): Promise<ToolOutput<PreauthOutput>> {
@@ -119,6 +121,8 @@ function releaseIntent(
   const currency = authorisation.txcurrcd;
   return {
     tool: 'release_preauth',
+    // Words only; not in params, so not part of the action's identity (see WriteIntent.language).
+    language: call.language,
     environment: call.deps.environment,
     merchant: requireClient(call).merchant,
     params: { syssn: authorisation.syssn, out_trade_no: authorisation.out_trade_no, txamt },

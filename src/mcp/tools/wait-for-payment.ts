@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { languageInput } from '../../qfpay/language.js';
 import { isFinal } from '../../qfpay/outcome.js';
 import { pollUntilFinal } from '../../qfpay/reconcile.js';
 import { refundViewSchema, sharedResultShape } from '../result-shape.js';
@@ -27,6 +28,7 @@ const inputSchema = z.strictObject({
     .max(MAX_TIMEOUT_SECONDS)
     .default(DEFAULT_TIMEOUT_SECONDS)
     .describe('Over 60 s, your client must reset its timeout on progress'),
+  lang: languageInput,
 });
 
 const outputSchema = z.object(
@@ -34,6 +36,8 @@ const outputSchema = z.object(
     {
       ...sharedResultShape,
       pay_type: z.string().optional(),
+      status_text: z.string().optional(),
+      respcd_meaning: z.string().optional(),
       final: z.boolean().optional().describe('True when the status can no longer change by itself.'),
       timed_out: z
         .boolean()
@@ -45,7 +49,7 @@ const outputSchema = z.object(
       refundable_txamt: z.int().optional(),
       refundable_display: z.string().optional(),
     },
-    ['pay_type', 'polls', 'waited_seconds', 'refunds', 'refundable_display'],
+    ['pay_type', 'status_text', 'respcd_meaning', 'polls', 'waited_seconds', 'refunds', 'refundable_display'],
   ),
 );
 
@@ -55,7 +59,7 @@ export const waitForPaymentTool = defineTool({
   name: 'wait_for_payment',
   title: 'Wait for a payment',
   description:
-    'Polls one payment until final or timeout_seconds, with progress; cancelling stops only the wait. At timeout: the current status and timed_out: true; wait again, or cancel_payment if the customer gave up, never a new order.',
+    'Polls one payment until final or timeout_seconds, with progress; cancelling stops only the wait. At timeout (timed_out: true) wait again, or cancel_payment if the customer gave up; never a new order.',
   inputSchema,
   outputSchema,
   async run(args, call): Promise<ToolOutput<Output>> {
@@ -100,7 +104,7 @@ export const waitForPaymentTool = defineTool({
         summary: `After ${waited} s and ${result.polls} poll(s), ${describeRef(ref)} was not found.\nNext: ${next}`,
       };
     }
-    const view = paymentView(result.summary);
+    const view = paymentView(result.summary, call.language);
     if (base.final) await noteFinal(call, view);
     // Seen changing during this wait (its first poll was not final): subscribers hear of it.
     if (base.final && result.polls > 1)
@@ -120,14 +124,18 @@ export const waitForPaymentTool = defineTool({
       ...base,
       ...sharedFieldsOf(view),
       pay_type: view.pay_type,
+      // Words for people, outside English only: the English answer stays as short as it was.
+      ...(view.status_text ? { status_text: view.status_text } : {}),
+      ...(call.language !== 'en' && view.respcd_meaning ? { respcd_meaning: view.respcd_meaning } : {}),
       refunds: view.refunds,
       refundable_txamt: view.refundable_txamt,
       ...(view.refundable_display ? { refundable_display: view.refundable_display } : {}),
       next_action: next,
     };
+    const status = view.status_text ? `${view.status} (${view.status_text})` : view.status;
     const verdict = result.timedOut
-      ? `still ${view.status} after ${waited} s (timed out)`
-      : `${view.status} after ${waited} s`;
+      ? `still ${status} after ${waited} s (timed out)`
+      : `${status} after ${waited} s`;
     return {
       structured,
       summary: `Payment ${view.out_trade_no} (syssn ${view.syssn}, ${view.amount_display ?? ''}): ${verdict}, ${result.polls} poll(s).\nNext: ${next}`,

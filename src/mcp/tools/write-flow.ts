@@ -100,7 +100,12 @@ export async function sendThroughGuard<T, Output>(
       throw refusal(outcome, known);
     case 'confirmation_required': {
       if (outcome.askInBand && call.askInBand) {
-        call.askInBand({ summary: outcome.summary, state: outcome.token, out_trade_no: intent.out_trade_no });
+        call.askInBand({
+          summary: outcome.summary,
+          state: outcome.token,
+          out_trade_no: intent.out_trade_no,
+          ...(intent.language ? { language: intent.language } : {}),
+        });
       }
       // The registration wrapper then answers with the question; the token answer stays the fallback.
       const fields = confirmationFields(outcome, intent.tool, write.repeatHint);
