@@ -133,10 +133,18 @@ describe('built once per process', () => {
     expect(all.length).toBeGreaterThan(10);
     // An unknown name gets the whole server, so the SDK answers as it does for any unknown tool.
     expect(builtWith[2]).toHaveLength(all.length);
-    // Capabilities stay whole: a scoped instance declares what a full one does.
-    expect(runtime.createServer({ tool: 'list_currencies' }).server.getCapabilities()).toEqual(
-      runtime.createServer().server.getCapabilities(),
-    );
+    // Nothing else is registered for the call, but the capabilities declared are a whole instance's.
+    const registered = (instance: McpServer) => {
+      const parts = instance as unknown as Record<string, Record<string, unknown>>;
+      return ['_registeredResources', '_registeredResourceTemplates', '_registeredPrompts'].map(
+        (field) => Object.keys(parts[field] ?? {}).length,
+      );
+    };
+    const scoped = runtime.createServer({ tool: 'list_currencies' });
+    const whole = runtime.createServer();
+    expect(registered(scoped)).toEqual([0, 0, 0]);
+    expect(registered(whole).every((count) => count > 0)).toBe(true);
+    expect(scoped.server.getCapabilities()).toEqual(whole.server.getCapabilities());
   });
 
   it('shares one frozen copy of the converted schema between server instances', () => {
