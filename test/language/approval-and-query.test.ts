@@ -1,17 +1,8 @@
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import {
-  call,
-  envFor,
-  openSession,
-  randomCredential,
-  startWitness,
-  tempDir,
-  upstreamCount,
-} from '../money-safety/helpers.js';
+import { call, envFor, openSession, upstreamCount, useWitness } from '../money-safety/helpers.js';
 
 /**
  * The approval summary a person reads is in the operator's language (QFPAY_LANG), shown through
@@ -21,29 +12,19 @@ import {
 
 const PAYMENT = '/trade/v1/payment';
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('lang');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('lang');
 
 describe('approval summary in zh-HK', () => {
   it('the person is asked in Traditional Chinese with every bound fact; the payment is sent once', async () => {
     const session = await openSession({
-      env: envFor('prod', simulator, credential, path.join(dir.dir, 'zh-hk.jsonl'), { QFPAY_LANG: 'zh-HK' }),
+      env: envFor('prod', witness.simulator, witness.credential, path.join(witness.dir, 'zh-hk.jsonl'), {
+        QFPAY_LANG: 'zh-HK',
+      }),
       allowProdWrites: true,
       elicitation: { answer: () => ({ action: 'accept', content: { approve: true } }) },
     });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const paid = await call(session.client, 'create_payment', {
         pay_type: '800101',
         txamt: 2_500,
@@ -51,7 +32,7 @@ describe('approval summary in zh-HK', () => {
       });
       expect(paid.isError).toBe(false);
       expect(paid.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
       expect(session.prompts).toHaveLength(1);
       const prompt = session.prompts[0]!;
       expect(prompt).toContain('環境：prod (QFPay 正式環境)');
@@ -69,7 +50,7 @@ describe('approval summary in zh-HK', () => {
 describe('query_transaction words for people', () => {
   it('lang zh-CN: status_text, pay-type name and code meaning in Chinese; status and codes unchanged', async () => {
     const session = await openSession({
-      env: envFor('local', simulator, credential, path.join(dir.dir, 'query.jsonl')),
+      env: envFor('local', witness.simulator, witness.credential, path.join(witness.dir, 'query.jsonl')),
     });
     try {
       const created = await call(session.client, 'create_payment', {

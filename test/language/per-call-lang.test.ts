@@ -2,17 +2,14 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import { type Connected, connect } from '../mcp/helpers.js';
 import {
   call,
   CPM_AUTH_CODE,
   envFor,
   openSession,
-  randomCredential,
-  startWitness,
-  tempDir,
   upstreamCount,
+  useWitness,
 } from '../money-safety/helpers.js';
 
 /**
@@ -25,28 +22,16 @@ const PAYMENT = '/trade/v1/payment';
 const REFUND = '/trade/v1/refund';
 const CJK = /[\u4e00-\u9fff]/;
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('lang-call');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('lang-call');
 
 function ledger(name: string): string {
-  return path.join(dir.dir, `${name}.jsonl`);
+  return path.join(witness.dir, `${name}.jsonl`);
 }
 
 describe('wait_for_payment', () => {
   it('status words and the code meaning follow lang, then QFPAY_LANG; status and codes never change', async () => {
     const session = await openSession({
-      env: envFor('local', simulator, credential, ledger('wait'), { QFPAY_LANG: 'zh-CN' }),
+      env: envFor('local', witness.simulator, witness.credential, ledger('wait'), { QFPAY_LANG: 'zh-CN' }),
     });
     try {
       const created = await call(session.client, 'create_payment', {
@@ -56,7 +41,7 @@ describe('wait_for_payment', () => {
       });
       expect(created.isError, created.text).toBe(false);
       const syssn = String(created.structured.syssn);
-      simulator.control.pay({ syssn, outcome: 'pay' });
+      witness.simulator.control.pay({ syssn, outcome: 'pay' });
 
       const hongKong = await call(session.client, 'wait_for_payment', { syssn, lang: 'zh-HK' });
       expect(hongKong.structured).toMatchObject({ status: 'PAID', status_text: '已付款', final: true });
@@ -120,12 +105,12 @@ describe('list_currencies', () => {
 describe('create_payment approval in the call’s language', () => {
   it('asks in zh-HK while QFPAY_LANG is zh-CN; the same out_trade_no in zh-CN replays, nothing sent twice', async () => {
     const session = await openSession({
-      env: envFor('prod', simulator, credential, ledger('ask'), { QFPAY_LANG: 'zh-CN' }),
+      env: envFor('prod', witness.simulator, witness.credential, ledger('ask'), { QFPAY_LANG: 'zh-CN' }),
       allowProdWrites: true,
       elicitation: { answer: () => ({ action: 'accept', content: { approve: true } }) },
     });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const args = { pay_type: '800101', txamt: 2_500, txcurrcd: 'HKD' };
       const paid = await call(session.client, 'create_payment', { ...args, lang: 'zh-HK' });
       expect(paid.isError, paid.text).toBe(false);
@@ -146,7 +131,7 @@ describe('create_payment approval in the call’s language', () => {
       expect(again.isError, again.text).toBe(false);
       expect(again.structured).toMatchObject({ replayed: true, syssn: paid.structured.syssn });
       expect(session.prompts).toHaveLength(1);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     } finally {
       await session.close();
     }
@@ -154,18 +139,18 @@ describe('create_payment approval in the call’s language', () => {
 
   it('a token issued for a zh-CN summary confirms the same call made in English', async () => {
     const session = await openSession({
-      env: envFor('prod', simulator, credential, ledger('token')),
+      env: envFor('prod', witness.simulator, witness.credential, ledger('token')),
       allowProdWrites: true,
     });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const args = { pay_type: '800101', txamt: 990, txcurrcd: 'HKD' };
       const asked = await call(session.client, 'create_payment', { ...args, lang: 'zh-CN' });
       expect(asked.structured.status).toBe('CONFIRMATION_REQUIRED');
       const summary = String(asked.structured.confirmation_summary);
       expect(summary.split('\n')[0]).toBe('向顾客收款：HKD 9.90');
       expect(summary).toContain('金额：HKD 9.90 — 九点九零港元');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
 
       const confirmed = await call(session.client, 'create_payment', {
         ...args,
@@ -174,7 +159,7 @@ describe('create_payment approval in the call’s language', () => {
       });
       expect(confirmed.isError, confirmed.text).toBe(false);
       expect(confirmed.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     } finally {
       await session.close();
     }
@@ -184,7 +169,7 @@ describe('create_payment approval in the call’s language', () => {
 describe('create_checkout_link', () => {
   it('its checkout-page lang (zh-cn) also words the approval summary', async () => {
     const session = await openSession({
-      env: envFor('local', simulator, credential, ledger('checkout'), {
+      env: envFor('local', witness.simulator, witness.credential, ledger('checkout'), {
         QFPAY_LANG: 'zh-HK',
         QFPAY_CONFIRM: 'always',
         QFPAY_ALLOWED_URLS: 'https://shop.example.com/',
@@ -212,10 +197,10 @@ describe('create_checkout_link', () => {
 describe('refund failure words', () => {
   it('QFPay’s refusal is explained in the call’s language, else QFPAY_LANG; the code stays', async () => {
     const session = await openSession({
-      env: envFor('local', simulator, credential, ledger('refund'), { QFPAY_LANG: 'zh-HK' }),
+      env: envFor('local', witness.simulator, witness.credential, ledger('refund'), { QFPAY_LANG: 'zh-HK' }),
     });
     try {
-      simulator.control.setClock({ set: '2026-03-16 23:40:00' });
+      witness.simulator.control.setClock({ set: '2026-03-16 23:40:00' });
       const paid = await call(session.client, 'create_payment', {
         pay_type: '800108',
         txamt: 700,
@@ -223,8 +208,8 @@ describe('refund failure words', () => {
         auth_code: CPM_AUTH_CODE,
       });
       expect(paid.structured.status, paid.text).toBe('PAID');
-      simulator.control.setClock({ set: '2026-03-17 12:00:00' });
-      const before = upstreamCount(simulator, REFUND);
+      witness.simulator.control.setClock({ set: '2026-03-17 12:00:00' });
+      const before = upstreamCount(witness.simulator, REFUND);
 
       const simplified = await call(session.client, 'refund', {
         syssn: paid.structured.syssn,
@@ -245,9 +230,9 @@ describe('refund failure words', () => {
       expect(configured.structured.respcd_explanation).toMatchObject({
         meaning: '不可退款：香港時間 23:30 至 00:30 的交易及部分推廣交易不設退款',
       });
-      expect(upstreamCount(simulator, REFUND)).toBe(before + 2);
+      expect(upstreamCount(witness.simulator, REFUND)).toBe(before + 2);
     } finally {
-      simulator.control.setClock({ set: '2026-03-16 12:00:00' });
+      witness.simulator.control.setClock({ set: '2026-03-16 12:00:00' });
       await session.close();
     }
   });

@@ -4,17 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { normaliseForCardSearch } from '../../src/safety/sanitize.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import {
-  call,
-  envFor,
-  openSession,
-  randomCredential,
-  type Session,
-  startWitness,
-  tempDir,
-  upstreamCount,
-} from './helpers.js';
+import { call, envFor, openSession, type Session, upstreamCount, useWitness } from './helpers.js';
 
 /**
  * Red-team finding B4: 7 of 14 spellings of a card number in goods_name/goods_info reached QFPay
@@ -58,33 +48,21 @@ function carriesPan(text: string): boolean {
   });
 }
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('cards');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('cards');
 
 describe('card numbers in free text (B4)', () => {
   let s: Session;
-  const ledger = () => path.join(dir.dir, 'cards.jsonl');
+  const ledger = () => path.join(witness.dir, 'cards.jsonl');
   const results: string[] = [];
   beforeAll(async () => {
-    s = await openSession({ env: envFor('test', simulator, credential, ledger()) });
+    s = await openSession({ env: envFor('test', witness.simulator, witness.credential, ledger()) });
   });
   afterAll(async () => {
     await s.close();
   });
 
   it.each(CARD_SPELLINGS)('refuses %s, sending nothing', async (_label, goodsName, goodsInfo) => {
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const answer = await call(s.client, 'create_payment', {
       pay_type: '800101',
       txamt: 100,
@@ -96,7 +74,7 @@ describe('card numbers in free text (B4)', () => {
     expect(answer.isError).toBe(true);
     expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
     expect(answer.text).toMatch(/looks like a card number \(\*+(1111|4444)\)/);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
   });
 
   it('leaves no spelling in any result, log line or ledger record', async () => {

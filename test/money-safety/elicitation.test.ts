@@ -10,18 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { LedgerRecord } from '../../src/safety/ledger.js';
 import { createRuntime, type QfpayMcpRuntime } from '../../src/mcp/runtime.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import { type RunningHttpServer, startHttpServer } from '../../src/transports/http.js';
-import {
-  call,
-  envFor,
-  ledgerRecords,
-  openSession,
-  randomCredential,
-  startWitness,
-  tempDir,
-  upstreamCount,
-} from './helpers.js';
+import { call, envFor, ledgerRecords, openSession, upstreamCount, useWitness } from './helpers.js';
 
 /**
  * When the client can ask its person (form elicitation), a production write asks them directly
@@ -32,39 +22,27 @@ import {
 const PAYMENT = '/trade/v1/payment';
 const ARGS = { pay_type: '800101', txamt: 2_500, txcurrcd: 'HKD' } as const;
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('elicit');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('elicit');
 
 function prodEnv(ledger: string): NodeJS.ProcessEnv {
-  return envFor('prod', simulator, credential, path.join(dir.dir, ledger));
+  return envFor('prod', witness.simulator, witness.credential, path.join(witness.dir, ledger));
 }
 
 describe('a client that supports form elicitation', () => {
   it('accept: the person sees the summary, the payment is sent once, the ledger says how it was approved', async () => {
-    const ledger = path.join(dir.dir, 'accept.jsonl');
+    const ledger = path.join(witness.dir, 'accept.jsonl');
     const session = await openSession({
       env: prodEnv('accept.jsonl'),
       allowProdWrites: true,
       elicitation: { answer: () => ({ action: 'accept', content: { approve: true } }) },
     });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const answer = await call(session.client, 'create_payment', ARGS);
       expect(answer.isError).toBe(false);
       expect(answer.structured.status).toBe('AWAITING_CUSTOMER');
       expect(answer.structured.confirmation_token).toBeUndefined();
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
       expect(session.prompts).toHaveLength(1);
       const prompt = session.prompts[0]!;
       expect(prompt).toContain('HKD 25.00');
@@ -92,15 +70,15 @@ describe('a client that supports form elicitation', () => {
       elicitation: { answer: () => response },
     });
     try {
-      const before = simulator.control.requests().length;
+      const before = witness.simulator.control.requests().length;
       const answer = await call(session.client, 'create_payment', ARGS);
       expect(answer.isError).toBe(true);
       expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
       expect(answer.text).toMatch(/The person (declined|dismissed)/);
       expect(answer.text).toMatch(/Nothing was sent to QFPay/);
-      expect(simulator.control.requests().length).toBe(before);
+      expect(witness.simulator.control.requests().length).toBe(before);
       expect(session.prompts).toHaveLength(1);
-      expect(await ledgerRecords(path.join(dir.dir, file)).catch(() => [])).toEqual([]);
+      expect(await ledgerRecords(path.join(witness.dir, file)).catch(() => [])).toEqual([]);
     } finally {
       await session.close();
     }
@@ -122,7 +100,7 @@ describe('a client that supports form elicitation', () => {
       },
     });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const controller = new AbortController();
       const calling = session.client.callTool(
         { name: 'create_payment', arguments: ARGS },
@@ -133,8 +111,8 @@ describe('a client that supports form elicitation', () => {
       await expect(calling).rejects.toThrow();
       approveLater();
       await new Promise((resolve) => setTimeout(resolve, 200));
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
-      expect(await ledgerRecords(path.join(dir.dir, 'cancelled.jsonl')).catch(() => [])).toEqual([]);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
+      expect(await ledgerRecords(path.join(witness.dir, 'cancelled.jsonl')).catch(() => [])).toEqual([]);
     } finally {
       await session.close();
     }
@@ -154,10 +132,10 @@ describe('a client that supports form elicitation', () => {
         auth_code: '280000000000000001',
       });
       expect(paid.structured.status).toBe('PAID');
-      const before = upstreamCount(simulator, '/trade/v1/refund');
+      const before = upstreamCount(witness.simulator, '/trade/v1/refund');
       const refund = await call(session.client, 'refund', { syssn: paid.structured.syssn, txamt: 400 });
       expect(refund.structured.status).toBe('PARTIALLY_REFUNDED');
-      expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, '/trade/v1/refund')).toBe(before + 1);
       expect(session.prompts.at(-1)).toMatch(/Refund HKD 4\.00 \(four Hong Kong dollars\)/);
     } finally {
       await session.close();
@@ -169,10 +147,10 @@ describe('clients that cannot be asked get the token', () => {
   it('no elicitation capability: CONFIRMATION_REQUIRED, nothing sent', async () => {
     const session = await openSession({ env: prodEnv('no-capability.jsonl'), allowProdWrites: true });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const answer = await call(session.client, 'create_payment', ARGS);
       expect(answer.structured.status).toBe('CONFIRMATION_REQUIRED');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     } finally {
       await session.close();
     }
@@ -248,7 +226,7 @@ describe('over HTTP, per protocol era', () => {
   }
 
   async function intentsFor(outTradeNo: unknown): Promise<LedgerRecord[]> {
-    const records = await ledgerRecords(path.join(dir.dir, LEDGER)).catch((): LedgerRecord[] => []);
+    const records = await ledgerRecords(path.join(witness.dir, LEDGER)).catch((): LedgerRecord[] => []);
     return records.filter((r) => r.step === 'intent' && r.out_trade_no === outTradeNo);
   }
 
@@ -256,11 +234,11 @@ describe('over HTTP, per protocol era', () => {
 
   it('2025-era session: asked by a pushed request, executed once', async () => {
     const legacy = await connect('legacy', APPROVE);
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const direct = await call(legacy.client, 'create_payment', ARGS);
     expect(direct.structured.status).toBe('AWAITING_CUSTOMER');
     expect(legacy.asked).toHaveLength(1);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     // No multi round trip on this era: one tools/call, no request state.
     expect(legacy.toolCalls).toHaveLength(1);
     expect(legacy.toolCalls[0]?.requestState).toBeUndefined();
@@ -270,12 +248,12 @@ describe('over HTTP, per protocol era', () => {
 
   it('2026-07-28 client with form elicitation: asked in the answer, executed exactly once', async () => {
     const modern = await connect('auto', APPROVE);
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const answer = await call(modern.client, 'create_payment', ARGS);
     expect(answer.isError).toBe(false);
     expect(answer.structured.status).toBe('AWAITING_CUSTOMER');
     expect(answer.structured.confirmation_token).toBeUndefined();
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
 
     expect(modern.asked).toHaveLength(1);
     expect(modern.asked[0]).toContain('HKD 25.00');
@@ -303,10 +281,10 @@ describe('over HTTP, per protocol era', () => {
       auth_code: '280000000000000001',
     });
     expect(paid.structured.status).toBe('PAID');
-    const before = upstreamCount(simulator, '/trade/v1/refund');
+    const before = upstreamCount(witness.simulator, '/trade/v1/refund');
     const refund = await call(modern.client, 'refund', { syssn: paid.structured.syssn, txamt: 400 });
     expect(refund.structured.status).toBe('PARTIALLY_REFUNDED');
-    expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, '/trade/v1/refund')).toBe(before + 1);
     expect(modern.asked.at(-1)).toMatch(/Refund HKD 4\.00 \(four Hong Kong dollars\)/);
     expect(modern.asked.at(-1)).toContain(String(refund.structured.out_trade_no));
   });
@@ -323,7 +301,7 @@ describe('over HTTP, per protocol era', () => {
     '2026-07-28 %s: nothing is sent, a clear refusal, nothing recorded',
     async (_label, response, reason) => {
       const modern = await connect('auto', response);
-      const before = simulator.control.requests().length;
+      const before = witness.simulator.control.requests().length;
       const answer = await call(modern.client, 'create_payment', ARGS);
       expect(answer.isError).toBe(true);
       expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
@@ -331,7 +309,7 @@ describe('over HTTP, per protocol era', () => {
       expect(answer.text).toMatch(/Nothing was sent to QFPay/);
       expect(answer.structured.out_trade_no).toEqual(expect.any(String));
       expect(modern.toolCalls).toHaveLength(2);
-      expect(simulator.control.requests().length).toBe(before);
+      expect(witness.simulator.control.requests().length).toBe(before);
       expect(modern.asked).toHaveLength(1);
       expect(await intentsFor(answer.structured.out_trade_no)).toEqual([]);
     },
@@ -339,18 +317,18 @@ describe('over HTTP, per protocol era', () => {
 
   it('2026-07-28 client without elicitation: the token round trip, as before', async () => {
     const modern = await connect('auto', undefined);
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const viaToken = await call(modern.client, 'create_payment', ARGS);
     expect(viaToken.structured.status).toBe('CONFIRMATION_REQUIRED');
     expect(modern.toolCalls).toHaveLength(1);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     const confirmed = await call(modern.client, 'create_payment', {
       ...ARGS,
       out_trade_no: viaToken.structured.out_trade_no,
       confirmation_token: viaToken.structured.confirmation_token,
     });
     expect(confirmed.structured.status).toBe('AWAITING_CUSTOMER');
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     expect((await intentsFor(viaToken.structured.out_trade_no)).map((r) => r.approval)).toEqual([
       'agent-token',
     ]);
@@ -375,13 +353,13 @@ describe('over HTTP, per protocol era', () => {
     const modern = await connect('auto', APPROVE, (params) => {
       if (typeof params.requestState === 'string') params.requestState = tamper(params.requestState);
     });
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const answer = await call(modern.client, 'create_payment', ARGS);
     expect(answer.isError).toBe(true);
     expect(answer.text).toMatch(reason);
     expect(answer.text).toMatch(/Nothing was sent to QFPay/);
     expect(modern.asked).toHaveLength(1);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 
   it('red-team M8: a token from a call that declared no elicitation, sent back as an accepted answer, is refused', async () => {
@@ -392,7 +370,7 @@ describe('over HTTP, per protocol era', () => {
       params.requestState = handedOut.token;
       params.inputResponses = { confirm: APPROVE };
     });
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const prepared = await call(forging.client, 'create_payment', ARGS);
     expect(prepared.structured.status).toBe('CONFIRMATION_REQUIRED');
     handedOut.token = String(prepared.structured.confirmation_token);
@@ -402,7 +380,7 @@ describe('over HTTP, per protocol era', () => {
     });
     expect(forged.isError).toBe(true);
     expect(forged.text).toMatch(/was not issued by this server/);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
     expect(await intentsFor(prepared.structured.out_trade_no)).toEqual([]);
   });
 
@@ -414,11 +392,11 @@ describe('over HTTP, per protocol era', () => {
       delete params.requestState;
       delete params.inputResponses;
     });
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const answer = await call(relaying.client, 'create_payment', ARGS);
     expect(answer.isError).toBe(true);
     expect(answer.text).toMatch(/The confirmation was refused/);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 
   it('a question is answered once: declined, its state cannot be re-sent as accepted', async () => {
@@ -434,12 +412,12 @@ describe('over HTTP, per protocol era', () => {
         params.inputResponses = { confirm: APPROVE };
       }
     });
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const declined = await call(replaying.client, 'create_payment', ARGS);
     expect(declined.text).toMatch(/The person declined/);
     const replayed = await call(replaying.client, 'create_payment', ARGS);
     expect(replayed.isError).toBe(true);
     expect(replayed.text).toMatch(/already answered once/);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { Client } from '@modelcontextprotocol/client';
 import { type ElicitResult, InMemoryTransport } from '@modelcontextprotocol/server';
+import { afterAll, beforeAll } from 'vitest';
 
 import { readLedgerFile, type LedgerRecord } from '../../src/safety/ledger.js';
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
@@ -51,6 +52,46 @@ export async function startWitness(
 export async function tempDir(label: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), `qfpay-ms-${label}-`));
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The witness every money-safety suite starts: a fresh credential, the simulator that counts what
+ * reached "QFPay", and a temporary directory for ledgers, started before the suite and removed
+ * after it. Read its fields inside tests and hooks (they are set once the suite starts).
+ */
+export function useWitness(label: string): {
+  readonly credential: SimCredential;
+  readonly simulator: RunningSimulator;
+  readonly dir: string;
+} {
+  let started: { credential: SimCredential; simulator: RunningSimulator; dir: string } | undefined;
+  let remove: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const credential = randomCredential();
+    const simulator = await startWitness(credential);
+    const temp = await tempDir(label);
+    remove = temp.remove;
+    started = { credential, simulator, dir: temp.dir };
+  });
+  afterAll(async () => {
+    await started?.simulator.close();
+    await remove?.();
+  });
+  const get = () => {
+    if (!started) throw new Error('useWitness: read its fields inside tests or hooks');
+    return started;
+  };
+  return {
+    get credential() {
+      return get().credential;
+    },
+    get simulator() {
+      return get().simulator;
+    },
+    get dir() {
+      return get().dir;
+    },
+  };
 }
 
 export function envFor(

@@ -3,18 +3,15 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { verifyLedgerFile } from '../../src/safety/ledger.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,
   CPM_AUTH_CODE,
   envFor,
   ledgerRecords,
   openSession,
-  randomCredential,
   type Session,
-  startWitness,
-  tempDir,
   upstreamCount,
+  useWitness,
 } from './helpers.js';
 
 /**
@@ -24,25 +21,13 @@ import {
 
 const PAYMENT = '/trade/v1/payment';
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('idem');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('idem');
 afterEach(() => {
-  simulator.control.clearFaults();
+  witness.simulator.control.clearFaults();
 });
 
-const ledgerPath = (name: string) => path.join(dir.dir, name);
-const testEnv = (ledger: string) => envFor('test', simulator, credential, ledgerPath(ledger));
+const ledgerPath = (name: string) => path.join(witness.dir, name);
+const testEnv = (ledger: string) => envFor('test', witness.simulator, witness.credential, ledgerPath(ledger));
 
 describe('in one process', () => {
   let session: Session;
@@ -54,12 +39,12 @@ describe('in one process', () => {
   });
 
   it('50 concurrent identical create_payment calls send ONE payment request and agree on the result', async () => {
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const args = { pay_type: '800101', txamt: 777, txcurrcd: 'HKD', out_trade_no: 'idem_concurrent_1' };
     const answers = await Promise.all(
       Array.from({ length: 50 }, () => call(session.client, 'create_payment', args)),
     );
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     const syssns = new Set(answers.map((a) => a.structured.syssn));
     expect(syssns.size).toBe(1);
     for (const answer of answers) {
@@ -78,7 +63,7 @@ describe('in one process', () => {
     const args = { pay_type: '800101', txamt: 500, txcurrcd: 'HKD', out_trade_no: 'idem_conflict_1' };
     const first = await call(session.client, 'create_payment', args);
     expect(first.structured.status).toBe('AWAITING_CUSTOMER');
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     for (const changed of [
       { ...args, txamt: 501 },
       { ...args, txcurrcd: 'USD' },
@@ -91,24 +76,24 @@ describe('in one process', () => {
       expect(answer.text).toMatch(/already used .* with different parameters/);
       expect(answer.structured.out_trade_no).toBe('idem_conflict_1');
     }
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 
   it('a repeat returns the recorded order, refreshed by a query, without a second payment request', async () => {
     const args = { pay_type: '800101', txamt: 900, txcurrcd: 'HKD', out_trade_no: 'idem_refresh_1' };
     const created = await call(session.client, 'create_payment', args);
     expect(created.structured.status).toBe('AWAITING_CUSTOMER');
-    simulator.control.pay({ syssn: String(created.structured.syssn), outcome: 'pay' });
-    const before = upstreamCount(simulator, PAYMENT);
-    const queries = upstreamCount(simulator, '/trade/v1/query');
+    witness.simulator.control.pay({ syssn: String(created.structured.syssn), outcome: 'pay' });
+    const before = upstreamCount(witness.simulator, PAYMENT);
+    const queries = upstreamCount(witness.simulator, '/trade/v1/query');
     const repeated = await call(session.client, 'create_payment', args);
     expect(repeated.isError).toBe(false);
     expect(repeated.structured.replayed).toBe(true);
     expect(repeated.structured.status).toBe('PAID');
     expect(repeated.structured.syssn).toBe(created.structured.syssn);
     expect(repeated.text).toMatch(/nothing was sent to QFPay again/);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
-    expect(upstreamCount(simulator, '/trade/v1/query')).toBeGreaterThan(queries);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, '/trade/v1/query')).toBeGreaterThan(queries);
     // What the query established is in the ledger too.
     const records = (await ledgerRecords(ledgerPath('one.jsonl'))).filter(
       (r) => r.out_trade_no === 'idem_refresh_1',
@@ -121,8 +106,8 @@ describe('in one process', () => {
   });
 
   it('a payment committed upstream whose answer was dropped ends PAID by query, with no second POST', async () => {
-    simulator.control.addFault({ kind: 'drop_after_commit', paths: [PAYMENT], count: 1 });
-    const before = upstreamCount(simulator, PAYMENT);
+    witness.simulator.control.addFault({ kind: 'drop_after_commit', paths: [PAYMENT], count: 1 });
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const args = {
       pay_type: '800108',
       txamt: 1_234,
@@ -134,14 +119,14 @@ describe('in one process', () => {
     expect(answer.isError).toBe(false);
     expect(answer.structured.status).toBe('PAID');
     expect(answer.structured.reconciled).toBe(true);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
-    const paid = simulator.control.transactions().filter((t) => t.out_trade_no === 'idem_dropped_1');
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
+    const paid = witness.simulator.control.transactions().filter((t) => t.out_trade_no === 'idem_dropped_1');
     expect(paid).toHaveLength(1);
 
     const again = await call(session.client, 'create_payment', args);
     expect(again.structured.status).toBe('PAID');
     expect(again.structured.replayed).toBe(true);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
 
     const records = (await ledgerRecords(ledgerPath('one.jsonl'))).filter(
       (r) => r.out_trade_no === 'idem_dropped_1',
@@ -155,8 +140,8 @@ describe('in one process', () => {
   });
 
   it('a payment that never reached the books stays UNKNOWN and is never re-sent', async () => {
-    simulator.control.addFault({ kind: 'http5xx', paths: [PAYMENT], count: 1, status: 502 });
-    const before = upstreamCount(simulator, PAYMENT);
+    witness.simulator.control.addFault({ kind: 'http5xx', paths: [PAYMENT], count: 1, status: 502 });
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const args = { pay_type: '800101', txamt: 600, txcurrcd: 'HKD', out_trade_no: 'idem_lost_1' };
     const answer = await call(session.client, 'create_payment', args);
     expect(answer.structured.status).toBe('UNKNOWN');
@@ -165,11 +150,11 @@ describe('in one process', () => {
     expect(again.structured.status).toBe('UNKNOWN');
     expect(again.structured.replayed).toBe(true);
     expect(String(again.structured.next_action)).toMatch(/NEW out_trade_no/);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
   });
 
   it('a payment QFPay rate-limited was not processed: the same call goes through afterwards', async () => {
-    simulator.control.addFault({ kind: 'http429', paths: [PAYMENT], count: 2 });
+    witness.simulator.control.addFault({ kind: 'http429', paths: [PAYMENT], count: 2 });
     const args = { pay_type: '800101', txamt: 650, txcurrcd: 'HKD', out_trade_no: 'idem_429_1' };
     const limited = await call(session.client, 'create_payment', args);
     expect(limited.structured.error).toEqual(expect.objectContaining({ kind: 'rate_limited' }));
@@ -198,7 +183,7 @@ describe('across restarts, through the ledger', () => {
     }
     const second = await openSession({ env: testEnv('restart.jsonl') });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const replayed = await call(second.client, 'create_payment', args);
       expect(replayed.isError).toBe(false);
       expect(replayed.structured.replayed).toBe(true);
@@ -208,7 +193,7 @@ describe('across restarts, through the ledger', () => {
       expect(String(replayed.structured.next_action)).toMatch(/no longer holds the qrcode/);
       const conflicting = await call(second.client, 'create_payment', { ...args, txamt: 1_600 });
       expect(conflicting.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     } finally {
       await second.close();
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import type { WriteIntent } from '../../src/safety/guard.js';
 import { AuditLedger, verifyLedgerFile } from '../../src/safety/ledger.js';
@@ -10,17 +10,14 @@ import { createRuntime } from '../../src/mcp/runtime.js';
 import { maskAuthCode } from '../../src/safety/sanitize.js';
 import { intentFingerprint } from '../../src/safety/safe-guard.js';
 import { QfpayClient } from '../../src/qfpay/client.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,
   CPM_AUTH_CODE,
   envFor,
   ledgerRecords,
   openSession,
-  randomCredential,
-  startWitness,
-  tempDir,
   upstreamCount,
+  useWitness,
 } from './helpers.js';
 
 /**
@@ -31,28 +28,16 @@ import {
 
 const PAYMENT = '/trade/v1/payment';
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
+const witness = useWitness('ledger');
 
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('ledger');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
-
-const file = (name: string) => path.join(dir.dir, name);
-const env = (name: string) => envFor('test', simulator, credential, file(name));
+const file = (name: string) => path.join(witness.dir, name);
+const env = (name: string) => envFor('test', witness.simulator, witness.credential, file(name));
 
 describe('a full flow', () => {
   it('writes intent then outcome for each money movement, masks codes and keeps no secret; the chain verifies', async () => {
     const session = await openSession({ env: env('flow.jsonl') });
     const moneyRequests = () =>
-      simulator.control.requests().filter((r) => r.path !== '/trade/v1/query').length;
+      witness.simulator.control.requests().filter((r) => r.path !== '/trade/v1/query').length;
     const before = moneyRequests();
     try {
       const cpm = await call(session.client, 'create_payment', {
@@ -95,8 +80,8 @@ describe('a full flow', () => {
       expect(intents[1]?.orig_syssn).toBe(cpm.structured.syssn);
       const raw = JSON.stringify(records);
       expect(raw).not.toContain(CPM_AUTH_CODE);
-      expect(raw).not.toContain(credential.key);
-      expect(raw).not.toContain(credential.appcode);
+      expect(raw).not.toContain(witness.credential.key);
+      expect(raw).not.toContain(witness.credential.appcode);
       expect(await verifyLedgerFile(file('flow.jsonl'))).toEqual({ ok: true, records: records.length });
 
       // The agent can read what it did.
@@ -107,7 +92,7 @@ describe('a full flow', () => {
       expect(audit.records).toHaveLength(records.length);
       expect(audit.records[0]).toMatchObject({ tool: 'cancel_payment', step: 'outcome' });
       expect(text).not.toContain(CPM_AUTH_CODE);
-      expect(text).not.toContain(credential.key);
+      expect(text).not.toContain(witness.credential.key);
     } finally {
       await session.close();
     }
@@ -120,7 +105,7 @@ describe('fail closed', () => {
     await writeFile(blocker, 'x');
     const session = await openSession({ env: env('not-a-directory/audit.jsonl') });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const answer = await call(session.client, 'create_payment', {
         pay_type: '800101',
         txamt: 100,
@@ -129,7 +114,7 @@ describe('fail closed', () => {
       expect(answer.isError).toBe(true);
       expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
       expect(answer.text).toMatch(/audit ledger .* not sent to QFPay/);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
       const query = await call(session.client, 'query_transaction', { out_trade_no: 'still_readable_1' });
       expect(query.isError).toBe(false);
     } finally {
@@ -147,7 +132,7 @@ describe('fail closed', () => {
       });
       expect(first.structured.status).toBe('AWAITING_CUSTOMER');
       await rm(file('vanishing.jsonl'));
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const second = await call(session.client, 'create_payment', {
         pay_type: '800101',
         txamt: 100,
@@ -155,7 +140,7 @@ describe('fail closed', () => {
       });
       expect(second.isError).toBe(true);
       expect(second.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     } finally {
       await session.close();
     }
@@ -178,7 +163,7 @@ describe('a crash between intent and outcome', () => {
     const ledgerFile = file('crash.jsonl');
     const outTradeNo = 'crash_between_1';
     // The payment reached QFPay…
-    const client = new QfpayClient({ baseUrl: simulator.baseUrl, credentials: credential });
+    const client = new QfpayClient({ baseUrl: witness.simulator.baseUrl, credentials: witness.credential });
     try {
       const sent = await client.createPayment({
         pay_type: '800108',
@@ -195,7 +180,7 @@ describe('a crash between intent and outcome', () => {
     const intent: WriteIntent = {
       tool: 'create_payment',
       environment: 'test',
-      merchant: { appcode: credential.appcode, mchid: credential.mchid! },
+      merchant: { appcode: witness.credential.appcode, mchid: witness.credential.mchid! },
       params: {
         pay_type: '800108',
         txamt: 4_200,
@@ -224,7 +209,7 @@ describe('a crash between intent and outcome', () => {
     });
     await crashed.close();
 
-    const payments = upstreamCount(simulator, PAYMENT);
+    const payments = upstreamCount(witness.simulator, PAYMENT);
     const logs: string[] = [];
     const runtime = await createRuntime({ env: env('crash.jsonl'), log: (line) => logs.push(line) });
     try {
@@ -236,7 +221,7 @@ describe('a crash between intent and outcome', () => {
       expect(logs.some((line) => /1 unfinished money-moving action.*1 now final by query/.test(line))).toBe(
         true,
       );
-      expect(upstreamCount(simulator, PAYMENT)).toBe(payments);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(payments);
     } finally {
       await runtime.close();
     }
@@ -254,7 +239,7 @@ describe('a crash between intent and outcome', () => {
       expect(repeated.isError).toBe(false);
       expect(repeated.structured.replayed).toBe(true);
       expect(repeated.structured.status).toBe('PAID');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(payments);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(payments);
     } finally {
       await again.close();
     }

@@ -2,17 +2,14 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,
   CPM_AUTH_CODE,
   envFor,
   openSession,
-  randomCredential,
   type Session,
-  startWitness,
-  tempDir,
   upstreamCount,
+  useWitness,
 } from './helpers.js';
 
 /**
@@ -23,22 +20,12 @@ import {
 
 const PAYMENT = '/trade/v1/payment';
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('limits');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('limits');
 
 function session(ledger: string, environment: 'local' | 'test', extra: NodeJS.ProcessEnv): Promise<Session> {
-  return openSession({ env: envFor(environment, simulator, credential, path.join(dir.dir, ledger), extra) });
+  return openSession({
+    env: envFor(environment, witness.simulator, witness.credential, path.join(witness.dir, ledger), extra),
+  });
 }
 
 const mpm = (txamt: number, txcurrcd = 'HKD') => ({ pay_type: '800101', txamt, txcurrcd });
@@ -53,13 +40,13 @@ describe('per-transaction caps (QFPAY_MAX_TXAMT)', () => {
   });
 
   it('refuses an amount over the cap, naming it, with nothing sent', async () => {
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const answer = await call(s.client, 'create_payment', mpm(10_001));
     expect(answer.isError).toBe(true);
     expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
     expect(answer.text).toMatch(/QFPAY_MAX_TXAMT caps HKD payments at HKD 100\.00 \(10000\) each/);
     expect(answer.text).toMatch(/cannot be changed from a tool call/);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 
   it('lets the cap itself through', async () => {
@@ -68,10 +55,10 @@ describe('per-transaction caps (QFPAY_MAX_TXAMT)', () => {
   });
 
   it('refuses a currency the cap does not list (fail closed)', async () => {
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const answer = await call(s.client, 'create_payment', mpm(100, 'CNY'));
     expect(answer.text).toMatch(/sets caps for HKD, USD but not CNY/);
-    expect(simulator.control.requests().length).toBe(before);
+    expect(witness.simulator.control.requests().length).toBe(before);
   });
 
   it('caps refunds too', async () => {
@@ -82,11 +69,11 @@ describe('per-transaction caps (QFPAY_MAX_TXAMT)', () => {
       auth_code: CPM_AUTH_CODE,
     });
     expect(paid.structured.status).toBe('PAID');
-    const refunds = upstreamCount(simulator, '/trade/v1/refund');
+    const refunds = upstreamCount(witness.simulator, '/trade/v1/refund');
     // QFPAY_MAX_TXAMT is per transaction, so a whole-payment refund at the cap passes…
     const ok = await call(s.client, 'refund', { syssn: paid.structured.syssn, txamt: 10_000 });
     expect(ok.structured.status).toBe('REFUNDED');
-    expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(refunds + 1);
+    expect(upstreamCount(witness.simulator, '/trade/v1/refund')).toBe(refunds + 1);
   });
 });
 
@@ -102,12 +89,12 @@ describe('daily caps (QFPAY_DAILY_LIMIT)', () => {
   it('counts payments across calls and refuses the one that would exceed the day', async () => {
     expect((await call(s.client, 'create_payment', mpm(400))).structured.status).toBe('AWAITING_CUSTOMER');
     expect((await call(s.client, 'create_payment', mpm(400))).structured.status).toBe('AWAITING_CUSTOMER');
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const third = await call(s.client, 'create_payment', mpm(400));
     expect(third.isError).toBe(true);
     expect(third.text).toMatch(/QFPAY_DAILY_LIMIT caps HKD payments at HKD 10\.00 \(1000\) per day/);
     expect(third.text).toMatch(/HKD 8\.00 \(800\) already counts today/);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     // The rest of the day's allowance still works.
     expect((await call(s.client, 'create_payment', mpm(200))).structured.status).toBe('AWAITING_CUSTOMER');
   });
@@ -126,14 +113,14 @@ describe('daily caps (QFPAY_DAILY_LIMIT)', () => {
       // A bigger payment taken elsewhere: its remainder is not what limits the next refund here.
       const big = await call(uncapped.client, 'create_payment', cpm(5_000));
       expect(big.structured.status).toBe('PAID');
-      const before = upstreamCount(simulator, '/trade/v1/refund');
+      const before = upstreamCount(witness.simulator, '/trade/v1/refund');
       const over = await call(fresh.client, 'refund', { syssn: big.structured.syssn, txamt: 301 });
       expect(over.isError).toBe(true);
       expect(over.text).toMatch(/QFPAY_DAILY_LIMIT caps HKD refunds at HKD 10\.00 \(1000\) per day/);
-      expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(before);
+      expect(upstreamCount(witness.simulator, '/trade/v1/refund')).toBe(before);
       const within = await call(fresh.client, 'refund', { syssn: big.structured.syssn, txamt: 300 });
       expect(within.structured.status).toBe('PARTIALLY_REFUNDED');
-      expect(upstreamCount(simulator, '/trade/v1/refund')).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, '/trade/v1/refund')).toBe(before + 1);
     } finally {
       await fresh.close();
       await uncapped.close();
@@ -143,14 +130,14 @@ describe('daily caps (QFPAY_DAILY_LIMIT)', () => {
   it('holds under concurrency: simultaneous payments cannot jointly overshoot the day', async () => {
     const fresh = await session('daily-concurrent.jsonl', 'test', { QFPAY_DAILY_LIMIT: 'HKD:1000' });
     try {
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const answers = await Promise.all(
         Array.from({ length: 6 }, () => call(fresh.client, 'create_payment', mpm(300))),
       );
       const sent = answers.filter((a) => a.structured.status === 'AWAITING_CUSTOMER');
       expect(sent).toHaveLength(3);
       expect(answers.filter((a) => /QFPAY_DAILY_LIMIT/.test(a.text))).toHaveLength(3);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 3);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 3);
     } finally {
       await fresh.close();
     }
@@ -163,7 +150,7 @@ describe('callback URLs and free text', () => {
       QFPAY_ALLOWED_URLS: 'https://shop.example.com/qfpay/',
     });
     try {
-      const before = simulator.control.requests().length;
+      const before = witness.simulator.control.requests().length;
       for (const [field, url] of [
         ['notify_url', 'https://attacker.example.net/steal'],
         ['notify_url', 'https://shop.example.com.evil.io/qfpay/n'],
@@ -180,7 +167,7 @@ describe('callback URLs and free text', () => {
         expect(answer.text).toMatch(new RegExp(`${field} .* is refused|${field} `));
         expect(answer.text).toMatch(/QFPAY_ALLOWED_URLS|allowed prefixes/);
       }
-      expect(simulator.control.requests().length).toBe(before);
+      expect(witness.simulator.control.requests().length).toBe(before);
       const allowed = await call(s.client, 'create_payment', {
         ...mpm(100),
         notify_url: 'https://shop.example.com/qfpay/notify',
@@ -214,7 +201,7 @@ describe('callback URLs and free text', () => {
   it('refuses a card number in goods_name and never echoes it in full', async () => {
     const s = await session('pan.jsonl', 'test', {});
     try {
-      const before = simulator.control.requests().length;
+      const before = witness.simulator.control.requests().length;
       const answer = await call(s.client, 'create_payment', {
         ...mpm(100),
         goods_name: 'card 4111 1111 1111 1111',
@@ -222,7 +209,7 @@ describe('callback URLs and free text', () => {
       expect(answer.isError).toBe(true);
       expect(answer.text).toMatch(/looks like a card number \(\*{12}1111\)/);
       expect(JSON.stringify(answer)).not.toMatch(/4111 1111 1111 1111|4111111111111111/);
-      expect(simulator.control.requests().length).toBe(before);
+      expect(witness.simulator.control.requests().length).toBe(before);
     } finally {
       await s.close();
     }

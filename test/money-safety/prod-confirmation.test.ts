@@ -4,18 +4,15 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { maskAppcode } from '../../src/safety/sanitize.js';
-import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
 import {
   call,
   CPM_AUTH_CODE,
   envFor,
   ledgerRecords,
   openSession,
-  randomCredential,
   type Session,
-  startWitness,
-  tempDir,
   upstreamCount,
+  useWitness,
 } from './helpers.js';
 
 /**
@@ -30,22 +27,10 @@ const REFUND = '/trade/v1/refund';
 const CLOSE = '/trade/v1/close';
 const REVERSAL = '/trade/v1/reversal';
 
-let credential: SimCredential;
-let simulator: RunningSimulator;
-let dir: { dir: string; remove: () => Promise<void> };
-
-beforeAll(async () => {
-  credential = randomCredential();
-  simulator = await startWitness(credential);
-  dir = await tempDir('prod');
-});
-afterAll(async () => {
-  await simulator.close();
-  await dir.remove();
-});
+const witness = useWitness('prod');
 
 function prodEnv(extra: NodeJS.ProcessEnv = {}, ledger = 'audit-prod.jsonl'): NodeJS.ProcessEnv {
-  return envFor('prod', simulator, credential, path.join(dir.dir, ledger), extra);
+  return envFor('prod', witness.simulator, witness.credential, path.join(witness.dir, ledger), extra);
 }
 
 describe('production without --allow-prod-writes', () => {
@@ -58,7 +43,7 @@ describe('production without --allow-prod-writes', () => {
   });
 
   it('refuses every write tool with the way to enable it, and sends nothing', async () => {
-    const paid = simulator.control.requests().length;
+    const paid = witness.simulator.control.requests().length;
     const answers = [
       await call(session.client, 'create_payment', { pay_type: '800101', txamt: 100, txcurrcd: 'HKD' }),
       await call(session.client, 'create_payment', {
@@ -74,24 +59,24 @@ describe('production without --allow-prod-writes', () => {
       expect(answer.text).toMatch(/--allow-prod-writes/);
       expect(answer.text).toMatch(/QFPAY_ALLOW_PROD_WRITES=1/);
     }
-    expect(simulator.control.requests().length).toBe(paid);
+    expect(witness.simulator.control.requests().length).toBe(paid);
   });
 
   it('still serves reads and reference tools', async () => {
     const listed = await call(session.client, 'list_pay_types', {});
     expect(listed.isError).toBe(false);
-    const queries = upstreamCount(simulator, '/trade/v1/query');
+    const queries = upstreamCount(witness.simulator, '/trade/v1/query');
     const queried = await call(session.client, 'query_transaction', { out_trade_no: 'nothing_here_1' });
     expect(queried.isError).toBe(false);
     expect(queried.structured.count).toBe(0);
     // This month (QFPay's default range) and the previous one: a lookup by out_trade_no.
-    expect(upstreamCount(simulator, '/trade/v1/query')).toBe(queries + 2);
+    expect(upstreamCount(witness.simulator, '/trade/v1/query')).toBe(queries + 2);
   });
 });
 
 describe('production with the gate open: bound confirmation', () => {
   let session: Session;
-  const ledgerFile = () => path.join(dir.dir, 'gate-open.jsonl');
+  const ledgerFile = () => path.join(witness.dir, 'gate-open.jsonl');
   beforeAll(async () => {
     session = await openSession({ env: prodEnv({}, 'gate-open.jsonl'), allowProdWrites: true });
   });
@@ -102,11 +87,11 @@ describe('production with the gate open: bound confirmation', () => {
   const args = { pay_type: '800101', txamt: 1_050, txcurrcd: 'HKD' } as const;
 
   async function prepare(extra: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const first = await call(session.client, 'create_payment', { ...args, ...extra });
     expect(first.isError).toBe(false);
     expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     return first.structured;
   }
 
@@ -115,9 +100,9 @@ describe('production with the gate open: bound confirmation', () => {
     const summary = String(prepared.confirmation_summary);
     expect(summary).toContain('prod');
     expect(summary).toContain('REAL MONEY');
-    expect(summary).toContain(maskAppcode(credential.appcode));
-    expect(summary).not.toContain(credential.appcode);
-    expect(summary).toContain(`mchid ${credential.mchid}`);
+    expect(summary).toContain(maskAppcode(witness.credential.appcode));
+    expect(summary).not.toContain(witness.credential.appcode);
+    expect(summary).toContain(`mchid ${witness.credential.mchid}`);
     expect(summary).toContain('HKD 10.50');
     expect(summary).toContain('ten Hong Kong dollars and fifty cents');
     expect(summary).toContain('txamt 1050');
@@ -135,7 +120,7 @@ describe('production with the gate open: bound confirmation', () => {
     const token = String(prepared.confirmation_token);
     const outTradeNo = String(prepared.out_trade_no);
     const tampered = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
-    const before = simulator.control.requests().length;
+    const before = witness.simulator.control.requests().length;
     const attempts: [string, Record<string, unknown>][] = [
       ['create_payment', { ...args, out_trade_no: outTradeNo, confirmation_token: tampered }],
       ['create_payment', { ...args, txamt: 1_051, out_trade_no: outTradeNo, confirmation_token: token }],
@@ -156,7 +141,7 @@ describe('production with the gate open: bound confirmation', () => {
       expect(answer.structured.error).toEqual(expect.objectContaining({ kind: 'refused' }));
       expect(answer.text).toMatch(/confirmation was refused/i);
     }
-    const moneyMoving = simulator.control
+    const moneyMoving = witness.simulator.control
       .requests()
       .slice(before)
       .filter((r) => r.path !== '/trade/v1/query');
@@ -164,7 +149,7 @@ describe('production with the gate open: bound confirmation', () => {
 
     // A create_payment token on a refund of a real payment is refused too.
     const paid = await payInProduction();
-    const refundBefore = upstreamCount(simulator, REFUND);
+    const refundBefore = upstreamCount(witness.simulator, REFUND);
     const refund = await call(session.client, 'refund', {
       syssn: paid,
       txamt: 100,
@@ -173,12 +158,12 @@ describe('production with the gate open: bound confirmation', () => {
     });
     expect(refund.isError).toBe(true);
     expect(refund.text).toMatch(/different action/);
-    expect(upstreamCount(simulator, REFUND)).toBe(refundBefore);
+    expect(upstreamCount(witness.simulator, REFUND)).toBe(refundBefore);
   });
 
   it('the right token executes exactly once; repeating it replays instead of paying again', async () => {
     const prepared = await prepare();
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const confirmed = {
       ...args,
       out_trade_no: prepared.out_trade_no,
@@ -188,13 +173,13 @@ describe('production with the gate open: bound confirmation', () => {
     expect(done.isError).toBe(false);
     expect(done.structured.status).toBe('AWAITING_CUSTOMER');
     expect(done.structured.out_trade_no).toBe(prepared.out_trade_no);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
 
     const again = await call(session.client, 'create_payment', confirmed);
     expect(again.isError).toBe(false);
     expect(again.structured.replayed).toBe(true);
     expect(again.structured.syssn).toBe(done.structured.syssn);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
 
     const records = await ledgerRecords(ledgerFile());
     const intents = records.filter((r) => r.step === 'intent' && r.out_trade_no === prepared.out_trade_no);
@@ -204,7 +189,7 @@ describe('production with the gate open: bound confirmation', () => {
 
   it('a token whose execution QFPay never processed cannot be used a second time', async () => {
     const prepared = await prepare();
-    simulator.control.addFault({ kind: 'http429', paths: [PAYMENT], count: 5 });
+    witness.simulator.control.addFault({ kind: 'http429', paths: [PAYMENT], count: 5 });
     const confirmed = {
       ...args,
       out_trade_no: prepared.out_trade_no,
@@ -214,13 +199,13 @@ describe('production with the gate open: bound confirmation', () => {
       const limited = await call(session.client, 'create_payment', confirmed);
       expect(limited.structured.error).toEqual(expect.objectContaining({ kind: 'rate_limited' }));
     } finally {
-      simulator.control.clearFaults();
+      witness.simulator.control.clearFaults();
     }
-    const before = upstreamCount(simulator, PAYMENT);
+    const before = upstreamCount(witness.simulator, PAYMENT);
     const reused = await call(session.client, 'create_payment', confirmed);
     expect(reused.isError).toBe(true);
     expect(reused.text).toMatch(/already used/);
-    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+    expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
   });
 
   it('a refund binds its resolved default amount and its generated reference at the first call', async () => {
@@ -231,7 +216,7 @@ describe('production with the gate open: bound confirmation', () => {
     expect(String(first.structured.confirmation_summary)).toContain('twenty Hong Kong dollars');
     expect(String(first.structured.next_action)).toContain('txamt 2000');
     const refundNo = String(first.structured.out_trade_no);
-    const before = upstreamCount(simulator, REFUND);
+    const before = upstreamCount(witness.simulator, REFUND);
     const done = await call(session.client, 'refund', {
       syssn,
       out_trade_no: refundNo,
@@ -240,7 +225,7 @@ describe('production with the gate open: bound confirmation', () => {
     });
     expect(done.isError).toBe(false);
     expect(done.structured.status).toBe('REFUNDED');
-    expect(upstreamCount(simulator, REFUND)).toBe(before + 1);
+    expect(upstreamCount(witness.simulator, REFUND)).toBe(before + 1);
   });
 
   it('cancel_payment needs the same confirmation', async () => {
@@ -250,7 +235,8 @@ describe('production with the gate open: bound confirmation', () => {
       out_trade_no: prepared.out_trade_no,
       confirmation_token: prepared.confirmation_token,
     });
-    const cancels = () => upstreamCount(simulator, CLOSE) + upstreamCount(simulator, REVERSAL);
+    const cancels = () =>
+      upstreamCount(witness.simulator, CLOSE) + upstreamCount(witness.simulator, REVERSAL);
     const before = cancels();
     const first = await call(session.client, 'cancel_payment', { syssn: order.structured.syssn });
     expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
@@ -291,7 +277,7 @@ describe('token lifetime and sharing', () => {
       const args = { pay_type: '800101', txamt: 300, txcurrcd: 'HKD' };
       const first = await call(session.client, 'create_payment', args);
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const late = await call(session.client, 'create_payment', {
         ...args,
         out_trade_no: first.structured.out_trade_no,
@@ -299,7 +285,7 @@ describe('token lifetime and sharing', () => {
       });
       expect(late.isError).toBe(true);
       expect(late.text).toMatch(/expired/);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
     } finally {
       await session.close();
     }
@@ -331,24 +317,24 @@ describe('token lifetime and sharing', () => {
 describe('QFPAY_CONFIRM=always', () => {
   it('rehearses the confirmation step outside production', async () => {
     const session = await openSession({
-      env: envFor('local', simulator, credential, path.join(dir.dir, 'always.jsonl'), {
+      env: envFor('local', witness.simulator, witness.credential, path.join(witness.dir, 'always.jsonl'), {
         QFPAY_CONFIRM: 'always',
       }),
     });
     try {
       const args = { pay_type: '800101', txamt: 500, txcurrcd: 'HKD' };
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const first = await call(session.client, 'create_payment', args);
       expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
       expect(String(first.structured.confirmation_summary)).toMatch(/local .*no real money/);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
       const done = await call(session.client, 'create_payment', {
         ...args,
         out_trade_no: first.structured.out_trade_no,
         confirmation_token: first.structured.confirmation_token,
       });
       expect(done.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     } finally {
       await session.close();
     }
@@ -358,31 +344,31 @@ describe('QFPAY_CONFIRM=always', () => {
 describe('test (live testing: real wallets, real money)', () => {
   it('needs a bound confirmation by default: a write without one sends nothing', async () => {
     const session = await openSession({
-      env: envFor('test', simulator, credential, path.join(dir.dir, 'test-env.jsonl'), {
+      env: envFor('test', witness.simulator, witness.credential, path.join(witness.dir, 'test-env.jsonl'), {
         // envFor opts its other suites out; this one checks the default.
         QFPAY_CONFIRM: undefined,
       }),
     });
     try {
       const args = { pay_type: '800101', txamt: 700, txcurrcd: 'HKD' };
-      const before = upstreamCount(simulator, PAYMENT);
+      const before = upstreamCount(witness.simulator, PAYMENT);
       const first = await call(session.client, 'create_payment', args);
       expect(first.structured.status).toBe('CONFIRMATION_REQUIRED');
       expect(String(first.structured.confirmation_summary)).toMatch(/test .*REAL MONEY/);
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
       const withoutToken = await call(session.client, 'create_payment', {
         ...args,
         out_trade_no: first.structured.out_trade_no,
       });
       expect(withoutToken.structured.status).toBe('CONFIRMATION_REQUIRED');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before);
       const done = await call(session.client, 'create_payment', {
         ...args,
         out_trade_no: first.structured.out_trade_no,
         confirmation_token: first.structured.confirmation_token,
       });
       expect(done.structured.status).toBe('AWAITING_CUSTOMER');
-      expect(upstreamCount(simulator, PAYMENT)).toBe(before + 1);
+      expect(upstreamCount(witness.simulator, PAYMENT)).toBe(before + 1);
     } finally {
       await session.close();
     }
