@@ -376,8 +376,8 @@ over the QfpayClient, including the stdio hop ${ms(b.mcp_layer_over_qfpay_client
 ${commentary} The QFPay-specific work (signing, limiter, verification, parsing) costs
 ${ms(b.qfpay_client_over_raw)}; most of the rest is the extra process hop: a CPU profile of the server taken
 while building this benchmark showed about a quarter of its busy time in the \`writev\`/\`writeUtf8String\`
-system calls that move the request to the simulator and the ~2.7 KB answer (a human summary, the
-same data as compact JSON text, and \`structuredContent\`) to stdout, and a two-vCPU virtual
+system calls that move the request to the simulator and the answer (one summary text and
+\`structuredContent\`) to stdout, and a two-vCPU virtual
 machine under load makes every cross-process wake-up expensive. At p99 the tail is the machine's
 scheduling noise (the raw POST has the same kind of tail).
 `;
@@ -398,7 +398,7 @@ function sdkFloor(f) {
   const decomposition =
     f.ratio_p50_sdk_generation_v2_echo_vs_reference === undefined
       ? ''
-      : `Decomposition with the control (the same \`echo\` on our SDK v2): the SDK generation alone is ${num(f.ratio_p50_sdk_generation_v2_echo_vs_reference, 2)}× the v1 reference${f.ratio_p50_sdk_generation_v2_echo_vs_reference > 1 ? ` (a trivial tool on the SDK this server must use already spends ${num(((f.ratio_p50_sdk_generation_v2_echo_vs_reference - 1) / 0.2) * 100, 0)}% of the 0.2 headroom the target allows)` : ''}, and our \`explain_respcd\` is ${num(f.ratio_p50_our_tool_vs_v2_echo, 2)}× that echo on the same SDK. The tool's share comes from its answer: ${f.response_bytes.ours} bytes (explanation text, the same data as JSON text, and \`structuredContent\` validated against the output schema once by the server and again by the client) against ${f.response_bytes.everything} for \`echo\`. With the bare client (no client-side validation) ours / reference is ${num(f.ratio_p50_line_client, 2)}×. A CPU profile of the server taken while building this benchmark showed no single hot spot in our code (SDK dispatch, zod, the result sanitiser and the stdout write each a few percent).`;
+      : `Decomposition with the control (the same \`echo\` on our SDK v2): the SDK generation alone is ${num(f.ratio_p50_sdk_generation_v2_echo_vs_reference, 2)}× the v1 reference${f.ratio_p50_sdk_generation_v2_echo_vs_reference > 1 ? ` (a trivial tool on the SDK this server must use already spends ${num(((f.ratio_p50_sdk_generation_v2_echo_vs_reference - 1) / 0.2) * 100, 0)}% of the 0.2 headroom the target allows)` : ''}, and our \`explain_respcd\` is ${num(f.ratio_p50_our_tool_vs_v2_echo, 2)}× that echo on the same SDK. The tool's share comes from its answer: ${f.response_bytes.ours} bytes (one summary text and \`structuredContent\`, validated against the output schema once by the server and again by the client) against ${f.response_bytes.everything} for \`echo\`. With the bare client (no client-side validation) ours / reference is ${num(f.ratio_p50_line_client, 2)}×. A CPU profile of the server taken while building this benchmark showed no single hot spot in our code (SDK dispatch, zod, the result sanitiser and the stdout write each a few percent).`;
   return `## 2. SDK floor
 
 ${f.calls} calls per contender after ${f.warmup} warm-up rounds, interleaved. Reference:
@@ -678,7 +678,8 @@ ${table(
 ${commentary}
 
 Latency under ${m.connections} connections is queueing: both processes share two cores, and each
-modern request builds a fresh \`McpServer\` (the stateless design that keeps clients isolated).
+modern request builds a fresh \`McpServer\` (the stateless design that keeps clients isolated; for a
+\`tools/call\`, one holding only the called tool).
 ${m.slow_over_500ms > 0 && m.slow_over_500ms_sent_at_start === m.slow_over_500ms ? `The max (${ms(m.latency_ms.max, 0)}) is connection start-up, not steady state: ${m.slow_over_500ms} answers took over 500 ms, every one of them a request sent in the first half second of the run and answered within the first ${num(m.slow_over_500ms_last_at_s, 1)} s: the first request of a connection the saturated server had not started serving yet (a staircase: latency ≈ time since the run began); afterwards every connection is served in turn.${h.control_bare_node_http ? ` The control row — a bare node:http server with a fixed CPU cost per request, same load — ${h.control_bare_node_http.slow_over_500ms > 0 ? `shows the same staircase (${h.control_bare_node_http.slow_over_500ms} answers over 500 ms, max ${ms(h.control_bare_node_http.latency_ms.max, 0)}), so it is how Node's HTTP server shares a saturated event loop between established and new connections, not something this server adds` : 'does not show it on this run, so part of it may be ours'}.` : ''}` : m.slow_over_500ms > 0 ? `${m.slow_over_500ms} answers took over 500 ms; ${m.slow_over_500ms_sent_at_start} of them were first requests sent at the start (connection start-up) and ${m.slow_over_500ms - m.slow_over_500ms_sent_at_start} were sent later, so on this run the tail is not only start-up.` : 'No answer took over 500 ms.'}
 Memory: every reading is taken after a full garbage collection in the server. From the warmed-up
 baseline, RSS moved ${num(mem.after_modern.rss_mb - mem.before.rss_mb, 1)} MB over the ${num(m.duration_s, 0)} s modern phase (${m.requests} requests) and
