@@ -92,6 +92,7 @@ export function registerResources(server: McpServer, environment: EnvironmentNam
           title: e.title,
           base_url: e.baseUrl,
           real_money: e.realMoney,
+          serves_trade_bill: e.servesTradeBill,
           description: e.description,
         })),
       }),

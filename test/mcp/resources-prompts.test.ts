@@ -64,10 +64,15 @@ describe('resources', () => {
     expect(codes.find((c) => c.code === '1108')).toMatchObject({ outcome: 'failed' });
     const environments = (await readJson('qfpay://catalog/environments')) as {
       current: string;
-      environments: { name: string }[];
+      environments: { name: string; serves_trade_bill: boolean }[];
     };
     expect(environments.current).toBe('local');
     expect(environments.environments.map((e) => e.name)).toEqual(['local', 'sandbox', 'test', 'prod']);
+    // The trade bill is production's only (and the simulator's): reconcile_day queries elsewhere.
+    expect(environments.environments.filter((e) => e.serves_trade_bill).map((e) => e.name)).toEqual([
+      'local',
+      'prod',
+    ]);
   });
 
   it('serves the signing rules as Markdown, including the documented conflicts and our choice', async () => {

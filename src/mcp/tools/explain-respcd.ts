@@ -2,7 +2,7 @@ import * as z from 'zod';
 
 import { ENVIRONMENT_NAMES } from '../../qfpay/catalog/environments.js';
 import { explainRespcd, RESPCD_ENDPOINTS } from '../../qfpay/catalog/index.js';
-import { languageInput, resolveLanguage } from '../../qfpay/language.js';
+import { languageInput } from '../../qfpay/language.js';
 import { defineTool, type ToolOutput } from './define.js';
 import { OUTCOMES } from './catalog-views.js';
 
@@ -43,7 +43,7 @@ export const explainRespcdTool = defineTool({
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await
   async run(args, call): Promise<ToolOutput<Output>> {
-    const language = resolveLanguage(args.lang, call.deps.language);
+    const language = call.language;
     const { code, ...explanation } = explainRespcd(
       args.respcd,
       {

@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { ENVIRONMENT_NAMES } from '../../qfpay/catalog/environments.js';
 import { filterPayTypes } from '../../qfpay/catalog/index.js';
 import type { PayTypeEntry } from '../../qfpay/catalog/types.js';
-import { type Language, languageInput, payTypeName, resolveLanguage } from '../../qfpay/language.js';
+import { type Language, languageInput, payTypeName } from '../../qfpay/language.js';
 import { PAY_MODES, payTypeRow, payTypeRowSchema, payTypeView, WALLETS } from './catalog-views.js';
 import { defineTool, type ToolOutput, validationFailure } from './define.js';
 
@@ -44,7 +44,7 @@ export const listPayTypesTool = defineTool({
   outputSchema,
   // eslint-disable-next-line @typescript-eslint/require-await
   async run(args, call): Promise<ToolOutput<Output>> {
-    const language = resolveLanguage(args.lang, call.deps.language);
+    const language = call.language;
     const entries = matchingEntries(args);
     const page = args.page ?? 1;
     const pages = Math.max(1, Math.ceil(entries.length / PAY_TYPES_PER_PAGE));

@@ -4,7 +4,7 @@ import { summariseTransactions } from '../../qfpay/outcome.js';
 import { parseQfpayDateTime } from '../../qfpay/time.js';
 import type { TransactionRecord } from '../../qfpay/types.js';
 import { sharedResultShape } from '../result-shape.js';
-import { languageInput, resolveLanguage } from '../../qfpay/language.js';
+import { languageInput } from '../../qfpay/language.js';
 import { defineTool, type ToolCall, type ToolOutput, validationFailure } from './define.js';
 import { unlisting } from './compact-schema.js';
 import { outTradeNoInput, qfpayDateTimeInput, syssnInput } from './inputs.js';
@@ -75,7 +75,7 @@ export const queryTransactionTool = defineTool({
     const lookup = plan(args);
     const { rows, page, pageSize } = await fetchRows(call, args, lookup);
     const summaries = summariseTransactions(rows);
-    const payments = summaries.map((s) => paymentView(s, resolveLanguage(args.lang, call.deps.language)));
+    const payments = summaries.map((s) => paymentView(s, call.language));
     const single = payments.length === 1 && payments[0]!.payment_found ? payments[0]! : undefined;
     const structured: Output = {
       environment: call.deps.environment,

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 
+import { getEnvironment } from '../../qfpay/catalog/environments.js';
 import { formatQfpayDateTime, parseQfpayDateTime } from '../../qfpay/time.js';
 import { type DayDifference, reconcileDay } from '../../safety/reconcile-day.js';
 import { environmentSchema } from '../result-shape.js';
@@ -53,12 +54,6 @@ const outputSchema = z.object(
 
 type Output = z.output<typeof outputSchema>;
 
-/**
- * QFPay serves the trade bill in production only (qfpay-api.md §3.7); the simulator serves it too.
- * Sandbox and test are reconciled from the query by range.
- */
-const BILL_ENVIRONMENTS: ReadonlySet<string> = new Set(['prod', 'local']);
-
 const SOURCE_TEXT: Record<'trade_bill' | 'query', string> = {
   trade_bill: "QFPay's trade bill",
   query: "QFPay's query API",
@@ -93,7 +88,8 @@ export const reconcileDayTool = defineTool({
     const report = await reconcileDay(day, {
       records: () => dayRecords(day),
       queryPage: async (range) => (await client.query(range, { signal: call.signal })).data,
-      ...(BILL_ENVIRONMENTS.has(call.deps.environment)
+      // Where no bill is served (sandbox, test), the query by range is QFPay's record.
+      ...(getEnvironment(call.deps.environment).servesTradeBill
         ? { bill: () => client.downloadTradeBill(day, { signal: call.signal }) }
         : {}),
     });

@@ -7,6 +7,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     title: 'Embedded simulator',
     baseUrl: null,
     realMoney: false,
+    servesTradeBill: true,
     description:
       'The QFPay simulator started in-process on loopback. No credentials needed; whole flows can be rehearsed offline, and customers are simulated with simulate_customer_payment.',
   },
@@ -15,6 +16,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     title: 'QFPay sandbox',
     baseUrl: 'https://openapi-int.qfapi.com',
     realMoney: false,
+    servesTradeBill: false,
     description:
       'QFPay integration sandbox. Documented as simulating card payments only: cards are rehearsed there through the hosted checkout (create_checkout_link) with QFPay’s test cards. Wallet flows are tested in test (real wallets) or rehearsed in local.',
   },
@@ -23,6 +25,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     title: 'QFPay live testing',
     baseUrl: 'https://test-openapi-hk.qfapi.com',
     realMoney: true,
+    servesTradeBill: false,
     description:
       'Real payment flow with real wallets and real money; test accounts are not settled. Refund test payments the same day. Writes need a bound confirmation by default.',
   },
@@ -31,6 +34,7 @@ export const ENVIRONMENTS: readonly EnvironmentEntry[] = [
     title: 'QFPay production',
     baseUrl: 'https://openapi-hk.qfapi.com',
     realMoney: true,
+    servesTradeBill: true,
     description:
       'Real money, settled to the merchant. Writes need --allow-prod-writes and a bound confirmation.',
   },

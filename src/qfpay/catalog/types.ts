@@ -88,6 +88,8 @@ export interface EnvironmentEntry {
   /** Default base URL; `local` has none because the embedded simulator picks a port. */
   readonly baseUrl: string | null;
   readonly realMoney: boolean;
+  /** Whether the day's trade bill (`/download/v1/trade_bill`) can be downloaded there: production only (qfpay-api.md §3.7), and the simulator. */
+  readonly servesTradeBill: boolean;
   readonly description: string;
 }
 
