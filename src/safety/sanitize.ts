@@ -38,7 +38,24 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
  */
 export function redactSecretsDeep<Value>(value: Value, secrets: readonly string[]): Value {
   const pattern = secretPattern(secrets);
-  return pattern ? (redactIn(value, pattern) as Value) : value;
+  // Looked for before anything is rebuilt: a result with no secret in it (nearly every one) costs
+  // one pass over its strings and no allocation.
+  return pattern && containsMatch(value, pattern) ? (redactIn(value, pattern) as Value) : value;
+}
+
+function containsMatch(value: unknown, pattern: RegExp): boolean {
+  if (typeof value === 'string') return mentions(value, pattern);
+  if (value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (containsMatch(item, pattern)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (mentions(key, pattern) || containsMatch((value as Record<string, unknown>)[key], pattern))
+      return true;
+  }
+  return false;
 }
 
 function redactIn(value: unknown, pattern: RegExp): unknown {
