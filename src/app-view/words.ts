@@ -5,6 +5,7 @@
  * src/qfpay/catalog/words.ts has them, worded for a person watching one payment.
  */
 import type { Language } from '../qfpay/language.js';
+import { languageOfLocale } from '../qfpay/locale.js';
 
 export interface ViewWords {
   readonly title: string;
@@ -158,15 +159,7 @@ export const VIEW_WORDS: Readonly<Record<Language, ViewWords>> = {
   'zh-CN': SIMPLIFIED,
 };
 
-/**
- * The host's BCP 47 locale as one of the three languages: Traditional Chinese (zh-HK, zh-TW, zh-MO,
- * zh-Hant…) → zh-HK; other Chinese (zh, zh-CN, zh-SG, zh-Hans…) → zh-CN; anything else → en.
- * Tags are compared without regard to case, as BCP 47 says.
- */
+/** The host's BCP 47 locale as one of the three languages; any language but Chinese → en. */
 export function viewLanguageOf(locale: string | undefined): Language {
-  const subtags = (locale ?? '').toLowerCase().split(/[-_]/);
-  if (subtags[0] !== 'zh') return 'en';
-  if (subtags.includes('hant')) return 'zh-HK';
-  if (subtags.includes('hans')) return 'zh-CN';
-  return ['hk', 'tw', 'mo'].includes(subtags[1] ?? '') ? 'zh-HK' : 'zh-CN';
+  return languageOfLocale(locale) ?? 'en';
 }

@@ -290,7 +290,7 @@ async function buildDefaultGuard(context: {
   );
   // Approvals, passkeys and in-band questions live in the money-state store unless an embedder brings its own.
   const approvalStore = options.approvalStore ?? store;
-  const operator = await operatorApprovals(policy, env, { ...options, approvalStore }, log);
+  const operator = await operatorApprovals(policy, env, { ...options, approvalStore }, context.language, log);
   if (operator) context.onApprovalPage(operator);
   const guard = new SafeGuard({
     environment,
@@ -326,6 +326,7 @@ async function operatorApprovals(
   policy: MoneyPolicy,
   env: NodeJS.ProcessEnv,
   options: RuntimeOptions,
+  language: Language | undefined,
   log: (line: string) => void,
 ): Promise<
   | {
@@ -349,6 +350,7 @@ async function operatorApprovals(
     store,
     secretMatches: secretMatcher(policy.operatorSecret),
     port: approvalPort(env),
+    ...(language ? { language } : {}),
     log,
   });
   const approvals = new OperatorApprovals({

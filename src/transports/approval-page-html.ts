@@ -1,4 +1,6 @@
+import type { Language } from '../qfpay/language.js';
 import type { ApprovalRecord } from '../safety/approval-store.js';
+import { PAGE_WORDS, type PageWords } from './approval-page-words.js';
 
 /**
  * The approval page's markup and its one script. No inline script or style: the CSP allows only
@@ -10,12 +12,19 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function layout(title: string, body: string, data: Record<string, string>): string {
-  const attributes = Object.entries(data)
+function layout(language: Language, title: string, body: string, data: Record<string, string>): string {
+  const words = PAGE_WORDS[language];
+  // The script's own few words travel as data attributes: it has no table of its own.
+  const attributes = Object.entries({
+    ...data,
+    'not-done': words.notDone,
+    unexpected: words.unexpectedAnswer,
+    refused: words.refused,
+  })
     .map(([key, value]) => ` data-${key}="${escapeHtml(value)}"`)
     .join('');
   return `<!doctype html>
-<html lang="en">
+<html lang="${language}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -32,35 +41,41 @@ ${body}
 `;
 }
 
-export function registerPageHtml(): string {
+export function registerPageHtml(language: Language): string {
+  const words = PAGE_WORDS[language];
   return layout(
-    'Register an operator passkey',
-    `<p>Only the operator of this qfpay-mcp server may register a passkey. Type the operator secret
-(QFPAY_OPERATOR_SECRET, from the server's environment), then create the passkey when your device asks.
-The agent never sees this page or the secret.</p>
-<p><label>Operator secret <input id="secret" type="password" autocomplete="off"></label></p>
-<p><button id="register" type="button">Register a passkey</button></p>`,
+    language,
+    words.registerTitle,
+    `<p>${escapeHtml(words.registerIntro)}</p>
+<p><label>${escapeHtml(words.operatorSecret)} <input id="secret" type="password" autocomplete="off"></label></p>
+<p><button id="register" type="button">${escapeHtml(words.registerButton)}</button></p>`,
     { page: 'register' },
   );
 }
 
 export function approvalPageHtml(view: {
   readonly record: ApprovalRecord;
-  readonly state: string;
+  readonly state: keyof PageWords['states'];
   readonly hasPasskey: boolean;
+  readonly language: Language;
 }): string {
-  const { record, state } = view;
-  const pending = state === 'pending';
-  const actions = pending
-    ? `<p>Approving lets the agent carry out exactly this action once, before ${escapeHtml(record.expiresAt)}.
-Any other amount, order or merchant needs a new approval.</p>
-${view.hasPasskey ? '<p><button id="approve-passkey" type="button">Approve with my passkey</button></p>' : '<p>No passkey is registered yet (<a href="/approve/register">register one</a>); the operator secret works instead.</p>'}
-<p><label>Or the operator secret <input id="secret" type="password" autocomplete="off"></label>
-<button id="approve-secret" type="button">Approve with the secret</button></p>
-<p><button id="decline" type="button">Decline</button></p>`
-    : `<p>This approval is <strong id="state">${escapeHtml(state)}</strong>; nothing is left to decide here.</p>`;
+  const { record, state, language } = view;
+  const words = PAGE_WORDS[language];
+  const [before, link, after] = words.noPasskey;
+  const actions =
+    state === 'pending'
+      ? `<p>${escapeHtml(words.approvingLets(record.expiresAt))}</p>
+${view.hasPasskey ? `<p><button id="approve-passkey" type="button">${escapeHtml(words.approveWithPasskey)}</button></p>` : `<p>${escapeHtml(before)}<a href="/approve/register">${escapeHtml(link)}</a>${escapeHtml(after)}</p>`}
+<p><label>${escapeHtml(words.orOperatorSecret)} <input id="secret" type="password" autocomplete="off"></label>
+<button id="approve-secret" type="button">${escapeHtml(words.approveWithSecret)}</button></p>
+<p><button id="decline" type="button">${escapeHtml(words.decline)}</button></p>`
+      : `<p>${words.nothingLeft
+          .split('{state}')
+          .map(escapeHtml)
+          .join(`<strong id="state">${escapeHtml(words.states[state])}</strong>`)}</p>`;
   return layout(
-    'Approve a QFPay action',
+    language,
+    words.approveTitle,
     `<pre id="summary">${escapeHtml(record.summary)}</pre>
 ${actions}`,
     { page: 'approve', id: record.id, state },
@@ -79,8 +94,8 @@ export const APPROVAL_PAGE_SCRIPT = `'use strict';
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload || {}),
     });
-    const answer = await response.json().catch(() => ({ ok: false, message: 'Unexpected answer.' }));
-    if (!answer.ok) throw new Error(answer.message || 'Refused.');
+    const answer = await response.json().catch(() => ({ ok: false, message: body.dataset.unexpected }));
+    if (!answer.ok) throw new Error(answer.message || body.dataset.refused);
     return answer;
   }
   const secret = () => (document.getElementById('secret') || { value: '' }).value;
@@ -89,7 +104,7 @@ export const APPROVAL_PAGE_SCRIPT = `'use strict';
     if (!button) return;
     button.addEventListener('click', async () => {
       button.disabled = true;
-      try { show((await action()).message); } catch (error) { show('Not done: ' + error.message); }
+      try { show((await action()).message); } catch (error) { show(body.dataset.notDone + error.message); }
       finally { button.disabled = false; }
     });
   }

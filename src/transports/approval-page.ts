@@ -14,8 +14,15 @@ import {
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { z } from 'zod';
 
-import type { ApprovalRecord, ApprovalStore, OperatorCredential } from '../safety/approval-store.js';
+import type { Language } from '../qfpay/language.js';
+import type {
+  ApprovalRecord,
+  ApprovalState,
+  ApprovalStore,
+  OperatorCredential,
+} from '../safety/approval-store.js';
 import { APPROVAL_PAGE_SCRIPT, approvalPageHtml, registerPageHtml } from './approval-page-html.js';
+import { PAGE_WORDS, type PageMessage, type PageWords, pageLanguageOf } from './approval-page-words.js';
 import type { HttpRoute } from './http.js';
 
 /**
@@ -66,6 +73,8 @@ export interface ApprovalPageOptions {
   readonly idleMs?: number;
   readonly log: (line: string) => void;
   readonly now?: () => Date;
+  /** QFPAY_LANG: the page's words when the browser names none of the three languages. */
+  readonly language?: Language;
 }
 
 const registrationBody = z.strictObject({ secret: z.string().min(1).max(1024) });
@@ -123,13 +132,8 @@ export class ApprovalPage {
       methods: ['GET', 'POST'],
       bearer: 'none',
       handle: async (req, res) => {
-        if (!this.hosted) return send(res, 404, 'text/plain', 'Not found.');
-        await this.handle(req, res).catch((error: unknown) => {
-          this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
-          if (!res.headersSent)
-            send(res, 500, 'text/plain', 'The approval page failed; nothing was approved.');
-          else res.end();
-        });
+        if (!this.hosted) return send(res, 404, 'text/plain', this.wordsFor(req).messages.notFound);
+        await this.respond(req, res);
       },
     };
   }
@@ -157,11 +161,7 @@ export class ApprovalPage {
   private async listen(): Promise<string> {
     const server = createServer((req, res) => {
       this.touch();
-      this.handle(req, res).catch((error: unknown) => {
-        this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
-        if (!res.headersSent) send(res, 500, 'text/plain', 'The approval page failed; nothing was approved.');
-        else res.end();
-      });
+      void this.respond(req, res);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -186,7 +186,22 @@ export class ApprovalPage {
 
   // -------------------------------------------------------------------------------------------
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private wordsFor(req: IncomingMessage): PageWords {
+    return PAGE_WORDS[pageLanguageOf(req.headers, this.options.language)];
+  }
+
+  /** One request, in the browser's language; a failure approves nothing and says so. */
+  private async respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const language = pageLanguageOf(req.headers, this.options.language);
+    await this.handle(req, res, language).catch((error: unknown) => {
+      this.options.log(`qfpay-mcp: approval page: ${error instanceof Error ? error.message : 'error'}`);
+      if (!res.headersSent) send(res, 500, 'text/plain', PAGE_WORDS[language].messages.pageFailed);
+      else res.end();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, language: Language): Promise<void> {
+    const words = PAGE_WORDS[language];
     const url = new URL(req.url ?? '/', this.origin);
     const expectedHost = new URL(this.origin).host;
     if (req.headers.host !== expectedHost) {
@@ -199,65 +214,75 @@ export class ApprovalPage {
         res.writeHead(302, { location: `${this.origin}${url.pathname}` }).end();
         return;
       }
-      return send(res, 403, 'text/plain', `Open this page as ${this.origin}${APPROVAL_PATH}/…`);
+      return send(res, 403, 'text/plain', words.openAs(`${this.origin}${APPROVAL_PATH}/…`));
     }
     const parts = url.pathname.split('/').filter(Boolean);
-    if (parts[0] !== APPROVAL_PATH.slice(1)) return send(res, 404, 'text/plain', 'Not found.');
-    if (req.method === 'GET') return this.handleGet(res, parts.slice(1));
+    if (parts[0] !== APPROVAL_PATH.slice(1)) return send(res, 404, 'text/plain', words.messages.notFound);
+    if (req.method === 'GET') return this.handleGet(res, parts.slice(1), language);
     if (req.method !== 'POST') return send(res, 405, 'text/plain', 'Method not allowed.');
     if (req.headers.origin !== this.origin)
-      return sendJson(res, 403, { ok: false, message: 'Requests must come from the approval page itself.' });
+      return sendJson(res, 403, { ok: false, message: words.messages.foreignOrigin });
     const body = await readJson(req);
-    if (body === undefined)
-      return sendJson(res, 400, { ok: false, message: 'The request body is not JSON.' });
-    return this.handlePost(res, parts.slice(1), body);
+    if (body === undefined) return sendJson(res, 400, { ok: false, message: words.messages.notJson });
+    return this.handlePost(res, parts.slice(1), body, words);
   }
 
-  private async handleGet(res: ServerResponse, parts: string[]): Promise<void> {
+  private async handleGet(res: ServerResponse, parts: string[], language: Language): Promise<void> {
+    const words = PAGE_WORDS[language];
     const [first, second] = parts;
     if (first === 'assets' && second === 'page.js' && parts.length === 2)
       return send(res, 200, 'text/javascript; charset=utf-8', APPROVAL_PAGE_SCRIPT);
     if (first === 'assets' && second === 'webauthn.js' && parts.length === 2)
       return send(res, 200, 'text/javascript; charset=utf-8', await browserBundle());
     if (first === 'register' && parts.length === 1)
-      return send(res, 200, 'text/html; charset=utf-8', registerPageHtml());
+      return send(res, 200, 'text/html; charset=utf-8', registerPageHtml(language));
     if (first && ID.test(first) && parts.length === 1) {
       const record = await this.options.store.getApproval(first);
-      if (!record) return send(res, 404, 'text/plain', 'No such approval on this server.');
+      if (!record) return send(res, 404, 'text/plain', words.messages.noSuchApproval);
       const credentials = await this.options.store.listOperatorCredentials();
       return send(
         res,
         200,
         'text/html; charset=utf-8',
-        approvalPageHtml({ record, state: this.stateOf(record), hasPasskey: credentials.length > 0 }),
+        approvalPageHtml({
+          record,
+          state: this.stateOf(record),
+          hasPasskey: credentials.length > 0,
+          language,
+        }),
       );
     }
-    return send(res, 404, 'text/plain', 'Not found.');
+    return send(res, 404, 'text/plain', words.messages.notFound);
   }
 
-  private async handlePost(res: ServerResponse, parts: string[], body: unknown): Promise<void> {
+  private async handlePost(
+    res: ServerResponse,
+    parts: string[],
+    body: unknown,
+    words: PageWords,
+  ): Promise<void> {
     const [first, second, third] = parts;
     if (first === 'register' && second === 'options' && parts.length === 2)
-      return this.registrationOptions(res, body);
+      return this.registrationOptions(res, body, words);
     if (first === 'register' && second === 'verify' && parts.length === 2)
-      return this.registrationVerify(res, body);
-    if (!first || !ID.test(first)) return sendJson(res, 404, { ok: false, message: 'No such approval.' });
+      return this.registrationVerify(res, body, words);
+    if (!first || !ID.test(first))
+      return sendJson(res, 404, { ok: false, message: words.messages.noSuchApproval });
     const id = first;
     if (second === 'passkey' && third === 'options' && parts.length === 3)
-      return this.passkeyOptions(res, id);
+      return this.passkeyOptions(res, id, words);
     if (second === 'passkey' && third === 'verify' && parts.length === 3)
-      return this.passkeyVerify(res, id, body);
-    if (second === 'secret' && parts.length === 2) return this.secretApprove(res, id, body);
-    if (second === 'decline' && parts.length === 2) return this.decline(res, id);
-    return sendJson(res, 404, { ok: false, message: 'Not found.' });
+      return this.passkeyVerify(res, id, body, words);
+    if (second === 'secret' && parts.length === 2) return this.secretApprove(res, id, body, words);
+    if (second === 'decline' && parts.length === 2) return this.decline(res, id, words);
+    return sendJson(res, 404, { ok: false, message: words.messages.notFound });
   }
 
-  private async registrationOptions(res: ServerResponse, body: unknown): Promise<void> {
+  private async registrationOptions(res: ServerResponse, body: unknown, words: PageWords): Promise<void> {
     const parsed = registrationBody.safeParse(body);
-    if (!parsed.success) return sendJson(res, 400, { ok: false, message: 'Type the operator secret.' });
-    if (!(await this.proofAllowed(res))) return;
-    if (!this.options.secretMatches(parsed.data.secret))
-      return this.proofFailed(res, 'The operator secret is wrong.');
+    if (!parsed.success) return sendJson(res, 400, { ok: false, message: words.messages.typeSecret });
+    if (!(await this.proofAllowed(res, words))) return;
+    if (!this.options.secretMatches(parsed.data.secret)) return this.proofFailed(res, 'wrongSecret', words);
     const existing = await this.options.store.listOperatorCredentials();
     const options = await generateRegistrationOptions({
       rpName: RP_NAME,
@@ -275,12 +300,12 @@ export class ApprovalPage {
     sendJson(res, 200, { ok: true, flow, options });
   }
 
-  private async registrationVerify(res: ServerResponse, body: unknown): Promise<void> {
+  private async registrationVerify(res: ServerResponse, body: unknown, words: PageWords): Promise<void> {
     const parsed = verifyBody.safeParse(body);
-    if (!parsed.success) return sendJson(res, 400, { ok: false, message: 'Malformed registration.' });
+    if (!parsed.success)
+      return sendJson(res, 400, { ok: false, message: words.messages.malformedRegistration });
     const challenge = await this.options.store.takeChallenge(`register:${parsed.data.flow}`, this.now());
-    if (!challenge)
-      return sendJson(res, 400, { ok: false, message: 'The registration expired; start again.' });
+    if (!challenge) return sendJson(res, 400, { ok: false, message: words.messages.registrationExpired });
     let verified;
     try {
       verified = await verifyRegistrationResponse({
@@ -293,10 +318,10 @@ export class ApprovalPage {
         requireUserVerification: true,
       });
     } catch {
-      return sendJson(res, 400, { ok: false, message: 'The passkey could not be verified.' });
+      return sendJson(res, 400, { ok: false, message: words.messages.passkeyNotVerified });
     }
     if (!verified.verified)
-      return sendJson(res, 400, { ok: false, message: 'The passkey could not be verified.' });
+      return sendJson(res, 400, { ok: false, message: words.messages.passkeyNotVerified });
     const { credential } = verified.registrationInfo;
     const stored: OperatorCredential = {
       id: credential.id,
@@ -307,17 +332,17 @@ export class ApprovalPage {
     };
     await this.options.store.addOperatorCredential(stored);
     this.options.log('qfpay-mcp: approval page: an operator passkey was registered');
-    sendJson(res, 200, { ok: true, message: 'Passkey registered. Approvals can now be made with it.' });
+    sendJson(res, 200, { ok: true, message: words.messages.passkeyRegistered });
   }
 
-  private async passkeyOptions(res: ServerResponse, id: string): Promise<void> {
-    const record = await this.pendingOr404(res, id);
+  private async passkeyOptions(res: ServerResponse, id: string, words: PageWords): Promise<void> {
+    const record = await this.pendingOr404(res, id, words);
     if (!record) return;
     const credentials = await this.options.store.listOperatorCredentials();
     if (credentials.length === 0)
       return sendJson(res, 409, {
         ok: false,
-        message: 'No passkey is registered; register one or use the operator secret.',
+        message: words.messages.noPasskeyRegistered,
       });
     const options = await generateAuthenticationOptions({
       rpID: this.rpId(),
@@ -331,17 +356,22 @@ export class ApprovalPage {
     sendJson(res, 200, { ok: true, flow, options });
   }
 
-  private async passkeyVerify(res: ServerResponse, id: string, body: unknown): Promise<void> {
+  private async passkeyVerify(
+    res: ServerResponse,
+    id: string,
+    body: unknown,
+    words: PageWords,
+  ): Promise<void> {
     const parsed = verifyBody.safeParse(body);
-    if (!parsed.success) return sendJson(res, 400, { ok: false, message: 'Malformed passkey answer.' });
-    if (!(await this.proofAllowed(res))) return;
+    if (!parsed.success)
+      return sendJson(res, 400, { ok: false, message: words.messages.malformedPasskeyAnswer });
+    if (!(await this.proofAllowed(res, words))) return;
     const challenge = await this.options.store.takeChallenge(`approve:${id}:${parsed.data.flow}`, this.now());
-    if (!challenge)
-      return sendJson(res, 400, { ok: false, message: 'The passkey prompt expired; try again.' });
+    if (!challenge) return sendJson(res, 400, { ok: false, message: words.messages.passkeyPromptExpired });
     const credential = (await this.options.store.listOperatorCredentials()).find(
       (c) => c.id === parsed.data.response.id,
     );
-    if (!credential) return this.proofFailed(res, 'That passkey is not registered on this server.');
+    if (!credential) return this.proofFailed(res, 'passkeyUnknown', words);
     let verified;
     try {
       verified = await verifyAuthenticationResponse({
@@ -360,48 +390,50 @@ export class ApprovalPage {
         requireUserVerification: true,
       });
     } catch {
-      return this.proofFailed(res, 'The passkey could not be verified.');
+      return this.proofFailed(res, 'passkeyNotVerified', words);
     }
-    if (!verified.verified) return this.proofFailed(res, 'The passkey could not be verified.');
+    if (!verified.verified) return this.proofFailed(res, 'passkeyNotVerified', words);
     const { newCounter } = verified.authenticationInfo;
     // Counters that stopped rising betray a cloned authenticator; those that never count stay 0.
     if (
       (newCounter > 0 || credential.counter > 0) &&
       !(await this.options.store.raiseOperatorCredentialCounter(credential.id, newCounter))
     )
-      return this.proofFailed(
-        res,
-        'The passkey’s signature counter went backwards; it may have been cloned.',
-      );
-    await this.decide(res, id, { approved: true, by: 'passkey', credentialId: credential.id });
+      return this.proofFailed(res, 'counterBackwards', words);
+    await this.decide(res, id, { approved: true, by: 'passkey', credentialId: credential.id }, words);
   }
 
-  private async secretApprove(res: ServerResponse, id: string, body: unknown): Promise<void> {
+  private async secretApprove(
+    res: ServerResponse,
+    id: string,
+    body: unknown,
+    words: PageWords,
+  ): Promise<void> {
     const parsed = secretBody.safeParse(body);
-    if (!parsed.success) return sendJson(res, 400, { ok: false, message: 'Type the operator secret.' });
-    if (!(await this.pendingOr404(res, id))) return;
-    if (!(await this.proofAllowed(res))) return;
-    if (!this.options.secretMatches(parsed.data.secret))
-      return this.proofFailed(res, 'The operator secret is wrong.');
-    await this.decide(res, id, { approved: true, by: 'secret' });
+    if (!parsed.success) return sendJson(res, 400, { ok: false, message: words.messages.typeSecret });
+    if (!(await this.pendingOr404(res, id, words))) return;
+    if (!(await this.proofAllowed(res, words))) return;
+    if (!this.options.secretMatches(parsed.data.secret)) return this.proofFailed(res, 'wrongSecret', words);
+    await this.decide(res, id, { approved: true, by: 'secret' }, words);
   }
 
   /** Declining needs no proof: it can only stop money from moving. */
-  private async decline(res: ServerResponse, id: string): Promise<void> {
-    if (!(await this.pendingOr404(res, id))) return;
-    await this.decide(res, id, { approved: false, by: 'secret' });
+  private async decline(res: ServerResponse, id: string, words: PageWords): Promise<void> {
+    if (!(await this.pendingOr404(res, id, words))) return;
+    await this.decide(res, id, { approved: false, by: 'secret' }, words);
   }
 
   private async decide(
     res: ServerResponse,
     id: string,
     decision: { approved: boolean; by: 'passkey' | 'secret'; credentialId?: string },
+    words: PageWords,
   ): Promise<void> {
     const done = await this.options.store.decideApproval(id, decision, this.now());
     if (!done)
       return sendJson(res, 409, {
         ok: false,
-        message: 'This approval is no longer pending (decided or expired).',
+        message: words.messages.noLongerPending,
       });
     this.options.log(
       `qfpay-mcp: approval page: ${id.slice(0, 6)}… ${decision.approved ? `approved (${decision.by})` : 'declined'}`,
@@ -409,26 +441,31 @@ export class ApprovalPage {
     sendJson(res, 200, {
       ok: true,
       state: decision.approved ? 'approved' : 'declined',
-      message: decision.approved
-        ? 'Approved. The agent can now carry out exactly this action, once.'
-        : 'Declined. Nothing will be sent to QFPay for this action.',
+      message: decision.approved ? words.messages.approved : words.messages.declined,
     });
   }
 
-  private async pendingOr404(res: ServerResponse, id: string): Promise<ApprovalRecord | undefined> {
+  private async pendingOr404(
+    res: ServerResponse,
+    id: string,
+    words: PageWords,
+  ): Promise<ApprovalRecord | undefined> {
     const record = await this.options.store.getApproval(id);
     if (!record) {
-      sendJson(res, 404, { ok: false, message: 'No such approval on this server.' });
+      sendJson(res, 404, { ok: false, message: words.messages.noSuchApproval });
       return undefined;
     }
     if (this.stateOf(record) !== 'pending') {
-      sendJson(res, 409, { ok: false, message: `This approval is ${this.stateOf(record)}.` });
+      sendJson(res, 409, {
+        ok: false,
+        message: words.nothingLeft.replace('{state}', words.states[this.stateOf(record)]),
+      });
       return undefined;
     }
     return record;
   }
 
-  private stateOf(record: ApprovalRecord): string {
+  private stateOf(record: ApprovalRecord): ApprovalState | 'expired' {
     if (record.state === 'pending' && Date.parse(record.expiresAt) <= this.now().getTime()) return 'expired';
     return record.state;
   }
@@ -443,19 +480,20 @@ export class ApprovalPage {
     return flow;
   }
 
-  private async proofAllowed(res: ServerResponse): Promise<boolean> {
+  private async proofAllowed(res: ServerResponse, words: PageWords): Promise<boolean> {
     const seen = await this.failures.get('operator');
     if (seen && seen.remainingPoints <= 0) {
-      sendJson(res, 429, { ok: false, message: 'Too many failed attempts; wait a few minutes.' });
+      sendJson(res, 429, { ok: false, message: words.messages.tooManyFailures });
       return false;
     }
     return true;
   }
 
-  private async proofFailed(res: ServerResponse, message: string): Promise<void> {
+  private async proofFailed(res: ServerResponse, reason: PageMessage, words: PageWords): Promise<void> {
     await this.failures.consume('operator').catch(() => undefined);
-    this.options.log(`qfpay-mcp: approval page: failed proof (${message})`);
-    sendJson(res, 403, { ok: false, message });
+    // The operator's log stays in one language, whatever the browser spoke.
+    this.options.log(`qfpay-mcp: approval page: failed proof (${PAGE_WORDS.en.messages[reason]})`);
+    sendJson(res, 403, { ok: false, message: words.messages[reason] });
   }
 
   private rpId(): string {

@@ -199,6 +199,42 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
     expect(await intentsFor(prepared.out_trade_no)).toEqual([]);
   }, 60_000);
 
+  it('a browser speaking Hong Kong Chinese gets the page in Traditional Chinese; declined there: 0 upstream', async () => {
+    const args = { pay_type: '800101', txamt: 700, txcurrcd: 'HKD', lang: 'zh-HK' };
+    const prepared = await prepare(args);
+    const before = upstreamCount(simulator, PAYMENT);
+    // Playwright's locale sets the context's Accept-Language, which the page's own POSTs carry too.
+    const chinese = await browser.newContext({ locale: 'zh-HK' });
+    try {
+      const tab = await chinese.newPage();
+      await tab.goto(prepared.url);
+      expect(await tab.getAttribute('html', 'lang')).toBe('zh-HK');
+      expect(await tab.textContent('h1')).toBe('批准一項 QFPay 操作');
+      expect(await tab.textContent('#decline')).toBe('拒絕');
+      expect(await tab.textContent('#approve-secret')).toBe('用密碼批准');
+      // The summary was worded in the call's language when the action was prepared.
+      expect(await tab.textContent('#summary')).toMatch(/港幣|港元/);
+      await tab.click('#decline');
+      await expect
+        .poll(async () => (await tab.textContent('#status')) ?? '', { timeout: 15_000, interval: 50 })
+        .toBe('已拒絕。這項操作不會向 QFPay 發出任何請求。');
+      expect(await tab.getAttribute('body', 'data-state')).toBe('pending');
+      await tab.reload();
+      expect(await tab.textContent('#state')).toBe('已拒絕');
+      expect(await tab.getAttribute('body', 'data-state')).toBe('declined');
+    } finally {
+      await chinese.close();
+    }
+    const { lang: _lang, ...repeat } = args;
+    const answer = await call(session.client, 'create_payment', {
+      ...repeat,
+      out_trade_no: prepared.out_trade_no,
+      confirmation_token: prepared.reference,
+    });
+    expect(answer.isError).toBe(true);
+    expect(upstreamCount(simulator, PAYMENT)).toBe(before);
+  }, 60_000);
+
   it('an approval for other parameters: 0 upstream (approved with the operator secret fallback)', async () => {
     const args = { pay_type: '800101', txamt: 100, txcurrcd: 'HKD' };
     const prepared = await prepare(args);

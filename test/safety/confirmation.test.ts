@@ -263,11 +263,9 @@ describe('ConfirmationTokens', () => {
       unknown
     >;
     expect(Object.keys(payload).sort()).toEqual(['b', 'e', 'n', 'v']);
-    expect(payload).toMatchObject({
-      v: 1,
-      n: expect.stringMatching(/^[\w-]{22}$/),
-      b: expect.stringMatching(/^[\w-]{43}$/),
-    });
+    expect(payload.v).toBe(1);
+    expect(String(payload.n)).toMatch(/^[\w-]{22}$/);
+    expect(String(payload.b)).toMatch(/^[\w-]{43}$/);
     // The nonce is random, so by chance it may spell "HKD"; what must not carry the action is the rest.
     const withoutNonce = JSON.stringify({ ...payload, n: '' });
     for (const hidden of ['ORDER-1', '1050', 'HKD', 'A1B2C3D4', 'ZaMVg12345', 'create_payment']) {
