@@ -380,6 +380,32 @@ describe('Streamable HTTP with a bearer token', () => {
     expect(forged.status).toBe(403);
   });
 
+  it('keeps an idle keep-alive connection past Node’s 5 s default and says so (timeout=65)', async () => {
+    // A proxy reusing a socket the server closes at that instant gets ECONNRESET (a 502 to its
+    // client); the server must outlast the 60 s idle timeout of common proxies and load balancers.
+    const socket = connect(server.port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    let closed = false;
+    socket.on('close', () => (closed = true));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const ask = async (): Promise<string> => {
+      const start = received.length;
+      socket.write(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`);
+      await expect.poll(() => received.slice(start), { timeout: 5_000 }).toMatch(/\{"ok":true\}$/);
+      return received.slice(start);
+    };
+    try {
+      expect(await ask()).toMatch(/^Keep-Alive: timeout=65$/im);
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      expect(closed).toBe(false);
+      expect(await ask()).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  }, 20_000);
+
   it('never logs the token', () => {
     expect(logs.join('\n')).not.toContain(TOKEN);
     expect(logs.join('\n')).not.toContain(ROTATED_TOKEN);

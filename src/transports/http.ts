@@ -248,6 +248,9 @@ export async function startHttpServer(options: HttpServeOptions): Promise<Runnin
   // Slow-loris limits: a whole request (headers and at most maxBodyBytes) must arrive promptly.
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  // Idle keep-alive sockets outlast the 60 s idle timeout of common proxies and load balancers:
+  // with Node's 5 s default, a proxy reusing a socket just as the server closes it gets ECONNRESET.
+  server.keepAliveTimeout = 65_000;
 
   try {
     // Node wants IPv6 literals without the brackets URLs and Host headers use.

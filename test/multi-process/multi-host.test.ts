@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
 import { Redis } from 'ioredis';
-import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RateWindow } from '../../src/qfpay/types.js';
@@ -44,14 +43,6 @@ const KEYS = 40;
 const PAID_BEFORE_CAP = KEYS * 10 + 1_000;
 const DAILY_CAP = 10_000 + PAID_BEFORE_CAP;
 
-/**
- * The clients' connection pool. Node's HTTP server closes a keep-alive socket idle for 5 s; a
- * client that reuses it at that instant gets ECONNRESET. Queued calls answered in bursts one
- * window apart leave sockets idle for about the 5 s window, and on a loaded machine the client's
- * own expiry timer (the server's hint less 1 s) fires late, so the clients let idle sockets go
- * after 1 s: the race is the transport's, not what this file tests.
- */
-const clientAgent = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 });
 
 interface Instance {
   readonly client: Client;
@@ -80,15 +71,8 @@ async function startInstance(env: NodeJS.ProcessEnv): Promise<Instance> {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
   });
   const client = new Client({ name: 'multi-host', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      fetch: (input, init) =>
-        undiciFetch(input, {
-          ...(init as UndiciRequestInit),
-          dispatcher: clientAgent,
-        }),
-    }),
-  );
+  // The clients' default connection pool: the server keeps idle sockets longer than clients do.
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   return {
     client,
     async close() {
