@@ -43,7 +43,6 @@ const KEYS = 40;
 const PAID_BEFORE_CAP = KEYS * 10 + 1_000;
 const DAILY_CAP = 10_000 + PAID_BEFORE_CAP;
 
-
 interface Instance {
   readonly client: Client;
   close(): Promise<void>;
