@@ -1,11 +1,12 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
+import { assertFreshDist, isolatedHome, ROOT } from './support/dist.js';
+import { type ServedHttp, serveHttp } from './support/serve-http.js';
 
 /**
  * The official MCP conformance suite (`@modelcontextprotocol/conformance`, a devDependency) against
@@ -70,32 +71,14 @@ interface Check {
 
 let work: string;
 let node22: string;
-let server: ChildProcess | undefined;
+let server: ServedHttp | undefined;
 const home = isolatedHome('conformance');
 /** scenario → its checks, from the suite's own result files. */
 const results = new Map<string, Check[]>();
 
 async function startServer(): Promise<string> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-    cwd: ROOT,
-    env: { ...home.env, QFPAY_ENV: 'local' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server = child;
-  return new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve --http printed no URL: ${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      const url = /serving MCP over Streamable HTTP at (\S+)/.exec(out)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve(url);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-  });
+  server = await serveHttp({ env: { ...home.env, QFPAY_ENV: 'local' } });
+  return server.url;
 }
 
 beforeAll(async () => {
@@ -135,8 +118,8 @@ beforeAll(async () => {
   }
 }, 420_000);
 
-afterAll(() => {
-  server?.kill('SIGTERM');
+afterAll(async () => {
+  await server?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
   home.remove();
 });

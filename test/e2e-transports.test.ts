@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatQfpayDateTime } from '../src/qfpay/time.js';
 import { startSimulator, type RunningSimulator } from '../src/simulator/index.js';
 import { assertFreshDist, CLI, isolatedHome, ROOT } from './support/dist.js';
+import { serveHttp } from './support/serve-http.js';
 
 /**
  * The agent's whole journey, end to end, through the BUILT command over both real transports:
@@ -63,33 +64,14 @@ async function connectStdio(
 }
 
 async function connectHttp(simulator: RunningSimulator): Promise<{ client: Client; close(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-    cwd: ROOT,
-    env: serverEnv(simulator),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 15_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      const match = /at (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(out);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
+  const served = await serveHttp({ env: serverEnv(simulator), timeoutMs: 15_000 });
   const client = new Client({ name: 'e2e-http', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(served.url)));
   return {
     client,
     async close() {
       await client.close();
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await served.stop();
     },
   };
 }

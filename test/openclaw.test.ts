@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ClientConfig } from '../src/cli/client-config.js';
 import { assertFreshDist, CLI, ROOT } from './support/dist.js';
+import { type ServedHttp, serveHttp } from './support/serve-http.js';
 
 /**
  * OpenClaw for real: the `openclaw` package from the npm registry, run by a Node 24 binary from the
@@ -33,7 +34,7 @@ let work: string;
 let home: string;
 let nodeBin: string;
 let openclawEntry: string;
-let httpServer: ChildProcess | undefined;
+let httpServer: ServedHttp | undefined;
 
 function toolEnv(): NodeJS.ProcessEnv {
   return {
@@ -136,8 +137,8 @@ beforeAll(async () => {
   openclawEntry = path.join(work, 'openclaw', 'node_modules', 'openclaw', 'openclaw.mjs');
 }, 480_000);
 
-afterAll(() => {
-  httpServer?.kill('SIGTERM');
+afterAll(async () => {
+  await httpServer?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -219,23 +220,6 @@ function readFileOr(file: string): string {
 }
 
 async function startHttpServer(): Promise<string> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-    env: { ...toolEnv(), QFPAY_ENV: 'local', QFPAY_MCP_TOKEN: TOKEN },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  httpServer = child;
-  return new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve --http printed no URL: ${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      const url = /serving MCP over Streamable HTTP at (\S+)/.exec(out)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve(url);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-  });
+  httpServer = await serveHttp({ env: { ...toolEnv(), QFPAY_ENV: 'local', QFPAY_MCP_TOKEN: TOKEN } });
+  return httpServer.url;
 }

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,7 +6,8 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RunningSimulator, SimCredential } from '../../src/simulator/index.js';
-import { assertFreshDist, CLI, ROOT } from '../support/dist.js';
+import { assertFreshDist } from '../support/dist.js';
+import { serveHttp } from '../support/serve-http.js';
 import {
   call,
   CPM_AUTH_CODE,
@@ -131,23 +131,17 @@ describe('canary: spawned qfpay-mcp serve --http', () => {
 
   it('stdout, stderr, every HTTP answer and the ledger are free of the key and the token', async () => {
     const ledgerFile = path.join(dir.dir, 'cli.jsonl');
-    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-      cwd: ROOT,
+    const served = await serveHttp({
       env: {
         PATH: process.env.PATH,
         HOME: dir.dir,
         ...envFor('local', simulator, credential, ledgerFile, { QFPAY_MCP_TOKEN: TOKEN }),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      timeoutMs: 15_000,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { url } = served;
     const answers: ToolAnswer[] = [];
     try {
-      const url = await waitFor(() => /serving MCP over Streamable HTTP at (\S+)/.exec(stdout)?.[1], child);
       // A wrong token is refused without echoing anything secret.
       const wrong = await fetch(url, {
         method: 'POST',
@@ -174,9 +168,10 @@ describe('canary: spawned qfpay-mcp serve --http', () => {
         await client.close();
       }
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await served.stop();
     }
+    const stdout = served.stdout();
+    const stderr = served.stderr();
     expect(answers.length).toBeGreaterThan(10);
     answers.forEach((answer, i) => expectNoCanary(`HTTP answer #${i}`, JSON.stringify(answer)));
     expect(stderr).toMatch(/ready: transport=http/);
@@ -187,14 +182,3 @@ describe('canary: spawned qfpay-mcp serve --http', () => {
     expectNoCanary('audit ledger', ledger);
   });
 });
-
-async function waitFor(probe: () => string | undefined, child: ChildProcess): Promise<string> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const found = probe();
-    if (found) return found;
-    if (child.exitCode !== null) throw new Error(`qfpay-mcp exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error('qfpay-mcp did not print its URL in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

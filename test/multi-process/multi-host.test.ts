@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
@@ -15,6 +13,7 @@ import { type RunningSimulator, type SimCredential, startSimulator } from '../..
 import { maxInAnyWindow } from '../faults/helpers.js';
 import { call, CPM_AUTH_CODE, randomCredential, upstreamCount } from '../money-safety/helpers.js';
 import { createTestDatabase, queryDatabase } from '../safety/postgres-helpers.js';
+import { serveHttp } from '../support/serve-http.js';
 import { describeWithServices } from '../support/services.js';
 
 /**
@@ -28,8 +27,6 @@ import { describeWithServices } from '../support/services.js';
  * takes seconds, not minutes. Every number is a correctness property; speed is `npm run bench`'s.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 const PAYMENT = '/trade/v1/payment';
 const REFUND = '/trade/v1/refund';
 const QUERY = '/trade/v1/query';
@@ -50,35 +47,17 @@ interface Instance {
 
 async function startInstance(env: NodeJS.ProcessEnv): Promise<Instance> {
   const home = await mkdtemp(path.join(tmpdir(), 'qfpay-multi-host-'));
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--http', '--port', '0'], {
-    cwd: ROOT,
+  const served = await serveHttp({
     env: { ...getDefaultEnvironment(), HOME: home, QFPAY_STATE_DIR: path.join(home, 'state'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-4_000)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed: ${output}`)), 30_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const match = /at (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(output);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
   });
   const client = new Client({ name: 'multi-host', version: '1.0.0' });
   // The clients' default connection pool: the server keeps idle sockets longer than clients do.
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(served.url)));
   return {
     client,
     async close() {
       await client.close().catch(() => undefined);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await served.stop();
       await rm(home, { recursive: true, force: true });
     },
   };
