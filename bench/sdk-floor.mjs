@@ -15,6 +15,8 @@ import { measurePeerRoundTrips } from './lib/peers.mjs';
  *   everything  echo {message:"…"} on @modelcontextprotocol/server-everything (v1 SDK), stdio
  *   v2-echo     the same echo rebuilt on OUR SDK (v2 + serveStdio, bench/lib/v2-echo-server.mjs):
  *               v2-echo / everything is what the SDK generation costs, ours / v2-echo what our tool costs
+ *   v2-answer   that server answering our explain_respcd result verbatim (bench/lib/v2-answer-server.mjs):
+ *               v2-answer / v2-echo is what our answer's size costs, ours / v2-answer our tool's own code
  * Measured twice: with the official v2 client (the "same client" of the target) and with a bare
  * JSON-RPC line client (server cost without client-side validation).
  */
@@ -44,6 +46,14 @@ export async function run({ log }) {
     closers.push(sdkEverything);
     const sdkV2Echo = await connectOfficialClient(v2EchoSpec);
     closers.push(sdkV2Echo);
+    // Our answer as the client receives it, served back verbatim by the v2-answer control.
+    const ourAnswer = await sdkOurs.callTool({ name: 'explain_respcd', arguments: { respcd: '1143' } });
+    const sdkV2Answer = await connectOfficialClient({
+      ...v2EchoSpec,
+      args: [new URL('./lib/v2-answer-server.mjs', import.meta.url).pathname],
+      env: { ...v2EchoSpec.env, BENCH_ANSWER: JSON.stringify(ourAnswer) },
+    });
+    closers.push(sdkV2Answer);
     const lineOurs = new StdioRpc(oursSpec);
     closers.push(lineOurs);
     const lineEverything = new StdioRpc(everythingSpec);
@@ -54,6 +64,7 @@ export async function run({ log }) {
       sdkOurs.listTools(),
       sdkEverything.listTools(),
       sdkV2Echo.listTools(),
+      sdkV2Answer.listTools(),
     ]);
 
     const message = 'The quick brown fox jumps over the lazy dog';
@@ -71,6 +82,11 @@ export async function run({ log }) {
       'sdk:v2-echo': async () => {
         const r = await sdkV2Echo.callTool({ name: 'echo', arguments: { message } });
         if (r.isError || !r.content[0].text.includes(message)) throw new Error('v2 echo failed');
+        return r;
+      },
+      'sdk:v2-answer': async () => {
+        const r = await sdkV2Answer.callTool({ name: 'echo', arguments: { message } });
+        if (r.isError || r.structuredContent?.respcd !== '1143') throw new Error('v2 answer failed');
         return r;
       },
       'line:ours': async () => lineOurs.callTool('explain_respcd', { respcd: '1143' }),
@@ -109,6 +125,8 @@ export async function run({ log }) {
       ratio_paired_median_official_client: round(pairedRatio('sdk:ours', 'sdk:everything')),
       ratio_p50_sdk_generation_v2_echo_vs_reference: round(s['sdk:v2-echo'].p50 / s['sdk:everything'].p50),
       ratio_p50_our_tool_vs_v2_echo: round(s['sdk:ours'].p50 / s['sdk:v2-echo'].p50),
+      ratio_p50_answer_size_v2_answer_vs_v2_echo: round(s['sdk:v2-answer'].p50 / s['sdk:v2-echo'].p50),
+      ratio_p50_our_code_vs_v2_answer: round(s['sdk:ours'].p50 / s['sdk:v2-answer'].p50),
       ratio_p50_line_client: round(s['line:ours'].p50 / s['line:everything'].p50),
       target: { ratio_at_most: 1.2 },
       met: ratio <= 1.2,
