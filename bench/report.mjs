@@ -497,7 +497,7 @@ function coldStart(c) {
     .slice(0, 4);
   const commentary = c.met
     ? '**Target met**: our cold start is no slower than the reference server.'
-    : `**Target not met**: ${num(c.ratio_embedded_vs_reference_median, 2)}× the reference (+${ms(gap, 0)}). The embedded simulator is not the cause (embedded − external = ${ms(c.embedded_simulator_cost_ms_median, 0)}); module loading is.${c.ratio_v2_echo_vs_reference_median === undefined ? '' : c.ratio_v2_echo_vs_reference_median <= 1 ? ` Nor is the SDK: a single echo tool on our SDK v2 starts in ${ms(c.variants['v2-echo'].tools_list_ms.p50, 0)} (${num(c.ratio_v2_echo_vs_reference_median, 2)}× the v1 reference), so the ${ms(c.variants['ours-embedded'].tools_list_ms.p50 - c.variants['v2-echo'].tools_list_ms.p50, 0)} above that is our own modules and dependencies.` : ` The SDK generation accounts for part of it: a single echo tool on our SDK v2 starts in ${ms(c.variants['v2-echo'].tools_list_ms.p50, 0)} (${num(c.ratio_v2_echo_vs_reference_median, 2)}× the v1 reference); the rest (${ms(c.variants['ours-embedded'].tools_list_ms.p50 - c.variants['v2-echo'].tools_list_ms.p50, 0)}) is ours.`} Beyond zod and the SDK (which the echo control loads too), the largest imports paid before tools/list are ${ours.map(([label, value]) => `${label} (${ms(value, 0)})`).join(', ')}. \`undici\`, \`qrcode\` and the HTTP stack appear in the breakdown but are loaded on first use (first QFPay call, first QR, \`--http\`), and the simulator module only when the embedded one starts. What remains is our tool, catalog and guard modules, building eleven tools' zod schemas (detailed output schemas included) and converting them for the first tools/list, a list several times the reference's size (see §5).`;
+    : `**Target not met**: ${num(c.ratio_embedded_vs_reference_median, 2)}× the reference (+${ms(gap, 0)}). The embedded simulator is not the cause (embedded − external = ${ms(c.embedded_simulator_cost_ms_median, 0)}); module loading is.${c.ratio_v2_echo_vs_reference_median === undefined ? '' : c.ratio_v2_echo_vs_reference_median <= 1 ? ` Nor is the SDK: a single echo tool on our SDK v2 starts in ${ms(c.variants['v2-echo'].tools_list_ms.p50, 0)} (${num(c.ratio_v2_echo_vs_reference_median, 2)}× the v1 reference), so the ${ms(c.variants['ours-embedded'].tools_list_ms.p50 - c.variants['v2-echo'].tools_list_ms.p50, 0)} above that is our own modules and dependencies.` : ` The SDK generation accounts for part of it: a single echo tool on our SDK v2 starts in ${ms(c.variants['v2-echo'].tools_list_ms.p50, 0)} (${num(c.ratio_v2_echo_vs_reference_median, 2)}× the v1 reference); the rest (${ms(c.variants['ours-embedded'].tools_list_ms.p50 - c.variants['v2-echo'].tools_list_ms.p50, 0)}) is ours.`} Beyond zod and the SDK (which the echo control loads too), the largest imports paid before tools/list are ${ours.map(([label, value]) => `${label} (${ms(value, 0)})`).join(', ')}. \`undici\`, \`qrcode\` and the HTTP stack appear in the breakdown but are loaded on first use (first QFPay call, first QR, \`--http\`), and the simulator module only when the embedded one starts. What remains is our tool, catalog and guard modules, building every tool's zod schemas and converting them for the first tools/list, a list several times the reference's size (see §5).`;
   return `## 4. Cold start
 
 Spawn → \`initialize\` answered → \`tools/list\` answered, official client over stdio, ${c.runs} interleaved runs
@@ -556,15 +556,15 @@ definitions; the output schema travels on the wire for result validation.
 
 ${table(['Toolset', 'tools', 'tools/list', 'model-facing', 'instructions'], sets)}
 ${peerContext(cc.peers)}
-Per tool, full toolset (bytes; tokens ≈ bytes/4):
+Per tool, full toolset (bytes on the wire; tokens counted by the same tokenizer; the other columns in bytes):
 
-${table(['Tool', 'bytes', '≈ tokens', 'model-facing', 'description', 'input schema', 'output schema'], perTool)}
+${table(['Tool', 'bytes', 'tokens', 'model-facing', 'description', 'input schema', 'output schema'], perTool)}
 
 Output schemas are ${kb(outputBytes)} of the ${kb(full.tools_list_bytes)} (${num((outputBytes / full.tools_list_bytes) * 100, 0)}%). The read-only toolset drops the
 money-moving tools entirely (they are not registered, not merely hidden).
 
-Typical results (bytes on the wire; text is what most hosts show the model; the structured copy
-and the JSON text block carry the same data):
+Typical results (bytes on the wire; the one text is what hosts that read only content show the
+model, \`structuredContent\` carries the data, said once):
 
 ${table(['Call', 'answer bytes', 'text', 'structuredContent', 'image (base64)'], results)}
 `;
