@@ -406,6 +406,28 @@ describe('Streamable HTTP with a bearer token', () => {
     }
   }, 20_000);
 
+  it('answers 408 and cuts a client whose request headers take longer than 10 s (slow loris)', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const started = Date.now();
+    // Headers that never end: one more header line every second.
+    socket.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n`);
+    const trickle = setInterval(() => socket.write('X-Slow: 1\r\n'), 1_000);
+    try {
+      const elapsed = (await closed) - started;
+      expect(received).toMatch(/^HTTP\/1\.1 408 /);
+      expect(elapsed).toBeGreaterThanOrEqual(10_000);
+      expect(elapsed).toBeLessThan(13_000);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  }, 20_000);
+
   it('never logs the token', () => {
     expect(logs.join('\n')).not.toContain(TOKEN);
     expect(logs.join('\n')).not.toContain(ROTATED_TOKEN);
