@@ -235,6 +235,30 @@ describeWithServices('operator approval in a browser with a passkey', ['chromium
     expect(upstreamCount(simulator, PAYMENT)).toBe(before);
   }, 60_000);
 
+  it('QFPAY_LANG words the page when the browser asks for none of the three languages', async () => {
+    const simplified = await openSession({
+      env: env('operator-lang.jsonl', { QFPAY_LANG: 'zh-CN' }),
+      allowProdWrites: true,
+      approvalStore: store,
+    });
+    try {
+      const first = await call(simplified.client, 'create_payment', {
+        pay_type: '800101',
+        txamt: 800,
+        txcurrcd: 'HKD',
+      });
+      const url = String(APPROVAL_URL.exec(String(first.structured.next_action))?.[0]);
+      const french = await fetch(url, { headers: { 'accept-language': 'fr-FR, de;q=0.8' } });
+      const html = await french.text();
+      expect(html).toContain('<html lang="zh-CN">');
+      expect(html).toContain('<h1>批准一项 QFPay 操作</h1>');
+      const english = await fetch(url, { headers: { 'accept-language': 'en-GB' } });
+      expect(await english.text()).toContain('<h1>Approve a QFPay action</h1>');
+    } finally {
+      await simplified.close();
+    }
+  }, 60_000);
+
   it('an approval for other parameters: 0 upstream (approved with the operator secret fallback)', async () => {
     const args = { pay_type: '800101', txamt: 100, txcurrcd: 'HKD' };
     const prepared = await prepare(args);
