@@ -15,7 +15,7 @@ import { measurePeerRoundTrips } from './lib/peers.mjs';
  *   everything  echo {message:"…"} on @modelcontextprotocol/server-everything (v1 SDK), stdio
  *   v2-echo     the same echo rebuilt on OUR SDK (v2 + serveStdio, bench/lib/v2-echo-server.mjs):
  *               v2-echo / everything is what the SDK generation costs, ours / v2-echo what our tool costs
- *   v2-answer   that server answering our explain_respcd result verbatim (bench/lib/v2-answer-server.mjs):
+ *   v2-answer   that server answering our explain_respcd result verbatim (BENCH_ANSWER):
  *               v2-answer / v2-echo is what our answer's size costs, ours / v2-answer our tool's own code
  * Measured twice: with the official v2 client (the "same client" of the target) and with a bare
  * JSON-RPC line client (server cost without client-side validation).
@@ -50,7 +50,6 @@ export async function run({ log }) {
     const ourAnswer = await sdkOurs.callTool({ name: 'explain_respcd', arguments: { respcd: '1143' } });
     const sdkV2Answer = await connectOfficialClient({
       ...v2EchoSpec,
-      args: [new URL('./lib/v2-answer-server.mjs', import.meta.url).pathname],
       env: { ...v2EchoSpec.env, BENCH_ANSWER: JSON.stringify(ourAnswer) },
     });
     closers.push(sdkV2Answer);

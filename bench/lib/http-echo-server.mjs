@@ -1,7 +1,6 @@
 import process from 'node:process';
-import { McpServer } from '@modelcontextprotocol/server';
-import * as z from 'zod';
 import { startHttpServer } from '../../dist/transports/http.js';
+import { buildEchoServer } from './echo-tool.mjs';
 
 /**
  * Control for the stateless HTTP ratio in bench/http-load.mjs: the reference server's `echo` tool
@@ -9,20 +8,7 @@ import { startHttpServer } from '../../dist/transports/http.js';
  * createMcpHandler, a fresh McpServer per 2026-07-28 request) — in its own process. What our
  * explain_respcd costs beyond it is our server and tool, not the SDK or the transport.
  */
-function buildServer() {
-  const server = new McpServer({ name: 'http-echo', version: '1.0.0' });
-  server.registerTool(
-    'echo',
-    {
-      title: 'Echo Tool',
-      description: 'Echoes back the input string',
-      inputSchema: z.object({ message: z.string().describe('Message to echo') }),
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    },
-    async ({ message }) => ({ content: [{ type: 'text', text: `Echo: ${message}` }] }),
-  );
-  return server;
-}
+const buildServer = () => buildEchoServer('http-echo');
 
 const server = await startHttpServer({
   createServer: buildServer,

@@ -1,27 +1,16 @@
 import process from 'node:process';
-import { McpServer } from '@modelcontextprotocol/server';
 import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
-import * as z from 'zod';
+import { buildEchoServer } from './echo-tool.mjs';
 
 /**
  * Control for the SDK-floor and cold-start benches: the reference server's `echo` tool, rebuilt on
  * the SAME SDK and transport helper our server uses (@modelcontextprotocol/server v2, serveStdio).
  * Comparing it with the reference (v1 SDK) isolates what the SDK generation costs; comparing our
- * tools with it isolates what our tools cost.
+ * tools with it isolates what our tools cost. With BENCH_ANSWER (a tool result as JSON) it answers
+ * that result verbatim: against the plain echo, what the answer's size costs.
  */
-function buildServer() {
-  const server = new McpServer({ name: 'v2-echo', version: '1.0.0' });
-  server.registerTool(
-    'echo',
-    {
-      title: 'Echo Tool',
-      description: 'Echoes back the input string',
-      inputSchema: z.object({ message: z.string().describe('Message to echo') }),
-      annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-    },
-    async ({ message }) => ({ content: [{ type: 'text', text: `Echo: ${message}` }] }),
-  );
-  return server;
-}
+const answer = process.env.BENCH_ANSWER ? JSON.parse(process.env.BENCH_ANSWER) : undefined;
 
-serveStdio(buildServer, { transport: new StdioServerTransport(process.stdin, process.stdout) });
+serveStdio(() => buildEchoServer(answer === undefined ? 'v2-echo' : 'v2-answer', { answer }), {
+  transport: new StdioServerTransport(process.stdin, process.stdout),
+});
