@@ -55,7 +55,7 @@ import {
   wechatOpenidResponseSchema,
 } from './wire.js';
 import { sanitizeUpstreamText } from './text.js';
-import { parseTradeBill, TradeBillError } from './trade-bill.js';
+import { TradeBillError } from './trade-bill.js';
 
 /**
  * The QFPay HTTP client. Every call: sign → wait for the merchant's rate limiter → one undici
@@ -549,6 +549,8 @@ export class QfpayClient {
       opts,
     );
     if (!answer.file) throw new TradeBillError('no_file', 'QFPay answered 0000 without a file');
+    // Loaded on the first bill: its unzip and CSV libraries would otherwise be paid at every start.
+    const { parseTradeBill } = await import('./trade-bill-reader.js');
     return parseTradeBill(answer.file, { mchid: this.#credentials.mchid });
   }
 

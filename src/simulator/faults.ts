@@ -1,5 +1,8 @@
 import { z } from 'zod';
 
+/** The trade bill's download (handlers/bill.ts, loaded on its first request). */
+export const TRADE_BILL_PATH = '/download/v1/trade_bill';
+
 /** The endpoints the simulator serves. */
 export const TRADE_PATHS = [
   '/trade/v1/payment',
@@ -11,7 +14,7 @@ export const TRADE_PATHS = [
   '/trade/v1/unfreeze',
   '/trade/v1/add_note',
   '/tool/v1/get_weixin_openid',
-  '/download/v1/trade_bill',
+  TRADE_BILL_PATH,
 ] as const;
 export type TradePath = (typeof TRADE_PATHS)[number];
 

@@ -10,7 +10,7 @@ import type { SignType } from '../qfpay/signature.js';
 import { RequestLog, routeControlRequest, SimulatorControl, SimulatorControlError } from './control.js';
 import type { RequestLogEntry } from './control.js';
 import { SimulatorEngine } from './engine.js';
-import { FaultRegistry, isTradePath, TRADE_PATHS } from './faults.js';
+import { FaultRegistry, isTradePath, TRADE_BILL_PATH, TRADE_PATHS } from './faults.js';
 import type { ActiveFault, TradePath } from './faults.js';
 import { CheckoutRoutes, isCheckoutPath } from './checkout/routes.js';
 import { cancelHandler } from './handlers/cancel.js';
@@ -20,7 +20,7 @@ import { handleQuery } from './handlers/query.js';
 import { handleCapture, handleRelease } from './handlers/preauth.js';
 import { handleRefund } from './handlers/refund.js';
 import { handleAddNote } from './handlers/note.js';
-import { type BillFile, handleTradeBill, TRADE_BILL_PATH } from './handlers/bill.js';
+import type { BillFile, handleTradeBill } from './handlers/bill.js';
 import { handleWechatOpenid, isWechatOauthPath, WechatOauthRoute } from './handlers/tool.js';
 import { resolveSimulatorOptions } from './options.js';
 import type { SimCredential, SimulatorOptions } from './options.js';
@@ -140,6 +140,7 @@ interface TradeResult {
 class SimulatorApp {
   private readonly checkout: CheckoutRoutes;
   private readonly wechatOauth: WechatOauthRoute;
+  private billHandler: typeof handleTradeBill | undefined;
 
   constructor(
     private readonly engine: SimulatorEngine,
@@ -250,6 +251,8 @@ class SimulatorApp {
     const delayBefore = sumLatency(latency.filter((f) => !f.afterCommit));
     if (delayBefore > 0 && !(await this.wait(delayBefore))) return;
 
+    // The bill's handler (and its zip and CSV libraries) is loaded on its first request.
+    if (path === TRADE_BILL_PATH) this.billHandler ??= (await import('./handlers/bill.js')).handleTradeBill;
     const result = this.process(req, path, parsed);
     // Booked before the answer leaves: a client that saw the answer finds the order next run.
     this.engine.persist();
@@ -269,7 +272,7 @@ class SimulatorApp {
       if (!outcome.ok) throw outcome.error;
       const context = { engine: this.engine, auth: outcome.auth, params: parsed };
       if (path === TRADE_BILL_PATH)
-        return { body: { respcd: '0000' }, signingKey, file: handleTradeBill(context) };
+        return { body: { respcd: '0000' }, signingKey, file: this.billHandler!(context) };
       return { body: HANDLERS[path](context), signingKey };
     } catch (error) {
       if (!(error instanceof WireError)) throw error;

@@ -1,7 +1,8 @@
 import { zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 
-import { parseTradeBill, TradeBillError } from '../../src/qfpay/trade-bill.js';
+import { TradeBillError } from '../../src/qfpay/trade-bill.js';
+import { parseTradeBill } from '../../src/qfpay/trade-bill-reader.js';
 import { withDeclaredSize } from './helpers.js';
 
 /** The bill layout this server reads (docs/simulator.md, "Trade bill"), from bytes built here. */

@@ -17,8 +17,6 @@ import { queryRow } from './query.js';
  * reads (src/qfpay/trade-bill.ts). Authentication is channel-wide (wire.ts): mchid is refused.
  */
 
-export const TRADE_BILL_PATH = '/download/v1/trade_bill';
-
 const DAY_MS = 86_400_000;
 
 export interface BillFile {
