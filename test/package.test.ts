@@ -156,12 +156,26 @@ describe('npm pack', () => {
       expect(files, `${required} is in the tarball`).toContain(required);
   });
 
-  it('ships no stale build output: every dist file comes from a source file', () => {
+  it('ships no stale build output: every dist file comes from a source file or the command bundle', () => {
+    const chunk = (f: string) => f.startsWith('dist/chunks/');
     const stale = files
-      .filter((f) => f.startsWith('dist/'))
+      .filter((f) => f.startsWith('dist/') && !chunk(f))
       .map((f) => f.replace(/^dist\//, 'src/').replace(/\.d\.ts$|\.js$/, '.ts'))
       .filter((source) => !existsSync(path.join(clone, source)));
     expect(stale, 'dist files without a source (clean dist/ before building)').toEqual([]);
+    // The bundled command's chunks (scripts/bundle-cli.mjs): each one reached from dist/cli.js.
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      const text = readFileSync(path.join(clone, file), 'utf8');
+      for (const [, relative] of text.matchAll(/(?:from\s*|import\(\s*)["'](\.\.?\/[^"']+)["']/g))
+        visit(path.posix.join(path.posix.dirname(file), relative!));
+    };
+    visit('dist/cli.js');
+    const chunks = files.filter(chunk);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(chunks.filter((f) => !reached.has(f))).toEqual([]);
   });
 
   it('ships nothing that needs a devDependency at run time', () => {

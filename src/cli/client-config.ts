@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { packagePath } from '../package-files.js';
 import { EXIT_OK, UsageError, rejectSecretFlags } from './args.js';
 import type { CliIo } from './args.js';
 
@@ -195,7 +195,7 @@ export function clientConfigs(options: ClientConfigOptions): ClientConfig[] {
 
 /** The running installation: this node and this package's built `cli.js`. */
 function installedCommand(): { command: string; args: string[] } {
-  const cli = realpathSync(fileURLToPath(new URL('../cli.js', import.meta.url)));
+  const cli = realpathSync(packagePath('dist/cli.js'));
   return { command: process.execPath, args: [cli] };
 }
 

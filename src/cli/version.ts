@@ -1,13 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { PACKAGE_VERSION } from '../package-files.js';
 
-let cached: string | undefined;
-
-/** The version in package.json (two levels up from both src/cli and dist/cli). */
+/** The version in package.json. */
 export function readPackageVersion(): string {
-  if (cached === undefined) {
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    const version = (JSON.parse(text) as { version?: unknown }).version;
-    cached = typeof version === 'string' ? version : '0.0.0';
-  }
-  return cached;
+  return PACKAGE_VERSION;
 }

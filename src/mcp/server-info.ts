@@ -1,26 +1,11 @@
-import { readFileSync } from 'node:fs';
-
 import { getEnvironment } from '../qfpay/catalog/index.js';
 import type { EnvironmentName } from '../qfpay/catalog/types.js';
+import { PACKAGE_VERSION } from '../package-files.js';
 import type { ToolEntry } from './tools/index.js';
-
-/**
- * Name and version as published. package.json sits two levels above both src/mcp and dist/mcp,
- * so the same relative URL works from the sources (tests) and from the build.
- */
-function packageVersion(): string {
-  try {
-    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-    const parsed = JSON.parse(text) as { version?: unknown };
-    return typeof parsed.version === 'string' ? parsed.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 export const SERVER_NAME = 'qfpay-mcp';
 export const SERVER_TITLE = 'QFPay';
-export const SERVER_VERSION = packageVersion();
+export const SERVER_VERSION = PACKAGE_VERSION;
 
 /**
  * What an agent reads first, once per conversation: the environment and the rules that prevent

@@ -7,6 +7,8 @@ import {
   RESOURCE_MIME_TYPE,
 } from '@modelcontextprotocol/ext-apps/server';
 
+import { packagePath } from '../../package-files.js';
+
 /**
  * The payment MCP App: one HTML view (built from `src/app-view/` by `npm run build`) that hosts
  * with MCP Apps render beside a payment's result. It shows the amount, the QR or link and the live
@@ -39,11 +41,8 @@ const VIEW_META = Object.freeze({
   }),
 });
 
-/**
- * Where `npm run build` writes the view. The same relative path from `src/mcp/app/` (tests) and
- * `dist/mcp/app/` (the package) reaches `dist/app-view/`, so both serve the one built file.
- */
-const VIEW_FILE = new URL('../../../dist/app-view/payment.html', import.meta.url);
+/** Where `npm run build` writes the view: the sources (tests) and the package serve the one built file. */
+const VIEW_FILE = packagePath('dist/app-view/payment.html');
 
 let viewHtml: Promise<string> | undefined;
 
