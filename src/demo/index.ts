@@ -1,12 +1,13 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 
 import { Client } from '@modelcontextprotocol/client';
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import QRCode from 'qrcode';
 
+import { packagePath } from '../package-files.js';
 import { verifyLedgerFile } from '../safety/ledger.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL, startSimulator } from '../simulator/index.js';
 import type { RunningSimulator } from '../simulator/index.js';
@@ -45,7 +46,6 @@ interface ToolAnswer {
 /** A step that did not answer as it should; ends the demo with exit code 1. */
 class DemoStepError extends Error {}
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const REFUND_CUTOFF_START_MINUTE = 23 * 60 + 30;
 const REFUND_CUTOFF_END_MINUTE = 30;
 
@@ -53,7 +53,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<number> {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const color = options.color ?? (options.write === undefined && process.stdout.isTTY === true);
   const out = new Transcript(write, color);
-  const cliPath = options.cliPath ?? path.join(PACKAGE_ROOT, 'dist', 'cli.js');
+  const cliPath = options.cliPath ?? packagePath('dist/cli.js');
   const customerDelayMs = options.customerDelayMs ?? 2_500;
 
   const stateDir = await mkdtemp(path.join(tmpdir(), 'qfpay-demo-'));
