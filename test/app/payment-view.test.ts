@@ -23,6 +23,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { assertFreshDist, CLI, isolatedHome, ROOT } from '../support/dist.js';
 import { describeWithServices } from '../support/services.js';
+import { setSimulatedNoon } from '../mcp/helpers.js';
+import { type RunningSimulator, startSimulator } from '../../src/simulator/index.js';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -130,9 +132,14 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
   let client: Client;
   let browser: Browser;
   let stderr = '';
+  let simulator: RunningSimulator;
 
   beforeAll(async () => {
     assertFreshDist();
+    // The test's own simulator, so it can put the simulated clock at noon: a run at 23:30–00:30 HKT
+    // of real time would otherwise meet QFPay's refund blackout.
+    simulator = await startSimulator({ quiet: true });
+    await setSimulatedNoon(simulator.baseUrl);
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: [CLI],
@@ -142,6 +149,7 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
         ...getDefaultEnvironment(),
         ...home.env,
         QFPAY_ENV: 'local',
+        QFPAY_BASE_URL: simulator.baseUrl,
         // Every write needs a person's confirmation, so the view's refund meets the guard's question.
         QFPAY_CONFIRM: 'always',
       },
@@ -158,6 +166,7 @@ describeWithServices('payment MCP App in Chromium', ['chromium'], ([chromiumPath
   afterAll(async () => {
     await browser?.close();
     await client?.close();
+    await simulator?.close();
     home.remove();
   });
 

@@ -11,7 +11,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { verifyNotificationSignature } from '../../src/qfpay/signature.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL } from '../../src/simulator/options.js';
-import { call, connect, type Connected, simulatorControl, simulatorRequests } from '../mcp/helpers.js';
+import {
+  call,
+  connect,
+  type Connected,
+  setSimulatedNoon,
+  simulatorControl,
+  simulatorRequests,
+} from '../mcp/helpers.js';
 import { describeWithServices } from '../support/services.js';
 
 const CHROMIUM_ARGS = [
@@ -71,6 +78,7 @@ describeWithServices('hosted checkout in Chromium', ['chromium'], ([chromiumPath
   beforeAll(async () => {
     shop = await startShop();
     agent = await connect();
+    await setSimulatedNoon(agent.runtime.baseUrl);
     browser = await chromium.launch({ executablePath: chromiumPath!, args: CHROMIUM_ARGS });
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { Pool, request } from 'undici';
 
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
 import type { FaultInput, RequestLogEntry } from '../../src/simulator/index.js';
-import { countRequests, simulatorControl, simulatorRequests } from '../mcp/helpers.js';
+import { countRequests, setSimulatedNoon, simulatorControl, simulatorRequests } from '../mcp/helpers.js';
 
 export { countRequests, simulatorControl, simulatorRequests };
 
@@ -131,7 +131,7 @@ export function clearFaults(simulatorUrl: string): Promise<unknown> {
 
 /** A safe simulated time: mid-month, mid-day (far from the 23:30–00:30 refund blackout). */
 export function setMidDay(simulatorUrl: string): Promise<unknown> {
-  return simulatorControl(simulatorUrl, 'POST', '/__sim/clock', { set: '2026-03-16 12:00:00' });
+  return setSimulatedNoon(simulatorUrl, '2026-03-16');
 }
 
 /**

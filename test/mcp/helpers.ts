@@ -3,6 +3,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/server';
 import { request } from 'undici';
 
 import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../src/mcp/runtime.js';
+import { formatQfpayDateTime } from '../../src/qfpay/time.js';
 import type { RequestLogEntry } from '../../src/simulator/index.js';
 
 export interface Connected {
@@ -92,6 +93,18 @@ export async function simulatorRequests(baseUrl: string): Promise<RequestLogEntr
 export async function countRequests(baseUrl: string, path?: string): Promise<number> {
   const all = await simulatorRequests(baseUrl);
   return path === undefined ? all.length : all.filter((r) => r.path === path).length;
+}
+
+/**
+ * Puts the simulated clock at noon of `date` (Hong Kong; today by default), far from the
+ * 23:30–00:30 HKT refund blackout the simulator enforces as QFPay does: a test that refunds would
+ * otherwise fail whenever it runs in that hour of real time.
+ */
+export function setSimulatedNoon(
+  baseUrl: string,
+  date = formatQfpayDateTime().slice(0, 10),
+): Promise<unknown> {
+  return simulatorControl(baseUrl, 'POST', '/__sim/clock', { set: `${date} 12:00:00` });
 }
 
 export async function simulatorControl(

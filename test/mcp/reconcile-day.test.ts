@@ -11,13 +11,14 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { QfpayClient } from '../../src/qfpay/client.js';
 import { formatQfpayDateTime } from '../../src/qfpay/time.js';
 import { DEFAULT_SIMULATOR_CREDENTIAL } from '../../src/simulator/options.js';
-import { call, connect, type Connected, simulatorControl } from './helpers.js';
+import { call, connect, type Connected, setSimulatedNoon, simulatorControl } from './helpers.js';
 
 let agent: Connected;
 const today = formatQfpayDateTime().slice(0, 10);
 
 beforeAll(async () => {
   agent = await connect();
+  await setSimulatedNoon(agent.runtime.baseUrl, today);
 });
 afterAll(async () => {
   await agent?.close();

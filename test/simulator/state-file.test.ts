@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runSimulatorCli, startSimulator } from '../../src/simulator/index.js';
 import type { RunningSimulator } from '../../src/simulator/index.js';
+import { formatQfpayDateTime } from '../../src/qfpay/time.js';
 import { control, cpmPayment, customer, mpmPayment, qfOk, TXDTM, uniqueOrderNo } from './helpers.js';
 
 /** Lasting rehearsals: `startSimulator({ stateFile })` and `qfpay-mcp simulator reset --state-file`. */
@@ -11,9 +12,23 @@ import { control, cpmPayment, customer, mpmPayment, qfOk, TXDTM, uniqueOrderNo }
 const dir = mkdtempSync(path.join(tmpdir(), 'qfpay-sim-state-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * Each simulator's clock is put at tomorrow noon (Hong Kong), one second later per simulator: far
+ * from the 23:30–00:30 HKT refund blackout a run at that hour of real time would meet, and ahead
+ * of real time, so a simulator loading the file (its clock is real time while it loads) finds the
+ * orders of the one before it still waiting, as they were left.
+ */
+const tomorrowNoon = Date.parse(
+  `${formatQfpayDateTime(new Date(Date.now() + 24 * 3_600_000)).slice(0, 10)}T12:00:00+08:00`,
+);
+let simulatorsStarted = 0;
+
 async function withSimulator<T>(stateFile: string, run: (sim: RunningSimulator) => Promise<T>): Promise<T> {
   const sim = await startSimulator({ quiet: true, stateFile });
   try {
+    const moment = new Date(tomorrowNoon + 1_000 * simulatorsStarted++).toISOString();
+    const calm = await control(sim, 'POST', '/__sim/clock', { set: moment });
+    expect(calm.status, JSON.stringify(calm.body)).toBe(200);
     return await run(sim);
   } finally {
     await sim.close();
