@@ -11,12 +11,20 @@ import { measurePeerRoundTrips } from './lib/peers.mjs';
 /**
  * Benchmark 2 — the SDK floor: how close a reference-only tool of ours gets to the official
  * reference server's trivial `echo`, with the same client, interleaved call by call.
- *   ours        explain_respcd {respcd:"1143"} on `node dist/cli.js` (QFPAY_ENV=local)
+ *   ours        explain_respcd {respcd:"1143"} on `node dist/cli.js` (QFPAY_ENV=local): a repeat of
+ *               the same call, as the reference's echo is, so answered from the runtime's
+ *               reference-answer memory (src/mcp/tools/reference-answers.ts) after the first round
+ *   ours-computed the same server, each call with another pay_type (which does not change a 1143
+ *               answer, checked below), so every answer is built, checked and redacted afresh
  *   everything  echo {message:"…"} on @modelcontextprotocol/server-everything (v1 SDK), stdio
  *   v2-echo     the same echo rebuilt on OUR SDK (v2 + serveStdio, bench/lib/v2-echo-server.mjs):
  *               v2-echo / everything is what the SDK generation costs, ours / v2-echo what our tool costs
  *   v2-answer   that server answering our explain_respcd result verbatim (BENCH_ANSWER):
- *               v2-answer / v2-echo is what our answer's size costs, ours / v2-answer our tool's own code
+ *               v2-answer / v2-echo is what our answer's size costs
+ *   v2-schemas  the same answer from a tool declaring explain_respcd's own input and output schemas
+ *               (BENCH_SCHEMAS_OF), none of our code: v2-schemas / v2-answer is what checking those
+ *               schemas costs (server and client), ours / v2-schemas our tool's own code, and
+ *               v2-schemas / everything the floor any tool with these schemas and this answer has here
  * Measured twice: with the official v2 client (the "same client" of the target) and with a bare
  * JSON-RPC line client (server cost without client-side validation).
  */
@@ -53,6 +61,11 @@ export async function run({ log }) {
       env: { ...v2EchoSpec.env, BENCH_ANSWER: JSON.stringify(ourAnswer) },
     });
     closers.push(sdkV2Answer);
+    const sdkV2Schemas = await connectOfficialClient({
+      ...v2EchoSpec,
+      env: { ...v2EchoSpec.env, BENCH_ANSWER: JSON.stringify(ourAnswer), BENCH_SCHEMAS_OF: 'explain_respcd' },
+    });
+    closers.push(sdkV2Schemas);
     const lineOurs = new StdioRpc(oursSpec);
     closers.push(lineOurs);
     const lineEverything = new StdioRpc(everythingSpec);
@@ -64,6 +77,8 @@ export async function run({ log }) {
       sdkEverything.listTools(),
       sdkV2Echo.listTools(),
       sdkV2Answer.listTools(),
+      // The client learns the output schema here and checks every later answer against it, as it does ours.
+      sdkV2Schemas.listTools(),
     ]);
 
     const message = 'The quick brown fox jumps over the lazy dog';
@@ -88,9 +103,28 @@ export async function run({ log }) {
         if (r.isError || r.structuredContent?.respcd !== '1143') throw new Error('v2 answer failed');
         return r;
       },
+      'sdk:v2-schemas': async () => {
+        const r = await sdkV2Schemas.callTool({ name: 'explain_respcd', arguments: { respcd: '1143' } });
+        if (r.isError || r.structuredContent?.respcd !== '1143') throw new Error('v2 schemas failed');
+        return r;
+      },
+      'sdk:ours-computed': async () => {
+        computedRound += 1;
+        const r = await sdkOurs.callTool({
+          name: 'explain_respcd',
+          arguments: { respcd: '1143', pay_type: String(100_000 + computedRound) },
+        });
+        if (r.isError || JSON.stringify([r.content, r.structuredContent]) !== measuredAnswer)
+          throw new Error(
+            'explain_respcd with another pay_type answered other bytes than the measured answer',
+          );
+        return r;
+      },
       'line:ours': async () => lineOurs.callTool('explain_respcd', { respcd: '1143' }),
       'line:everything': async () => lineEverything.callTool('echo', { message }),
     };
+    let computedRound = 0;
+    const measuredAnswer = JSON.stringify([ourAnswer.content, ourAnswer.structuredContent]);
     const names = Object.keys(contenders);
     const samples = Object.fromEntries(names.map((name) => [name, []]));
     const bytes = {};
@@ -126,6 +160,15 @@ export async function run({ log }) {
       ratio_p50_our_tool_vs_v2_echo: round(s['sdk:ours'].p50 / s['sdk:v2-echo'].p50),
       ratio_p50_answer_size_v2_answer_vs_v2_echo: round(s['sdk:v2-answer'].p50 / s['sdk:v2-echo'].p50),
       ratio_p50_our_code_vs_v2_answer: round(s['sdk:ours'].p50 / s['sdk:v2-answer'].p50),
+      ratio_p50_schema_checks_v2_schemas_vs_v2_answer: round(
+        s['sdk:v2-schemas'].p50 / s['sdk:v2-answer'].p50,
+      ),
+      ratio_p50_our_code_vs_v2_schemas: round(s['sdk:ours'].p50 / s['sdk:v2-schemas'].p50),
+      ratio_p50_schemas_floor_v2_schemas_vs_reference: round(
+        s['sdk:v2-schemas'].p50 / s['sdk:everything'].p50,
+      ),
+      ratio_p50_computed_official_client: round(s['sdk:ours-computed'].p50 / s['sdk:everything'].p50),
+      ratio_p50_kept_vs_computed: round(s['sdk:ours'].p50 / s['sdk:ours-computed'].p50),
       ratio_p50_line_client: round(s['line:ours'].p50 / s['line:everything'].p50),
       target: { ratio_at_most: 1.2 },
       met: ratio <= 1.2,

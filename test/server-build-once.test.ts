@@ -147,6 +147,54 @@ describe('built once per process', () => {
     expect(scoped.server.getCapabilities()).toEqual(whole.server.getCapabilities());
   });
 
+  it('answers a repeated reference call once per process, for stateless requests and sessions alike', async () => {
+    const run = vi.spyOn(explainRespcdTool, 'run');
+    const statelessAnswer = async (id: number, args: Record<string, unknown>) => {
+      const called = await statelessCall(
+        server.url,
+        id,
+        'tools/call',
+        { name: 'explain_respcd', arguments: args },
+        'explain_respcd',
+      );
+      return ((await called.body.json()) as { result: Record<string, unknown> }).result;
+    };
+    const first = await statelessAnswer(1, { respcd: '1261' });
+    for (let id = 2; id <= 10; id++) expect(await statelessAnswer(id, { respcd: '1261' })).toEqual(first);
+    const client = new Client({ name: 'build-once', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+    const inSession = await client.callTool({ name: 'explain_respcd', arguments: { respcd: '1261' } });
+    expect(inSession.structuredContent).toEqual(first.structuredContent);
+    expect(inSession.content).toEqual(first.content);
+    expect(run).toHaveBeenCalledTimes(1);
+
+    // Other arguments or another language are other answers, each built once.
+    const chinese = await client.callTool({
+      name: 'explain_respcd',
+      arguments: { respcd: '1261', lang: 'zh-HK' },
+    });
+    await client.callTool({ name: 'explain_respcd', arguments: { respcd: '1261', lang: 'zh-HK' } });
+    const withEndpoint = await statelessAnswer(11, { respcd: '1261', endpoint: 'payment' });
+    expect(run).toHaveBeenCalledTimes(3);
+    expect((chinese.structuredContent as { meaning: string }).meaning).not.toBe(
+      (first.structuredContent as { meaning: string }).meaning,
+    );
+    expect(chinese.isError).toBeFalsy();
+    expect(withEndpoint.structuredContent).toMatchObject({ respcd: '1261' });
+
+    // A tool that reads live state is never answered from memory.
+    const queries = vi.spyOn(
+      (await import('../src/mcp/tools/query-transaction.js')).queryTransactionTool,
+      'run',
+    );
+    for (let i = 0; i < 2; i++)
+      await client.callTool({ name: 'query_transaction', arguments: { out_trade_no: 'never_created_1' } });
+    expect(queries).toHaveBeenCalledTimes(2);
+    await client.close();
+    run.mockRestore();
+    queries.mockRestore();
+  });
+
   it('shares one frozen copy of the converted schema between server instances', () => {
     const first = runtime.createServer();
     const second = runtime.createServer();

@@ -21,6 +21,7 @@ import { mcpServerFactory, type ServerScope } from './server.js';
 import { announceTransactionChanges } from './transaction-resource.js';
 import { type ReconcileTiming, type ToolDeps, type Toolset, TOOLSETS } from './tools/define.js';
 import { selectTools } from './tools/index.js';
+import { ReferenceAnswers } from './tools/reference-answers.js';
 import { chooseLedgerLocation } from '../safety/ledger-location.js';
 import { describeDatabaseUrl, openMoneyStore } from '../safety/open-money-store.js';
 import { NotificationInbox } from '../safety/notification-inbox.js';
@@ -184,6 +185,7 @@ export async function createRuntime(options: RuntimeOptions = {}): Promise<Qfpay
     simulatorBaseUrl: environment === 'local' ? (connection?.baseUrl ?? null) : null,
     timing: timing(options),
     paymentEvents,
+    referenceAnswers: new ReferenceAnswers(),
     language,
     log,
   };

@@ -8,6 +8,7 @@ import type { Credentials } from '../../qfpay/types.js';
 import type { PaymentEvents } from '../../qfpay/payment-events.js';
 import type { GuardContext, MerchantIdentity, MoneyGuard } from '../../safety/guard.js';
 import type { SharedResultFields, ToolErrorInfo } from '../result-shape.js';
+import type { ReferenceAnswers } from './reference-answers.js';
 
 /** Groups an operator can switch on or off (QFPAY_TOOLSETS / --toolsets). */
 export const TOOLSETS = ['payments', 'reporting', 'reference', 'integration', 'local'] as const;
@@ -78,6 +79,11 @@ export interface ToolDeps {
   readonly timing: ReconcileTiming;
   /** News of verified notifications (HTTP receiver), so a wait can end without its next poll. */
   readonly paymentEvents?: PaymentEvents;
+  /**
+   * Finished answers of the reference tools, shared by every session of the runtime (absent: each
+   * such call is answered afresh).
+   */
+  readonly referenceAnswers?: ReferenceAnswers;
   /** QFPAY_LANG: words for people when a call names no `lang` (absent: English). */
   readonly language?: Language;
   readonly log: (line: string) => void;

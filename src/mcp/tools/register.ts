@@ -34,6 +34,7 @@ import {
 import { compactInputSchema, compactOutputSchema } from './compact-schema.js';
 import { describeFailure } from './failures.js';
 import { paymentViewLink } from '../app/payment-view.js';
+import { deepFreeze } from './reference-answers.js';
 
 /** JSON Schema as the SDK puts it on the wire (`tools/list`, Mcp-Param validation, result projection). */
 type JsonSchemaObject = Record<string, unknown>;
@@ -82,14 +83,6 @@ const checkedOutputs = new WeakSet<object>();
 const isCheckedOutput = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && checkedOutputs.has(value);
 
-function deepFreeze<Value>(value: Value): Value {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
 /** What `registerTool` is given for a tool, built once per definition and access kind. */
 interface PreparedTool {
   readonly config: {
@@ -128,7 +121,9 @@ function prepareTool(definition: ToolDefinition, access: AccessKind): PreparedTo
 /**
  * Registers one tool with a wrapper that (1) builds the per-call context, (2) turns every thrown
  * error into a sanitised isError result, and (3) checks the structured output against the
- * declared schema before it leaves, so a contract slip is caught here and not by a client.
+ * declared schema before it leaves, so a contract slip is caught here and not by a client. A
+ * reference tool's finished answer is kept (`deps.referenceAnswers`) and given again to the same
+ * call, checked and redacted already.
  * Schemas and annotations come from `prepareTool`, so a new server instance converts nothing.
  */
 export function registerToolDefinition(
@@ -145,6 +140,9 @@ export function registerToolDefinition(
     }
     let question: InBandQuestion | undefined;
     const language = resolveLanguage(languageNamed((args as { lang?: unknown }).lang), deps.language);
+    const answers = access === 'reference' ? deps.referenceAnswers : undefined;
+    const kept = answers?.find(definition.name, language, args);
+    if (kept) return kept;
     const call = buildCall(deps, ctx, inBand, language, (asked) => (question = asked));
     let result: CallToolResult;
     try {
@@ -154,7 +152,9 @@ export function registerToolDefinition(
     } catch (error) {
       result = failureResult(definition, error, deps, ctx.mcpReq.signal.aborted, language);
     }
-    return withoutSecrets(result, deps);
+    const answer = withoutSecrets(result, deps);
+    answers?.keep(definition.name, language, args, answer);
+    return answer;
   };
   // A tool whose results the payment view shows is linked to it the library's way (src/mcp/app/).
   const appView = paymentViewLink(definition.name);
