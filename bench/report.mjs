@@ -619,8 +619,10 @@ function httpLoad(h) {
   const m = h.modern;
   const s = h.sessions;
   const mem = h.memory;
-  const postWarmup = [mem.before, mem.after_modern, mem.after].map((r) => r.rss_mb);
-  const rssSwing = Math.max(...postWarmup) - Math.min(...postWarmup);
+  const settled = [mem.before, mem.after_modern, mem.after];
+  const rssSwing =
+    Math.max(...settled.map((r) => r.rss_max_mb ?? r.rss_mb)) - Math.min(...settled.map((r) => r.rss_mb));
+  const readings = mem.before.readings ?? 1;
   const errors = m.errors + m.non2xx + m.bad_bodies;
   const commentary = h.met
     ? `**Target met**: ${errors + s.errors} errors over ${m.requests + s.requests} requests, RSS ${mem.rss_growth_mb >= 0 ? 'grew' : 'changed'} ${num(mem.rss_growth_mb, 1)} MB from the warmed-up baseline (heap after GC: ${mem.heap_growth_mb >= 0 ? '+' : ''}${num(mem.heap_growth_mb, 1)} MB), \`/healthz\` answered afterwards.`
@@ -690,7 +692,14 @@ ${table(
     ],
     ['after the modern phase', mem.after_modern, ''],
     ['after the session phase + 2 s', mem.after, ''],
-  ].map(([label, r]) => [label, `${r.rss_mb} MB`, `${r.heap_used_mb} MB`, `${r.peak_rss_mb} MB`]),
+  ].map(([label, r]) => [
+    label,
+    r.rss_max_mb === undefined || r.rss_max_mb === r.rss_mb
+      ? `${r.rss_mb} MB`
+      : `${r.rss_mb} MB (up to ${r.rss_max_mb})`,
+    `${r.heap_used_mb} MB`,
+    `${r.peak_rss_mb} MB`,
+  ]),
 )}
 
 ${commentary}
@@ -699,7 +708,7 @@ Latency under ${m.connections} connections is queueing: both processes share two
 modern request builds a fresh \`McpServer\` (the stateless design that keeps clients isolated; for a
 \`tools/call\`, one holding only the called tool).
 ${m.slow_over_500ms > 0 && m.slow_over_500ms_sent_at_start === m.slow_over_500ms ? `The max (${ms(m.latency_ms.max, 0)}) is connection start-up, not steady state: ${m.slow_over_500ms} answers took over 500 ms, every one of them a request sent in the first half second of the run and answered within the first ${num(m.slow_over_500ms_last_at_s, 1)} s: the first request of a connection the saturated server had not started serving yet (a staircase: latency ≈ time since the run began); afterwards every connection is served in turn.${h.control_bare_node_http ? ` The control row — a bare node:http server with a fixed CPU cost per request, same load — ${h.control_bare_node_http.slow_over_500ms > 0 ? `shows the same staircase (${h.control_bare_node_http.slow_over_500ms} answers over 500 ms, max ${ms(h.control_bare_node_http.latency_ms.max, 0)}), so it is how Node's HTTP server shares a saturated event loop between established and new connections, not something this server adds` : 'does not show it on this run, so part of it may be ours'}.` : ''}` : m.slow_over_500ms > 0 ? `${m.slow_over_500ms} answers took over 500 ms; ${m.slow_over_500ms_sent_at_start} of them were first requests sent at the start (connection start-up) and ${m.slow_over_500ms - m.slow_over_500ms_sent_at_start} were sent later, so on this run the tail is not only start-up.` : 'No answer took over 500 ms.'}
-Memory: every reading is taken after a full garbage collection in the server. From the warmed-up
+Memory: every reading is taken after a full garbage collection in the server${readings > 1 ? `, and each point after the start is the lowest of ${readings} readings a second apart (the highest in brackets): memory kept for good is in every reading, while freed pages not yet given back come and go` : ''}. From the warmed-up
 baseline, RSS moved ${num(mem.after_modern.rss_mb - mem.before.rss_mb, 1)} MB over the ${num(m.duration_s, 0)} s modern phase (${m.requests} requests) and
 ${num(mem.after.rss_mb - mem.after_modern.rss_mb, 1)} MB over the session phase (${s.requests} requests; the clients end their sessions); the
 live heap moved ${num(mem.heap_growth_mb, 1)} MB in total, which is the figure that would reveal a per-request leak.
