@@ -82,6 +82,9 @@ export async function run({ log }) {
     ]);
 
     const message = 'The quick brown fox jumps over the lazy dog';
+    // The answer built afresh must be, byte for byte, the one measured: only the work differs.
+    const measuredAnswer = JSON.stringify([ourAnswer.content, ourAnswer.structuredContent]);
+    let computedRound = 0;
     const contenders = {
       'sdk:ours': async () => {
         const r = await sdkOurs.callTool({ name: 'explain_respcd', arguments: { respcd: '1143' } });
@@ -123,8 +126,6 @@ export async function run({ log }) {
       'line:ours': async () => lineOurs.callTool('explain_respcd', { respcd: '1143' }),
       'line:everything': async () => lineEverything.callTool('echo', { message }),
     };
-    let computedRound = 0;
-    const measuredAnswer = JSON.stringify([ourAnswer.content, ourAnswer.structuredContent]);
     const names = Object.keys(contenders);
     const samples = Object.fromEntries(names.map((name) => [name, []]));
     const bytes = {};

@@ -11,7 +11,7 @@ import { createRuntime, type QfpayMcpRuntime, type RuntimeOptions } from '../../
 import type { FaultInput, RequestLogEntry } from '../../src/simulator/index.js';
 import { countRequests, setSimulatedNoon, simulatorControl, simulatorRequests } from '../mcp/helpers.js';
 
-export { countRequests, simulatorControl, simulatorRequests };
+export { countRequests, setSimulatedNoon, simulatorControl, simulatorRequests };
 
 /**
  * Shared fixtures of the fault suite: a real runtime (embedded simulator over loopback HTTP) with
@@ -127,11 +127,6 @@ export function injectFault(simulatorUrl: string, fault: FaultInput): Promise<un
 
 export function clearFaults(simulatorUrl: string): Promise<unknown> {
   return simulatorControl(simulatorUrl, 'DELETE', '/__sim/faults');
-}
-
-/** A safe simulated time: mid-month, mid-day (far from the 23:30–00:30 refund blackout). */
-export function setMidDay(simulatorUrl: string): Promise<unknown> {
-  return setSimulatedNoon(simulatorUrl, '2026-03-16');
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   connectRuntime,
   countRequests,
   injectFault,
-  setMidDay,
+  setSimulatedNoon,
   simulatorRequests,
   simulatorTransactions,
 } from './helpers.js';
@@ -46,7 +46,8 @@ beforeAll(async () => {
       retry: { readBaseDelayMs: 40, readMaxDelayMs: 200 },
     },
   );
-  await setMidDay(env.simulatorUrl);
+  // Mid-month, mid-day: far from the 23:30–00:30 refund blackout and from month ends.
+  await setSimulatedNoon(env.simulatorUrl, '2026-03-16');
 });
 
 afterAll(async () => {
